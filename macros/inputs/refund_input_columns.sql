@@ -1,0 +1,66 @@
+{#-
+    The select list that turns an input table, whatever its header case,
+    spacing or column order, into the contract's columns, all as text.
+    Header names match case-insensitively (spaces and dashes read as
+    underscores); extra columns are ignored; a missing optional column is a
+    typed null; a missing required column stops the run with an error naming
+    the input and the column.
+-#}
+{% macro refund_input_columns(relation, input_name, required, optional) %}
+    {%- set wanted = required + optional -%}
+    {%- if not execute -%}
+        {%- set found = {} -%}
+    {%- else -%}
+        {%- set found = {} -%}
+        {%- for column in adapter.get_columns_in_relation(relation) -%}
+            {%- do found.update({normalized_column_name(column.name): column.name}) -%}
+        {%- endfor -%}
+        {%- set missing = [] -%}
+        {%- for name in required if name not in found -%}
+            {%- do missing.append(name) -%}
+        {%- endfor -%}
+        {%- if missing -%}
+            {%- set headers = [] -%}
+            {%- for key in found if not key.startswith('_source_') -%}{%- do headers.append(found[key]) -%}{%- endfor -%}
+            {{ refund_recon_fail(
+                "input '" ~ input_name ~ "' (" ~ refund_input_location(relation, input_name) ~ ") is missing required column"
+                ~ ("s " if missing | length > 1 else " ") ~ "'" ~ (missing | join("', '")) ~ "'. "
+                ~ "Columns found: " ~ (headers | join(', ') if headers else 'none') ~ "."
+            ) }}
+        {%- endif -%}
+    {%- endif %}
+    {% if '_source_row_number' in found -%}
+        cast({{ adapter.quote('_source_row_number') }} as {{ dbt.type_bigint() }}) as source_row_number,
+    {%- else -%}
+        {#- A warehouse table has no file order: number rows by their content. -#}
+        {%- set order_columns = [] -%}
+        {%- for name in wanted if name in found -%}{%- do order_columns.append(adapter.quote(found[name])) -%}{%- endfor %}
+        cast(row_number() over (order by {{ order_columns | join(', ') if order_columns else '1' }}) as {{ dbt.type_bigint() }}) as source_row_number,
+    {%- endif %}
+    {% if '_source_file' in found -%}
+        cast({{ adapter.quote('_source_file') }} as {{ dbt.type_string() }}) as source_file,
+    {%- else -%}
+        cast('{{ relation }}' as {{ dbt.type_string() }}) as source_file,
+    {%- endif %}
+    {%- for name in wanted %}
+        {% if name in found -%}
+        cast({{ adapter.quote(found[name]) }} as {{ dbt.type_string() }}) as {{ name }}
+        {%- else -%}
+        cast(null as {{ dbt.type_string() }}) as {{ name }}
+        {%- endif -%}
+        {{- ',' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+
+{% macro normalized_column_name(name) %}
+    {{- return(modules.re.sub('[ \-]+', '_', name | replace('\ufeff', '') | trim | lower)) -}}
+{% endmacro %}
+
+
+{% macro refund_input_location(relation, input_name) %}
+    {%- if target.type == 'duckdb' -%}
+        {{- return(refund_input_file(input_name)) -}}
+    {%- endif -%}
+    {{- return('table ' ~ relation) -}}
+{% endmacro %}

@@ -1,0 +1,64 @@
+{#-
+    Money is exact: integers in minor units inside, decimals in the marts.
+    ISO 4217 exponents are 0, 2, 3 or 4; the CASE below covers 0..4.
+-#}
+
+{% macro amount_text_is_decimal(amount_text) -%}
+    {{ regex_full_match(amount_text, '-?[0-9]{1,15}([.][0-9]+)?') }}
+{%- endmacro %}
+
+
+{#- Significant digits after the point ('12.500' has 1: trailing zeros are exact). -#}
+{% macro amount_fraction_digits(amount_text) -%}
+    coalesce(length(rtrim({{ dbt.split_part(amount_text, "'.'", 2) }}, '0')), 0)
+{%- endmacro %}
+
+
+{#- Decimal text in major units to integer minor units; null unless the text
+    is a plain non-negative decimal with no more digits than the currency has. -#}
+{% macro major_text_to_minor(amount_text, minor_units) -%}
+    case
+        when {{ amount_text_is_decimal(amount_text) }}
+            and {{ amount_text }} not like '-%'
+            and {{ amount_fraction_digits(amount_text) }} <= {{ minor_units }}
+            then cast(
+                cast({{ amount_text }} as decimal(38, 9))
+                * case {{ minor_units }}
+                    {%- for exponent in range(5) %}
+                    when {{ exponent }} then {{ 10 ** exponent }}
+                    {%- endfor %}
+                end
+                as {{ dbt.type_bigint() }}
+            )
+    end
+{%- endmacro %}
+
+
+{#- Integer minor units to an exact decimal in major units. -#}
+{% macro minor_to_major(amount_minor, minor_units) -%}
+    cast(
+        cast({{ amount_minor }} as decimal(38, 4))
+        * case {{ minor_units }}
+            {%- for exponent in range(5) %}
+            when {{ exponent }} then {{ '1' if exponent == 0 else '0.' ~ '0' * (exponent - 1) ~ '1' }}
+            {%- endfor %}
+        end
+        as decimal(38, 4)
+    )
+{%- endmacro %}
+
+
+{#- An amount as a finance person writes it: 'USD 1234.50', 'JPY 500', 'KWD 12.345'. -#}
+{% macro format_money(amount_minor, minor_units, currency) -%}
+    case when {{ amount_minor }} is not null then
+        {{ dbt.concat([
+            "coalesce(" ~ currency ~ ", '')",
+            "' '",
+            "case " ~ minor_units ~ " "
+                ~ "when 0 then cast(cast(" ~ minor_to_major(amount_minor, minor_units) ~ " as decimal(38, 0)) as " ~ dbt.type_string() ~ ") "
+                ~ "when 3 then cast(cast(" ~ minor_to_major(amount_minor, minor_units) ~ " as decimal(38, 3)) as " ~ dbt.type_string() ~ ") "
+                ~ "when 4 then cast(" ~ minor_to_major(amount_minor, minor_units) ~ " as " ~ dbt.type_string() ~ ") "
+                ~ "else cast(cast(" ~ minor_to_major(amount_minor, minor_units) ~ " as decimal(38, 2)) as " ~ dbt.type_string() ~ ") end"
+        ]) }}
+    end
+{%- endmacro %}

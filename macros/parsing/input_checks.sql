@@ -1,0 +1,33 @@
+{#-
+    The checks every input row must pass to take part in the reconciliation,
+    as (condition that marks the row bad, column, reason) for
+    first_failed_check. Each reads the cleaned / parsed columns of a staging
+    model: <column> is the trimmed text, <column>_text the raw text of a
+    parsed value.
+-#}
+
+{% macro check_required_text(column) %}
+    {{ return([(column ~ ' is null', column, 'missing ' ~ column)]) }}
+{% endmacro %}
+
+
+{% macro check_money() %}
+    {{ return([
+        ('currency is null', 'currency', 'missing currency'),
+        ('minor_units is null', 'currency', 'unknown currency code'),
+        ('amount_text is null', 'amount', 'missing amount'),
+        ('not ' ~ amount_text_is_decimal('amount_text'), 'amount', 'unparseable amount'),
+        ("amount_text like '-%'", 'amount', 'negative amount'),
+        (amount_fraction_digits('amount_text') ~ ' > minor_units', 'amount', 'more decimals than the currency allows'),
+    ]) }}
+{% endmacro %}
+
+
+{% macro check_timestamp(column, required=true) %}
+    {%- set checks = [] -%}
+    {%- if required -%}
+        {%- do checks.append((column ~ '_text is null', column, 'missing ' ~ column)) -%}
+    {%- endif -%}
+    {%- do checks.append((column ~ '_text is not null and ' ~ column ~ ' is null', column, 'unparseable timestamp in ' ~ column)) -%}
+    {{ return(checks) }}
+{% endmacro %}

@@ -1,0 +1,33 @@
+{#-
+    ISO 8601 text to a UTC timestamp (without time zone). A value with an
+    offset (Z, +05:30, -0800, +05) is converted to UTC; a value with no offset
+    is taken as UTC; a date alone is midnight UTC. Anything that is not a
+    real instant (2026-02-30, free text) gives null, never an error, so the
+    row can be rejected with its reason.
+-#}
+{% macro parse_timestamp_utc(expr) %}
+    {%- set iso_date = '[0-9]{4}-[0-9]{2}-[0-9]{2}' -%}
+    {%- set iso_time = '[0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,9})?)?' -%}
+    {%- set iso_offset = '(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)' -%}
+    case
+        when {{ regex_full_match(expr, iso_date) }}
+            then {{ adapter.dispatch('cast_offset_timestamp_to_utc', 'refund_recon')(expr ~ " || 'T00:00:00+00:00'") }}
+        when {{ regex_full_match(expr, iso_date ~ '[T ]' ~ iso_time) }}
+            then {{ adapter.dispatch('cast_offset_timestamp_to_utc', 'refund_recon')("replace(" ~ expr ~ ", ',', '.') || '+00:00'") }}
+        when {{ regex_full_match(expr, iso_date ~ '[T ]' ~ iso_time ~ ' ?' ~ iso_offset) }}
+            then {{ adapter.dispatch('cast_offset_timestamp_to_utc', 'refund_recon')("replace(" ~ expr ~ ", ',', '.')") }}
+    end
+{%- endmacro %}
+
+{#- `expr` always carries an explicit offset here. -#}
+{% macro default__cast_offset_timestamp_to_utc(expr) -%}
+    cast(convert_timezone('UTC', {{ dbt.safe_cast(expr, 'timestamp_tz') }}) as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{% macro duckdb__cast_offset_timestamp_to_utc(expr) -%}
+    cast(timezone('UTC', try_cast({{ expr }} as timestamptz)) as timestamp)
+{%- endmacro %}
+
+{% macro postgres__cast_offset_timestamp_to_utc(expr) -%}
+    (refund_recon_try_timestamptz({{ expr }}) at time zone 'UTC')
+{%- endmacro %}

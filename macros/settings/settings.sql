@@ -1,0 +1,70 @@
+{#-
+    The reconciliation settings (dbt vars), validated once so that nothing a
+    user types can reach SQL as anything but a literal.
+-#}
+
+{% macro refund_recon_fail(message) %}
+    {{ exceptions.raise_compiler_error("refund_recon: " ~ message) }}
+{% endmacro %}
+
+
+{% macro as_of_literal() %}
+    {#- The checkpoint clock as a UTC timestamp literal. Empty var = the time this
+        dbt invocation started, so every model of one run shares one clock. -#}
+    {%- set raw = var('as_of', '') | string | trim -%}
+    {%- if raw in ('', 'None', 'now') -%}
+        {%- set value = run_started_at.strftime('%Y-%m-%d %H:%M:%S') -%}
+    {%- else -%}
+        {%- set pattern = '^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?(Z|[+-]00(:?00)?)?$' -%}
+        {%- if not modules.re.match(pattern, raw) -%}
+            {{ refund_recon_fail("var as_of must be an ISO 8601 UTC time such as 2026-03-01T00:00:00Z, got '" ~ raw ~ "'") }}
+        {%- endif -%}
+        {%- set value = modules.re.sub('(Z|[+-]00(:?00)?)$', '', raw) | replace('T', ' ') -%}
+        {%- if value | length == 10 -%}{%- set value = value ~ ' 00:00:00' -%}{%- endif -%}
+    {%- endif -%}
+    cast('{{ value }}' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+
+{% macro confirmation_sla_minutes() %}
+    {%- set raw = var('confirmation_sla_minutes', 30) | string | trim -%}
+    {%- if not modules.re.match('^[0-9]{1,6}$', raw) -%}
+        {{ refund_recon_fail("var confirmation_sla_minutes must be a whole number of minutes, got '" ~ raw ~ "'") }}
+    {%- endif -%}
+    {{- raw | int -}}
+{%- endmacro %}
+
+
+{% macro amount_tolerance() %}
+    {%- set raw = var('amount_tolerance', 0) | string | trim -%}
+    {%- if not modules.re.match('^[0-9]{1,12}(\.[0-9]{1,4})?$', raw) -%}
+        {{ refund_recon_fail("var amount_tolerance must be a non-negative amount in major units such as 0.01, got '" ~ raw ~ "'") }}
+    {%- endif -%}
+    cast({{ raw }} as {{ dbt.type_numeric() }})
+{%- endmacro %}
+
+
+{% macro business_timezone() %}
+    {%- set raw = var('business_timezone', 'UTC') | string | trim -%}
+    {%- if not modules.re.match('^[A-Za-z][A-Za-z0-9_+/-]{0,63}$', raw) -%}
+        {{ refund_recon_fail("var business_timezone must be an IANA zone name such as Europe/Berlin, got '" ~ raw ~ "'") }}
+    {%- endif -%}
+    {{- raw -}}
+{%- endmacro %}
+
+
+{% macro refund_data_dir() %}
+    {#- The folder the DuckDB inputs are read from: var data_dir, else env
+        REFUND_RECON_DATA_DIR, else the bundled sample data. -#}
+    {%- set raw = var('data_dir', '') | string | trim -%}
+    {%- if raw in ('', 'None') -%}
+        {%- set raw = env_var('REFUND_RECON_DATA_DIR', '') | trim -%}
+    {%- endif -%}
+    {%- if raw == '' -%}
+        {%- set raw = 'data/sample' -%}
+    {%- endif -%}
+    {%- if not modules.re.match('^[A-Za-z0-9_./ :\\\\~+-]+$', raw) -%}
+        {{ refund_recon_fail("data_dir may hold only letters, digits, spaces and . _ - / \\ : ~ +, got '" ~ raw ~ "'") }}
+    {%- endif -%}
+    {{- return(raw.rstrip('/')) -}}
+{%- endmacro %}

@@ -1,0 +1,193 @@
+{#- The variance report: one row per open variance, with the amounts each
+    system holds, the delta, and one sentence a finance person can act on.
+    Without checkpoint history a variance is first detected at as_of. -#}
+
+with
+
+variances as (
+
+    select * from {{ ref('int_refund_variances_detected') }}
+
+),
+
+refunds as (
+
+    select * from {{ ref('int_refunds_matched') }}
+
+),
+
+joined as (
+
+    select
+        variances.variance_type,
+        variances.discrepancy_system,
+        variances.erp_state,
+        variances.erp_scope,
+        variances.refund_scope,
+        variances.required_gl_reason_code,
+        variances.as_of,
+        refunds.*,
+        coalesce(refunds.processor_currency, refunds.storefront_currency, refunds.erp_currency) as currency,
+        coalesce(refunds.processor_minor_units, refunds.storefront_minor_units, refunds.erp_minor_units) as minor_units,
+        case variances.discrepancy_system
+            when 'storefront' then refunds.storefront_amount_minor
+            when 'processor' then refunds.processor_amount_minor
+            else refunds.erp_amount_minor
+        end as disputed_amount_minor,
+        case variances.discrepancy_system
+            when 'storefront' then refunds.storefront_currency
+            when 'processor' then refunds.processor_currency
+            else refunds.erp_currency
+        end as disputed_currency,
+        case variances.discrepancy_system
+            when 'processor' then refunds.storefront_amount_minor
+            else refunds.processor_amount_minor
+        end as reference_amount_minor,
+        case variances.discrepancy_system
+            when 'processor' then refunds.storefront_currency
+            else refunds.processor_currency
+        end as reference_currency
+    from variances
+    inner join refunds
+        on variances.key_system = refunds.key_system
+        and variances.refund_key = refunds.refund_key
+
+),
+
+measured as (
+
+    select
+        *,
+        -- The disagreeing system's amount minus the reference (the processor;
+        -- the storefront where the processor is the one at fault). A missing
+        -- record counts as zero; amounts in different currencies are not compared.
+        case
+            when variance_type = 'duplicate_erp_posting' then erp_duplicate_amount_minor
+            when variance_type = 'currency_mismatch' then null
+            when disputed_currency <> reference_currency then null
+            else coalesce(disputed_amount_minor, 0) - coalesce(reference_amount_minor, 0)
+        end as amount_delta_minor,
+        {{ format_money('processor_amount_minor', 'processor_minor_units', 'processor_currency') }} as processor_money,
+        {{ format_money('storefront_amount_minor', 'storefront_minor_units', 'storefront_currency') }} as storefront_money,
+        {{ format_money('erp_amount_minor', 'erp_minor_units', 'erp_currency') }} as erp_money,
+        {{ format_money('erp_duplicate_amount_minor', 'erp_minor_units', 'erp_currency') }} as erp_duplicate_money,
+        case discrepancy_system
+            when 'storefront' then 'The storefront'
+            when 'processor' then 'The processor'
+            else 'The ERP'
+        end as system_label,
+        case
+            when processor_status = 'succeeded' then
+                case when refund_scope is not null then 'a succeeded ' || refund_scope || ' refund posting' else 'a succeeded refund posting' end
+            when processor_status in ('pending', 'requested') then 'no posting yet, or a pending one'
+            else 'no posting, or a reversal that nets it out'
+        end as required_erp_state,
+        {{ accounting_period('confirmed_at') }} as confirmed_period,
+        {{ dbt.datediff('confirmed_at', 'erp_received_at', 'minute') }} as receipt_lag_minutes
+    from joined
+
+),
+
+described as (
+
+    select
+        *,
+        case variance_type
+            when 'missing_in_erp' then {{ sentence([
+                "'Refund '", 'refund_key', "' ('", 'processor_money', "') succeeded at the processor at '",
+                'confirmed_at', "' UTC but no ERP posting references it; post it to the ERP with external reference '",
+                'refund_key', "'.'"]) }}
+            when 'missing_in_storefront' then {{ sentence([
+                "'Processor refund '", 'refund_key', "' ('", 'processor_money', "', status '", 'processor_raw_status',
+                "') has no storefront record; check whether it was issued outside the storefront and record it there.'"]) }}
+            when 'missing_at_processor' then {{ sentence([
+                "'Storefront refund '", 'storefront_refund_id', "' for order '", 'order_id', "' ('", 'storefront_money',
+                "', created '", 'storefront_created_at', "' UTC) has no processor refund; confirm with the processor that the money was returned.'"]) }}
+            when 'orphan_erp_posting' then {{ sentence([
+                "'ERP document '", 'erp_document_id', "' ('", 'erp_money', "', account '", 'erp_gl_account',
+                "') links to no processor refund; find the refund it belongs to or reverse the posting.'"]) }}
+            when 'amount_mismatch' then {{ sentence([
+                'system_label', "' records '", 'case when discrepancy_system = ' ~ "'storefront'" ~ ' then storefront_money else erp_money end',
+                "' for refund '", 'refund_key', "' but the processor refunded '", 'processor_money',
+                "'; correct the entry to the processor amount.'"]) }}
+            when 'currency_mismatch' then {{ sentence([
+                'system_label', "' records refund '", 'refund_key', "' in '", 'disputed_currency',
+                "' but the processor refunded it in '", 'processor_currency', "'; re-post it in '", 'processor_currency', "'.'"]) }}
+            when 'status_mismatch' then {{ sentence([
+                "'The ERP books refund '", 'refund_key', "' to GL account '", 'erp_gl_account', "' ('", 'erp_state',
+                "case when erp_scope is not null then ', ' || erp_scope else '' end",
+                "') but the processor status is '", 'processor_status', "', which requires '", 'required_erp_state',
+                "'; correct the posting.'"]) }}
+            when 'partial_refund_collapsed' then {{ sentence([
+                "'Order '", 'order_id', "' has several succeeded partial refunds but the ERP holds fewer postings; refund '",
+                'refund_key', "' ('", 'processor_money', "') '",
+                "case when erp_document_id is null then 'has no posting of its own' else 'is booked as ' || erp_money end",
+                "'; post each partial refund separately.'"]) }}
+            when 'duplicate_erp_posting' then {{ sentence([
+                "'Refund '", 'refund_key', "' is posted '", 'erp_duplicate_count + 1', "' times in the ERP; the postings after document '",
+                'erp_document_id', "' are duplicates ('", 'erp_duplicate_money', "' in all): reverse them.'"]) }}
+            when 'confirmation_lag' then {{ sentence([
+                "'The ERP received refund '", 'refund_key', "' at '", 'erp_received_at', "' UTC, '", 'receipt_lag_minutes',
+                "' minutes after the processor confirmed it at '", 'confirmed_at', "' UTC (SLA '",
+                "'" ~ confirmation_sla_minutes() ~ "'", "' minutes); check the integration delivery delay.'"]) }}
+            when 'wrong_period' then {{ sentence([
+                "'The ERP books refund '", 'refund_key', "' in period '", 'erp_posting_period',
+                "' but the processor confirmed it in '", 'confirmed_period', "' ('", "'" ~ business_timezone() ~ "'",
+                "'); move the posting to '", 'confirmed_period', "'.'"]) }}
+            when 'unmapped_status' then
+                case discrepancy_system
+                    when 'erp' then {{ sentence([
+                        "'GL account '", 'erp_gl_account', "' on ERP document '", 'erp_document_id',
+                        "' has no row in gl_account_map; add it so the refund state can be checked.'"]) }}
+                    when 'storefront' then {{ sentence([
+                        "'Storefront status '''", 'storefront_raw_status', "''' ('", 'storefront_system_name',
+                        "') of refund '", 'refund_key', "' has no row in refund_status_map; add a mapping so it can be reconciled.'"]) }}
+                    else {{ sentence([
+                        "'Processor status '''", 'processor_raw_status', "''' ('", 'processor',
+                        "') of refund '", 'refund_key', "' has no row in refund_status_map; add a mapping so it can be reconciled.'"]) }}
+                end
+            when 'unmapped_reason' then
+                case discrepancy_system
+                    when 'storefront' then {{ sentence([
+                        "'Storefront reason '''", 'storefront_raw_reason', "''' ('", 'storefront_system_name',
+                        "') of refund '", 'refund_key', "' has no row in refund_reason_map; add a mapping and its GL reason code.'"]) }}
+                    else {{ sentence([
+                        "'Processor reason '''", 'processor_raw_reason', "''' ('", 'processor',
+                        "') of refund '", 'refund_key', "' has no row in refund_reason_map; add a mapping and its GL reason code.'"]) }}
+                end
+            when 'reason_mismatch' then {{ sentence([
+                "'The ERP books refund '", 'refund_key', "' with reason code '",
+                "coalesce(erp_reason_code, '(none)')", "' but its reason requires '", 'required_gl_reason_code',
+                "'; correct the reason code.'"]) }}
+        end as detail
+    from measured
+
+),
+
+final as (
+
+    select
+        cast({{ dbt.hash(dbt.concat(['variance_type', "'|'", 'discrepancy_system', "'|'", 'key_system', "'|'", 'refund_key'])) }} as {{ dbt.type_string() }}) as variance_id,
+        cast(refund_key as {{ dbt.type_string() }}) as refund_id,
+        cast(order_id as {{ dbt.type_string() }}) as order_id,
+        cast(variance_type as {{ dbt.type_string() }}) as variance_type,
+        cast(discrepancy_system as {{ dbt.type_string() }}) as discrepancy_system,
+        cast({{ sentence([
+            "'storefront '", "case when has_storefront_record then 'has it' else 'lacks it' end",
+            "', processor '", "case when has_processor_record then 'has it' else 'lacks it' end",
+            "', erp '", "case when has_erp_record then 'has it' else 'lacks it' end"]) }} as {{ dbt.type_string() }})
+            as system_of_record_discrepancy,
+        {{ minor_to_major('storefront_amount_minor', 'storefront_minor_units') }} as storefront_amount,
+        {{ minor_to_major('processor_amount_minor', 'processor_minor_units') }} as processor_amount,
+        {{ minor_to_major('erp_amount_minor', 'erp_minor_units') }} as erp_amount,
+        {{ minor_to_major('amount_delta_minor', 'coalesce(case when variance_type = ' ~ "'duplicate_erp_posting'" ~ ' then erp_minor_units end, minor_units)') }} as amount_delta,
+        cast(case when variance_type = 'duplicate_erp_posting' then erp_currency else currency end as {{ dbt.type_string() }}) as currency,
+        cast(detail as {{ dbt.type_string() }}) as detail,
+        as_of as first_detected_at,
+        cast({{ dbt.datediff('as_of', 'as_of', 'day') }} as integer) as days_since_first_detected,
+        as_of
+    from described
+
+)
+
+select * from final

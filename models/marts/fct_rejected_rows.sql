@@ -1,0 +1,100 @@
+{#- Every input row that cannot be reconciled, with where it came from (input,
+    file, row), the column at fault and why. Together with the reconciled
+    refunds this accounts for every input row (see the conservation tests). -#}
+
+with
+
+storefront_rows as (
+
+    select * from {{ ref('stg_storefront__refunds') }}
+    where not is_accepted
+
+),
+
+processor_rows as (
+
+    select * from {{ ref('stg_processor__refund_events') }}
+    where not is_accepted
+
+),
+
+erp_rows as (
+
+    select * from {{ ref('stg_erp__refund_postings') }}
+    where not is_accepted
+
+),
+
+unioned as (
+
+    select
+        'storefront_refunds' as input_name,
+        source_file,
+        source_row_number,
+        storefront_refund_id as record_id,
+        order_id,
+        processor_refund_id,
+        rejected_column,
+        rejection_reason,
+        amount_text,
+        amount_minor,
+        minor_units,
+        currency
+    from storefront_rows
+
+    union all
+
+    select
+        'processor_refunds',
+        source_file,
+        source_row_number,
+        processor_refund_id,
+        order_id,
+        processor_refund_id,
+        rejected_column,
+        rejection_reason,
+        amount_text,
+        amount_minor,
+        minor_units,
+        currency
+    from processor_rows
+
+    union all
+
+    select
+        'erp_refund_postings',
+        source_file,
+        source_row_number,
+        erp_document_id,
+        order_id,
+        processor_refund_id,
+        rejected_column,
+        rejection_reason,
+        amount_text,
+        amount_minor,
+        minor_units,
+        currency
+    from erp_rows
+
+),
+
+final as (
+
+    select
+        cast({{ dbt.concat(['input_name', "':'", 'cast(source_row_number as ' ~ dbt.type_string() ~ ')']) }} as {{ dbt.type_string() }}) as rejected_row_id,
+        cast(input_name as {{ dbt.type_string() }}) as input_name,
+        cast(source_file as {{ dbt.type_string() }}) as source_file,
+        cast(source_row_number as {{ dbt.type_bigint() }}) as source_row_number,
+        cast(record_id as {{ dbt.type_string() }}) as record_id,
+        cast(order_id as {{ dbt.type_string() }}) as order_id,
+        cast(processor_refund_id as {{ dbt.type_string() }}) as processor_refund_id,
+        cast(rejected_column as {{ dbt.type_string() }}) as rejected_column,
+        cast(rejection_reason as {{ dbt.type_string() }}) as rejection_reason,
+        cast(amount_text as {{ dbt.type_string() }}) as amount_text,
+        {{ minor_to_major('amount_minor', 'minor_units') }} as amount,
+        cast(currency as {{ dbt.type_string() }}) as currency
+    from unioned
+
+)
+
+select * from final

@@ -1,0 +1,109 @@
+{#- One row per input row (a refund status event): trimmed, cast and parsed;
+    amounts in integer minor units; timestamps in UTC. A row that cannot be
+    reconciled keeps its place here with rejected_column and rejection_reason. -#}
+
+with
+
+source as (
+
+    select
+        {{ refund_input_columns(
+            source('processor', 'processor_refunds'),
+            'processor_refunds',
+            required=['processor_refund_id', 'processor', 'amount', 'currency', 'status', 'created_at', 'event_at'],
+            optional=['payment_id', 'order_id', 'reason'],
+        ) }}
+    from {{ source('processor', 'processor_refunds') }}
+
+),
+
+currencies as (
+
+    select * from {{ ref('currencies') }}
+
+),
+
+cleaned as (
+
+    select
+        source_row_number,
+        source_file,
+        {{ clean_text('processor_refund_id') }} as processor_refund_id,
+        {{ clean_text('payment_id') }} as payment_id,
+        {{ clean_text('order_id') }} as order_id,
+        lower({{ clean_text('processor') }}) as processor,
+        upper({{ clean_text('currency') }}) as currency,
+        {{ clean_text('status') }} as status,
+        {{ clean_text('reason') }} as reason,
+        {{ clean_text('amount') }} as amount_text,
+        {{ clean_text('created_at') }} as created_at_text,
+        {{ clean_text('event_at') }} as event_at_text
+    from source
+
+),
+
+parsed as (
+
+    select
+        cleaned.*,
+        currencies.minor_units,
+        {{ major_text_to_minor('cleaned.amount_text', 'currencies.minor_units') }} as amount_minor,
+        {{ parse_timestamp_utc('cleaned.created_at_text') }} as created_at,
+        {{ parse_timestamp_utc('cleaned.event_at_text') }} as event_at
+    from cleaned
+    left join currencies
+        on cleaned.currency = currencies.currency
+
+),
+
+validated as (
+
+    select
+        *,
+        {{ first_failed_check(
+            check_required_text('processor_refund_id')
+            + check_required_text('processor')
+            + check_required_text('status')
+            + check_money()
+            + check_timestamp('created_at')
+            + check_timestamp('event_at')
+        ) }}
+    from parsed
+
+),
+
+final as (
+
+    select
+        -- ids
+        source_row_number,
+        processor_refund_id,
+        payment_id,
+        order_id,
+
+        -- strings
+        source_file,
+        processor,
+        status as raw_status,
+        reason as raw_reason,
+        currency,
+        amount_text,
+        rejected_column,
+        rejection_reason,
+
+        -- numerics
+        amount_minor,
+        minor_units,
+
+        -- booleans
+        rejection_reason is null as is_accepted,
+
+        -- timestamps
+        created_at,
+        event_at
+
+    from validated
+
+)
+
+select * from final
