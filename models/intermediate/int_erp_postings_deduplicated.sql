@@ -91,16 +91,16 @@ final as (
         amount_minor,
         minor_units,
         source_row_count,
+        is_linked,
+        is_gl_account_mapped,
+        posted_at,
+        received_at,
         case
             when not is_linked then 'orphan'
             when gl_status = 'reversed' then 'reversal'
             when booking_rank = 1 then 'primary'
             else 'duplicate'
-        end as posting_role,
-        is_linked,
-        is_gl_account_mapped,
-        posted_at,
-        received_at
+        end as posting_role
     from booking_ranked
 
 )

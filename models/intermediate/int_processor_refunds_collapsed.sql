@@ -34,8 +34,9 @@ events_mapped as (
         coalesce(status_map.is_final, false) as is_final_status
     from events
     left join status_map
-        on {{ normalized('status_map.system_name') }} = events.processor
-        and {{ normalized('status_map.raw_status') }} = {{ normalized('events.raw_status') }}
+        on
+            {{ normalized('status_map.system_name') }} = events.processor
+            and {{ normalized('status_map.raw_status') }} = {{ normalized('events.raw_status') }}
 
 ),
 
@@ -71,18 +72,18 @@ current_state as (
     select
         ranked.processor_refund_id,
         ranked.processor,
-        coalesce(ranked.order_id, refund_history.any_order_id) as order_id,
-        coalesce(ranked.payment_id, refund_history.any_payment_id) as payment_id,
         ranked.raw_status,
         ranked.canonical_status,
-        coalesce(ranked.raw_reason, refund_history.any_raw_reason) as raw_reason,
         ranked.currency,
         ranked.amount_minor,
         ranked.minor_units,
         refund_history.source_row_count,
         refund_history.created_at,
         ranked.event_at as status_at,
-        refund_history.confirmed_at
+        refund_history.confirmed_at,
+        coalesce(ranked.order_id, refund_history.any_order_id) as order_id,
+        coalesce(ranked.payment_id, refund_history.any_payment_id) as payment_id,
+        coalesce(ranked.raw_reason, refund_history.any_raw_reason) as raw_reason
     from ranked
     inner join refund_history
         on ranked.processor_refund_id = refund_history.processor_refund_id
@@ -106,15 +107,16 @@ final as (
         current_state.amount_minor,
         current_state.minor_units,
         current_state.source_row_count,
-        current_state.canonical_status is not null as is_status_mapped,
-        current_state.raw_reason is null or reason_map.raw_reason is not null as is_reason_mapped,
         current_state.created_at,
         current_state.status_at,
-        current_state.confirmed_at
+        current_state.confirmed_at,
+        current_state.canonical_status is not null as is_status_mapped,
+        current_state.raw_reason is null or reason_map.raw_reason is not null as is_reason_mapped
     from current_state
     left join reason_map
-        on {{ normalized('reason_map.system_name') }} = current_state.processor
-        and {{ normalized('reason_map.raw_reason') }} = {{ normalized('current_state.raw_reason') }}
+        on
+            {{ normalized('reason_map.system_name') }} = current_state.processor
+            and {{ normalized('reason_map.raw_reason') }} = {{ normalized('current_state.raw_reason') }}
 
 )
 

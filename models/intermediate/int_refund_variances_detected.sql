@@ -1,8 +1,32 @@
 {#- The variance rules (variance-rules.md): one row per (refund, variance
     type, system at fault). Every rule and every precedence between rules is
-    here and nowhere else, and each has a unit test beside this model. -#}
+    here and nowhere else, each as one boolean column of `flagged`, and each
+    has a unit test beside this model. -#}
 
 {%- set sla_seconds = confirmation_sla_minutes() ~ ' * 60' -%}
+
+{#- (variance_type, discrepancy_system, the flag column that raises it) -#}
+{%- set rules = [
+    ('missing_in_erp', 'erp', 'is_missing_in_erp'),
+    ('missing_in_storefront', 'storefront', 'is_missing_in_storefront'),
+    ('missing_at_processor', 'processor', 'is_missing_at_processor'),
+    ('orphan_erp_posting', 'erp', 'is_orphan_erp_posting'),
+    ('amount_mismatch', 'erp', 'is_erp_amount_mismatch'),
+    ('amount_mismatch', 'storefront', 'is_storefront_amount_mismatch'),
+    ('currency_mismatch', 'erp', 'is_erp_currency_mismatch'),
+    ('currency_mismatch', 'storefront', 'is_storefront_currency_mismatch'),
+    ('status_mismatch', 'erp', 'is_status_mismatch'),
+    ('partial_refund_collapsed', 'erp', 'is_partial_refund_collapsed'),
+    ('duplicate_erp_posting', 'erp', 'is_duplicate_erp_posting'),
+    ('confirmation_lag', 'erp', 'is_confirmation_lag'),
+    ('wrong_period', 'erp', 'is_wrong_period'),
+    ('unmapped_status', 'processor', 'is_processor_status_unmapped'),
+    ('unmapped_status', 'storefront', 'is_storefront_status_unmapped'),
+    ('unmapped_status', 'erp', 'is_gl_account_unmapped'),
+    ('unmapped_reason', 'storefront', 'is_storefront_reason_unmapped'),
+    ('unmapped_reason', 'processor', 'is_processor_reason_unmapped'),
+    ('reason_mismatch', 'erp', 'is_reason_mismatch'),
+] -%}
 
 with
 
@@ -12,27 +36,30 @@ refunds as (
 
 ),
 
-refund_rules as (
+refund_facts as (
 
     select
         *,
         {{ as_of_literal() }} as as_of,
 
+        -- The processor's status is known: the state-dependent rules apply.
+        coalesce(is_processor_status_mapped, false) as is_state_known,
+
         -- The state the ERP records: a reversal nets a booking out.
         case
             when erp_reversal_count > 0 then 'reversed'
-            when erp_document_id is not null and key_system = 'processor' then erp_gl_status
+            when key_system = 'processor' and erp_document_id is not null then erp_gl_status
         end as erp_state,
 
-        -- Scope the ERP booked: from the GL account, or its own flag where
-        -- the account serves either scope.
+        -- The scope the ERP booked: from the GL account, or the posting's own
+        -- flag where the account serves either scope.
         case
             when erp_gl_refund_scope in ('partial', 'full') then erp_gl_refund_scope
             when erp_refund_type in ('partial', 'full') then erp_refund_type
         end as erp_scope,
 
-        -- The business reason decides: the storefront's, the processor's
-        -- only where the storefront gave none.
+        -- The business reason decides the GL reason code: the storefront's;
+        -- the processor's only where the storefront gave none.
         case
             when storefront_raw_reason is not null then is_storefront_reason_mapped
             when processor_raw_reason is not null then is_processor_reason_mapped
@@ -43,269 +70,191 @@ refund_rules as (
             else processor_gl_reason_code
         end as required_gl_reason_code,
 
+        has_processor_record and erp_document_id is not null and key_system = 'processor' as has_linked_posting,
         processor_currency = erp_currency as is_erp_currency_comparable,
         processor_currency = storefront_currency as is_storefront_currency_comparable,
+        abs(
+            {{ minor_to_major('erp_amount_minor', 'erp_minor_units') }}
+            - {{ minor_to_major('processor_amount_minor', 'processor_minor_units') }}
+        ) > {{ amount_tolerance() }} as is_erp_amount_beyond_tolerance,
+        abs(
+            {{ minor_to_major('storefront_amount_minor', 'storefront_minor_units') }}
+            - {{ minor_to_major('processor_amount_minor', 'processor_minor_units') }}
+        ) > {{ amount_tolerance() }} as is_storefront_amount_beyond_tolerance,
 
         confirmed_at is not null
-        and {{ dbt.datediff('confirmed_at', as_of_literal(), 'second') }} > {{ sla_seconds }}
-            as is_confirmed_past_sla,
+        and {{ dbt.datediff('confirmed_at', as_of_literal(), 'second') }} > {{ sla_seconds }} as is_confirmed_past_sla,
         {{ dbt.datediff('storefront_created_at', as_of_literal(), 'second') }} > {{ sla_seconds }}
             as is_storefront_record_past_sla,
-        {{ dbt.datediff('confirmed_at', 'erp_received_at', 'second') }} > {{ sla_seconds }}
-            as is_erp_receipt_late
+        {{ dbt.datediff('confirmed_at', 'erp_received_at', 'second') }} > {{ sla_seconds }} as is_erp_receipt_late
     from refunds
 
 ),
 
 orders as (
 
-    -- Partial refunds per order: how many succeeded at the processor, and for
-    -- how many of those the ERP holds a posting of their own.
+    -- Refunds per order: how many are live (not failed or canceled), how
+    -- many succeeded, and for how many of those the ERP holds a posting.
     select
         order_id,
-        count(*) as succeeded_refund_count,
-        sum(case when erp_document_id is not null then 1 else 0 end) as erp_posted_refund_count
-    from refund_rules
-    where has_processor_record and processor_status = 'succeeded' and order_id is not null
+        sum(case when coalesce(processor_status, 'unknown') not in ('failed', 'canceled') then 1 else 0 end)
+            as live_refund_count,
+        sum(case when processor_status = 'succeeded' then 1 else 0 end) as succeeded_refund_count,
+        sum(case when processor_status = 'succeeded' and has_linked_posting then 1 else 0 end)
+            as posted_succeeded_refund_count
+    from refund_facts
+    where has_processor_record and order_id is not null
     group by order_id
 
 ),
 
-order_refund_counts as (
+refunds_in_order as (
 
     select
-        order_id,
-        count(*) as live_refund_count
-    from refund_rules
-    where has_processor_record and coalesce(processor_status, '') not in ('failed', 'canceled') and order_id is not null
-    group by order_id
-
-),
-
-refunds_in_context as (
-
-    select
-        refund_rules.*,
+        refund_facts.*,
+        -- The refund's scope: the storefront's flag, else partial when the
+        -- order has more than one live refund; unknown otherwise.
         case
-            when refund_rules.storefront_refund_type in ('partial', 'full') then refund_rules.storefront_refund_type
-            when order_refund_counts.live_refund_count > 1 then 'partial'
+            when refund_facts.storefront_refund_type in ('partial', 'full') then refund_facts.storefront_refund_type
+            when orders.live_refund_count > 1 then 'partial'
         end as refund_scope,
         coalesce(
             orders.succeeded_refund_count >= 2
-            and orders.erp_posted_refund_count < orders.succeeded_refund_count,
+            and orders.posted_succeeded_refund_count < orders.succeeded_refund_count,
             false
-        ) as is_collapsed_order,
-        refund_rules.erp_document_id is not null
-        and refund_rules.is_erp_currency_comparable
-        and abs(
-            {{ minor_to_major('refund_rules.erp_amount_minor', 'refund_rules.erp_minor_units') }}
-            - {{ minor_to_major('refund_rules.processor_amount_minor', 'refund_rules.processor_minor_units') }}
-        ) > {{ amount_tolerance() }} as is_erp_amount_different,
-        refund_rules.has_storefront_record
-        and refund_rules.is_storefront_currency_comparable
-        and abs(
-            {{ minor_to_major('refund_rules.storefront_amount_minor', 'refund_rules.storefront_minor_units') }}
-            - {{ minor_to_major('refund_rules.processor_amount_minor', 'refund_rules.processor_minor_units') }}
-        ) > {{ amount_tolerance() }} as is_storefront_amount_different
-    from refund_rules
+        ) as is_collapsed_order
+    from refund_facts
     left join orders
-        on refund_rules.order_id = orders.order_id
-    left join order_refund_counts
-        on refund_rules.order_id = order_refund_counts.order_id
+        on refund_facts.order_id = orders.order_id
 
 ),
 
-classified as (
+compared as (
 
     select
         *,
+        coalesce(has_linked_posting and is_erp_currency_comparable and is_erp_amount_beyond_tolerance, false)
+            as is_erp_amount_different,
         -- A succeeded refund of a collapsed order whose own posting is missing
-        -- (past the SLA) or carries another amount.
-        is_collapsed_order
+        -- (past the SLA) or carries another amount: partial_refund_collapsed
+        -- instead of missing_in_erp / amount_mismatch.
+        coalesce(
+            is_collapsed_order
+            and processor_status = 'succeeded'
+            and (
+                (not has_erp_record and is_confirmed_past_sla)
+                or (has_linked_posting and is_erp_currency_comparable and is_erp_amount_beyond_tolerance)
+            ),
+            false
+        ) as is_partial_refund_collapsed
+    from refunds_in_order
+
+),
+
+flagged as (
+
+    select
+        key_system,
+        refund_key,
+        order_id,
+        erp_state,
+        erp_scope,
+        refund_scope,
+        required_gl_reason_code,
+        as_of,
+        is_partial_refund_collapsed,
+
+        is_state_known
         and processor_status = 'succeeded'
+        and not has_erp_record
+        and is_confirmed_past_sla
+        and not is_partial_refund_collapsed as is_missing_in_erp,
+
+        has_processor_record
+        and not has_storefront_record
+        and coalesce(processor_status, 'unknown') not in ('failed', 'canceled') as is_missing_in_storefront,
+
+        key_system = 'storefront'
+        and coalesce(storefront_status, 'unknown') not in ('failed', 'canceled')
+        and is_storefront_record_past_sla as is_missing_at_processor,
+
+        key_system = 'erp' as is_orphan_erp_posting,
+
+        is_erp_amount_different and not is_partial_refund_collapsed as is_erp_amount_mismatch,
+
+        has_processor_record
+        and has_storefront_record
+        and is_storefront_currency_comparable
+        and is_storefront_amount_beyond_tolerance as is_storefront_amount_mismatch,
+
+        has_linked_posting and not is_erp_currency_comparable as is_erp_currency_mismatch,
+
+        has_processor_record
+        and has_storefront_record
+        and not is_storefront_currency_comparable as is_storefront_currency_mismatch,
+
+        is_state_known
+        and erp_state is not null
         and (
-            (not has_erp_record and is_confirmed_past_sla)
-            or is_erp_amount_different
-        ) as is_partial_refund_collapsed,
-        -- The processor's status is known: the state-dependent rules apply.
-        coalesce(is_processor_status_mapped, false) as is_state_known
-    from refunds_in_context
+            (
+                processor_status = 'succeeded'
+                and (erp_state <> 'succeeded' or coalesce(refund_scope <> erp_scope, false))
+            )
+            or (processor_status in ('pending', 'requested') and erp_state <> 'pending')
+            or (processor_status in ('failed', 'canceled') and erp_state <> 'reversed')
+        ) as is_status_mismatch,
+
+        key_system = 'processor' and erp_duplicate_count > 0 as is_duplicate_erp_posting,
+
+        is_state_known
+        and processor_status = 'succeeded'
+        and has_linked_posting
+        and is_erp_receipt_late as is_confirmation_lag,
+
+        is_state_known
+        and processor_status = 'succeeded'
+        and has_linked_posting
+        and confirmed_at is not null
+        and erp_posting_period <> {{ accounting_period('confirmed_at') }} as is_wrong_period,
+
+        has_processor_record and not is_processor_status_mapped as is_processor_status_unmapped,
+        has_storefront_record and not is_storefront_status_mapped as is_storefront_status_unmapped,
+        erp_document_id is not null and not is_erp_gl_account_mapped as is_gl_account_unmapped,
+        has_storefront_record and not is_storefront_reason_mapped as is_storefront_reason_unmapped,
+        has_processor_record and not is_processor_reason_mapped as is_processor_reason_unmapped,
+
+        has_linked_posting
+        and is_deciding_reason_mapped
+        and required_gl_reason_code is not null
+        and coalesce(upper(erp_reason_code), '') <> upper(required_gl_reason_code) as is_reason_mismatch
+    from compared
 
 ),
 
 detected as (
-
-    select key_system, refund_key, 'missing_in_erp' as variance_type, 'erp' as discrepancy_system
-    from classified
-    where is_state_known
-        and processor_status = 'succeeded'
-        and not has_erp_record
-        and is_confirmed_past_sla
-        and not is_partial_refund_collapsed
-
+    {% for variance_type, discrepancy_system, flag in rules %}
+    select
+        key_system,
+        refund_key,
+        '{{ variance_type }}' as variance_type,
+        '{{ discrepancy_system }}' as discrepancy_system,
+        order_id,
+        erp_state,
+        erp_scope,
+        refund_scope,
+        required_gl_reason_code,
+        as_of
+    from flagged
+    where coalesce({{ flag }}, false)
+    {% if not loop.last %}
     union all
-
-    select key_system, refund_key, 'missing_in_storefront', 'storefront'
-    from classified
-    where has_processor_record
-        and not has_storefront_record
-        and coalesce(processor_status, 'unknown') not in ('failed', 'canceled')
-
-    union all
-
-    select key_system, refund_key, 'missing_at_processor', 'processor'
-    from classified
-    where key_system = 'storefront'
-        and coalesce(storefront_status, 'unknown') not in ('failed', 'canceled')
-        and is_storefront_record_past_sla
-
-    union all
-
-    select key_system, refund_key, 'orphan_erp_posting', 'erp'
-    from classified
-    where key_system = 'erp'
-
-    union all
-
-    select key_system, refund_key, 'amount_mismatch', 'erp'
-    from classified
-    where is_erp_amount_different
-        and not is_partial_refund_collapsed
-
-    union all
-
-    select key_system, refund_key, 'amount_mismatch', 'storefront'
-    from classified
-    where is_storefront_amount_different
-
-    union all
-
-    select key_system, refund_key, 'currency_mismatch', 'erp'
-    from classified
-    where erp_document_id is not null
-        and has_processor_record
-        and not is_erp_currency_comparable
-
-    union all
-
-    select key_system, refund_key, 'currency_mismatch', 'storefront'
-    from classified
-    where has_storefront_record
-        and has_processor_record
-        and not is_storefront_currency_comparable
-
-    union all
-
-    select key_system, refund_key, 'status_mismatch', 'erp'
-    from classified
-    where is_state_known
-        and erp_state is not null
-        and (
-            (processor_status = 'succeeded' and (
-                erp_state <> 'succeeded'
-                or (refund_scope is not null and erp_scope is not null and refund_scope <> erp_scope)
-            ))
-            or (processor_status in ('pending', 'requested') and erp_state <> 'pending')
-            or (processor_status in ('failed', 'canceled') and erp_state <> 'reversed')
-        )
-
-    union all
-
-    select key_system, refund_key, 'partial_refund_collapsed', 'erp'
-    from classified
-    where is_state_known
-        and is_partial_refund_collapsed
-
-    union all
-
-    select key_system, refund_key, 'duplicate_erp_posting', 'erp'
-    from classified
-    where erp_duplicate_count > 0
-
-    union all
-
-    select key_system, refund_key, 'confirmation_lag', 'erp'
-    from classified
-    where is_state_known
-        and processor_status = 'succeeded'
-        and erp_document_id is not null
-        and is_erp_receipt_late
-
-    union all
-
-    select key_system, refund_key, 'wrong_period', 'erp'
-    from classified
-    where is_state_known
-        and processor_status = 'succeeded'
-        and erp_document_id is not null
-        and confirmed_at is not null
-        and erp_posting_period <> {{ accounting_period('confirmed_at') }}
-
-    union all
-
-    select key_system, refund_key, 'unmapped_status', 'processor'
-    from classified
-    where has_processor_record
-        and not is_processor_status_mapped
-
-    union all
-
-    select key_system, refund_key, 'unmapped_status', 'storefront'
-    from classified
-    where has_storefront_record
-        and not is_storefront_status_mapped
-
-    union all
-
-    select key_system, refund_key, 'unmapped_status', 'erp'
-    from classified
-    where erp_document_id is not null
-        and not is_erp_gl_account_mapped
-
-    union all
-
-    select key_system, refund_key, 'unmapped_reason', 'storefront'
-    from classified
-    where has_storefront_record
-        and not is_storefront_reason_mapped
-
-    union all
-
-    select key_system, refund_key, 'unmapped_reason', 'processor'
-    from classified
-    where has_processor_record
-        and not is_processor_reason_mapped
-
-    union all
-
-    select key_system, refund_key, 'reason_mismatch', 'erp'
-    from classified
-    where key_system = 'processor'
-        and erp_document_id is not null
-        and is_deciding_reason_mapped
-        and required_gl_reason_code is not null
-        and coalesce(upper(erp_reason_code), '') <> upper(required_gl_reason_code)
-
+    {% endif %}
+    {%- endfor %}
 ),
 
 final as (
 
-    select
-        detected.key_system,
-        detected.refund_key,
-        detected.variance_type,
-        detected.discrepancy_system,
-        classified.order_id,
-        classified.is_partial_refund_collapsed,
-        classified.erp_state,
-        classified.erp_scope,
-        classified.refund_scope,
-        classified.required_gl_reason_code,
-        classified.as_of
-    from detected
-    inner join classified
-        on detected.key_system = classified.key_system
-        and detected.refund_key = classified.refund_key
+    select * from detected
 
 )
 

@@ -27,9 +27,9 @@ erp_postings as (
 storefront_keyed as (
 
     select
+        storefront_refunds.*,
         case when processor_refunds.processor_refund_id is not null then 'processor' else 'storefront' end as key_system,
-        coalesce(processor_refunds.processor_refund_id, storefront_refunds.storefront_refund_id) as refund_key,
-        storefront_refunds.*
+        coalesce(processor_refunds.processor_refund_id, storefront_refunds.storefront_refund_id) as refund_key
     from storefront_refunds
     left join processor_refunds
         on storefront_refunds.processor_refund_id = processor_refunds.processor_refund_id
@@ -55,9 +55,9 @@ storefront_by_refund as (
 erp_keyed as (
 
     select
-        case when is_linked then 'processor' else 'erp' end as key_system,
-        case when is_linked then processor_refund_id else erp_document_id end as refund_key,
-        erp_postings.*
+        erp_postings.*,
+        case when erp_postings.is_linked then 'processor' else 'erp' end as key_system,
+        case when erp_postings.is_linked then erp_postings.processor_refund_id else erp_postings.erp_document_id end as refund_key
     from erp_postings
 
 ),
@@ -88,12 +88,21 @@ erp_primary as (
 
 refund_keys as (
 
-    select 'processor' as key_system, processor_refund_id as refund_key from processor_refunds
+    select
+        'processor' as key_system,
+        processor_refund_id as refund_key
+    from processor_refunds
     union all
-    select key_system, refund_key from storefront_by_refund
+    select
+        key_system,
+        refund_key
+    from storefront_by_refund
     where key_system = 'storefront' and storefront_rank = 1
     union all
-    select key_system, refund_key from erp_by_refund
+    select
+        key_system,
+        refund_key
+    from erp_by_refund
     where key_system = 'erp'
 
 ),
@@ -103,10 +112,8 @@ final as (
     select
         refund_keys.key_system,
         refund_keys.refund_key,
-        coalesce(processor_refunds.order_id, storefront.order_id, erp_primary.order_id) as order_id,
-
-        processor_refunds.processor_refund_id is not null as has_processor_record,
         processor_refunds.processor,
+
         processor_refunds.raw_status as processor_raw_status,
         processor_refunds.canonical_status as processor_status,
         processor_refunds.is_status_mapped as is_processor_status_mapped,
@@ -118,11 +125,9 @@ final as (
         processor_refunds.minor_units as processor_minor_units,
         processor_refunds.created_at as processor_created_at,
         processor_refunds.confirmed_at,
-
-        storefront.storefront_refund_id is not null as has_storefront_record,
         storefront.storefront_refund_id,
         storefront.system_name as storefront_system_name,
-        coalesce(storefront.storefront_record_count, 0) as storefront_record_count,
+
         storefront.raw_status as storefront_raw_status,
         storefront.canonical_status as storefront_status,
         storefront.is_status_mapped as is_storefront_status_mapped,
@@ -134,16 +139,11 @@ final as (
         storefront.storefront_amount_minor,
         storefront.minor_units as storefront_minor_units,
         storefront.created_at as storefront_created_at,
-
-        erp_by_refund.refund_key is not null as has_erp_record,
         erp_primary.erp_document_id,
-        coalesce(erp_by_refund.erp_posting_count, 0) as erp_posting_count,
-        coalesce(erp_by_refund.erp_duplicate_count, 0) as erp_duplicate_count,
-        coalesce(erp_by_refund.erp_duplicate_amount_minor, 0) as erp_duplicate_amount_minor,
-        coalesce(erp_by_refund.erp_reversal_count, 0) as erp_reversal_count,
         erp_by_refund.erp_net_amount_minor,
         erp_primary.gl_account as erp_gl_account,
         erp_primary.gl_status as erp_gl_status,
+
         erp_primary.gl_refund_scope as erp_gl_refund_scope,
         erp_primary.is_gl_account_mapped as is_erp_gl_account_mapped,
         erp_primary.reason_code as erp_reason_code,
@@ -153,22 +153,35 @@ final as (
         erp_primary.amount_minor as erp_amount_minor,
         erp_primary.minor_units as erp_minor_units,
         erp_primary.posted_at as erp_posted_at,
-        erp_primary.received_at as erp_received_at
+        erp_primary.received_at as erp_received_at,
+        coalesce(processor_refunds.order_id, storefront.order_id, erp_primary.order_id) as order_id,
+        processor_refunds.processor_refund_id is not null as has_processor_record,
+        storefront.storefront_refund_id is not null as has_storefront_record,
+        coalesce(storefront.storefront_record_count, 0) as storefront_record_count,
+        erp_by_refund.refund_key is not null as has_erp_record,
+        coalesce(erp_by_refund.erp_posting_count, 0) as erp_posting_count,
+        coalesce(erp_by_refund.erp_duplicate_count, 0) as erp_duplicate_count,
+        coalesce(erp_by_refund.erp_duplicate_amount_minor, 0) as erp_duplicate_amount_minor,
+        coalesce(erp_by_refund.erp_reversal_count, 0) as erp_reversal_count
 
     from refund_keys
     left join processor_refunds
-        on refund_keys.key_system = 'processor'
-        and refund_keys.refund_key = processor_refunds.processor_refund_id
+        on
+            refund_keys.key_system = 'processor'
+            and refund_keys.refund_key = processor_refunds.processor_refund_id
     left join storefront_by_refund as storefront
-        on refund_keys.key_system = storefront.key_system
-        and refund_keys.refund_key = storefront.refund_key
-        and storefront.storefront_rank = 1
+        on
+            refund_keys.key_system = storefront.key_system
+            and refund_keys.refund_key = storefront.refund_key
+            and storefront.storefront_rank = 1
     left join erp_by_refund
-        on refund_keys.key_system = erp_by_refund.key_system
-        and refund_keys.refund_key = erp_by_refund.refund_key
+        on
+            refund_keys.key_system = erp_by_refund.key_system
+            and refund_keys.refund_key = erp_by_refund.refund_key
     left join erp_primary
-        on refund_keys.key_system = erp_primary.key_system
-        and refund_keys.refund_key = erp_primary.refund_key
+        on
+            refund_keys.key_system = erp_primary.key_system
+            and refund_keys.refund_key = erp_primary.refund_key
 
 )
 

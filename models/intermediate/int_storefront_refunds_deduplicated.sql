@@ -50,17 +50,19 @@ mapped as (
     select
         current_state.*,
         status_map.canonical_status,
-        status_map.canonical_status is not null as is_status_mapped,
         reason_map.canonical_reason,
         reason_map.gl_reason_code,
+        status_map.canonical_status is not null as is_status_mapped,
         current_state.raw_reason is null or reason_map.raw_reason is not null as is_reason_mapped
     from current_state
     left join status_map
-        on {{ normalized('status_map.system_name') }} = current_state.system_name
-        and {{ normalized('status_map.raw_status') }} = {{ normalized('current_state.raw_status') }}
+        on
+            {{ normalized('status_map.system_name') }} = current_state.system_name
+            and {{ normalized('status_map.raw_status') }} = {{ normalized('current_state.raw_status') }}
     left join reason_map
-        on {{ normalized('reason_map.system_name') }} = current_state.system_name
-        and {{ normalized('reason_map.raw_reason') }} = {{ normalized('current_state.raw_reason') }}
+        on
+            {{ normalized('reason_map.system_name') }} = current_state.system_name
+            and {{ normalized('reason_map.raw_reason') }} = {{ normalized('current_state.raw_reason') }}
 
 ),
 
@@ -76,7 +78,6 @@ final as (
         raw_reason,
         canonical_reason,
         gl_reason_code,
-        case when refund_type in ('partial', 'full') then refund_type end as refund_type,
         channel,
         currency,
         amount_minor,
@@ -85,7 +86,8 @@ final as (
         is_status_mapped,
         is_reason_mapped,
         created_at,
-        recorded_at
+        recorded_at,
+        case when refund_type in ('partial', 'full') then refund_type end as refund_type
     from mapped
 
 )

@@ -19,6 +19,7 @@ refunds as (
 joined as (
 
     select
+        refunds.*,
         variances.variance_type,
         variances.discrepancy_system,
         variances.erp_state,
@@ -26,7 +27,6 @@ joined as (
         variances.refund_scope,
         variances.required_gl_reason_code,
         variances.as_of,
-        refunds.*,
         coalesce(refunds.processor_currency, refunds.storefront_currency, refunds.erp_currency) as currency,
         coalesce(refunds.processor_minor_units, refunds.storefront_minor_units, refunds.erp_minor_units) as minor_units,
         case variances.discrepancy_system
@@ -49,8 +49,9 @@ joined as (
         end as reference_currency
     from variances
     inner join refunds
-        on variances.key_system = refunds.key_system
-        and variances.refund_key = refunds.refund_key
+        on
+            variances.key_system = refunds.key_system
+            and variances.refund_key = refunds.refund_key
 
 ),
 
@@ -77,8 +78,9 @@ measured as (
             else 'The ERP'
         end as system_label,
         case
-            when processor_status = 'succeeded' then
-                case when refund_scope is not null then 'a succeeded ' || refund_scope || ' refund posting' else 'a succeeded refund posting' end
+            when processor_status = 'succeeded'
+                then
+                    case when refund_scope is not null then 'a succeeded ' || refund_scope || ' refund posting' else 'a succeeded refund posting' end
             when processor_status in ('pending', 'requested') then 'no posting yet, or a pending one'
             else 'no posting, or a reversal that nets it out'
         end as required_erp_state,
@@ -134,27 +136,29 @@ described as (
                 "'The ERP books refund '", 'refund_key', "' in period '", 'erp_posting_period',
                 "' but the processor confirmed it in '", 'confirmed_period', "' ('", "'" ~ business_timezone() ~ "'",
                 "'); move the posting to '", 'confirmed_period', "'.'"]) }}
-            when 'unmapped_status' then
-                case discrepancy_system
-                    when 'erp' then {{ sentence([
+            when 'unmapped_status'
+                then
+                    case discrepancy_system
+                        when 'erp' then {{ sentence([
                         "'GL account '", 'erp_gl_account', "' on ERP document '", 'erp_document_id',
                         "' has no row in gl_account_map; add it so the refund state can be checked.'"]) }}
-                    when 'storefront' then {{ sentence([
+                        when 'storefront' then {{ sentence([
                         "'Storefront status '''", 'storefront_raw_status', "''' ('", 'storefront_system_name',
                         "') of refund '", 'refund_key', "' has no row in refund_status_map; add a mapping so it can be reconciled.'"]) }}
-                    else {{ sentence([
+                        else {{ sentence([
                         "'Processor status '''", 'processor_raw_status', "''' ('", 'processor',
                         "') of refund '", 'refund_key', "' has no row in refund_status_map; add a mapping so it can be reconciled.'"]) }}
-                end
-            when 'unmapped_reason' then
-                case discrepancy_system
-                    when 'storefront' then {{ sentence([
+                    end
+            when 'unmapped_reason'
+                then
+                    case discrepancy_system
+                        when 'storefront' then {{ sentence([
                         "'Storefront reason '''", 'storefront_raw_reason', "''' ('", 'storefront_system_name',
                         "') of refund '", 'refund_key', "' has no row in refund_reason_map; add a mapping and its GL reason code.'"]) }}
-                    else {{ sentence([
+                        else {{ sentence([
                         "'Processor reason '''", 'processor_raw_reason', "''' ('", 'processor',
                         "') of refund '", 'refund_key', "' has no row in refund_reason_map; add a mapping and its GL reason code.'"]) }}
-                end
+                    end
             when 'reason_mismatch' then {{ sentence([
                 "'The ERP books refund '", 'refund_key', "' with reason code '",
                 "coalesce(erp_reason_code, '(none)')", "' but its reason requires '", 'required_gl_reason_code',

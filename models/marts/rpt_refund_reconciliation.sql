@@ -30,10 +30,12 @@ refunds_dated as (
 system_amounts as (
 
     select
-        refund_date, order_id, canonical_status,
+        refund_date,
+        order_id,
+        canonical_status,
         storefront_currency as currency,
         storefront_minor_units as minor_units,
-        storefront_amount_minor as storefront_amount_minor,
+        storefront_amount_minor,
         0 as processor_amount_minor,
         0 as erp_amount_minor,
         storefront_record_count as storefront_refund_count,
@@ -45,7 +47,9 @@ system_amounts as (
     union all
 
     select
-        refund_date, order_id, canonical_status,
+        refund_date,
+        order_id,
+        canonical_status,
         processor_currency,
         processor_minor_units,
         0,
@@ -60,7 +64,9 @@ system_amounts as (
     union all
 
     select
-        refund_dated.refund_date, refund_dated.order_id, refund_dated.canonical_status,
+        refund_dated.refund_date,
+        refund_dated.order_id,
+        refund_dated.canonical_status,
         postings.currency,
         postings.minor_units,
         0,
@@ -71,8 +77,9 @@ system_amounts as (
         1
     from refunds_dated as refund_dated
     inner join {{ ref('int_erp_postings_deduplicated') }} as postings
-        on refund_dated.key_system = case when postings.is_linked then 'processor' else 'erp' end
-        and refund_dated.refund_key = case when postings.is_linked then postings.processor_refund_id else postings.erp_document_id end
+        on
+            refund_dated.key_system = case when postings.is_linked then 'processor' else 'erp' end
+            and refund_dated.refund_key = case when postings.is_linked then postings.processor_refund_id else postings.erp_document_id end
 
 ),
 

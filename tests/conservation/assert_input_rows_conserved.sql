@@ -6,33 +6,50 @@ with
 
 input_rows as (
 
-    select 'storefront_refunds' as input_name, count(*) as row_count
+    select
+        'storefront_refunds' as input_name,
+        count(*) as row_count
     from {{ source('storefront', 'storefront_refunds') }}
     union all
-    select 'processor_refunds' as input_name, count(*) as row_count
+    select
+        'processor_refunds' as input_name,
+        count(*) as row_count
     from {{ source('processor', 'processor_refunds') }}
     union all
-    select 'erp_refund_postings' as input_name, count(*) as row_count
+    select
+        'erp_refund_postings' as input_name,
+        count(*) as row_count
     from {{ source('erp', 'erp_refund_postings') }}
 
 ),
 
 reconciled_rows as (
 
-    select 'storefront_refunds' as input_name, sum(source_row_count) as row_count, count(*) as record_count
+    select
+        'storefront_refunds' as input_name,
+        sum(source_row_count) as row_count,
+        count(*) as record_count
     from {{ ref('int_storefront_refunds_deduplicated') }}
     union all
-    select 'processor_refunds' as input_name, sum(source_row_count) as row_count, count(*) as record_count
+    select
+        'processor_refunds' as input_name,
+        sum(source_row_count) as row_count,
+        count(*) as record_count
     from {{ ref('int_processor_refunds_collapsed') }}
     union all
-    select 'erp_refund_postings' as input_name, sum(source_row_count) as row_count, count(*) as record_count
+    select
+        'erp_refund_postings' as input_name,
+        sum(source_row_count) as row_count,
+        count(*) as record_count
     from {{ ref('int_erp_postings_deduplicated') }}
 
 ),
 
 rejected_rows as (
 
-    select input_name, count(*) as row_count
+    select
+        input_name,
+        count(*) as row_count
     from {{ ref('fct_rejected_rows') }}
     group by input_name
 
@@ -40,13 +57,19 @@ rejected_rows as (
 
 matched_records as (
 
-    select 'storefront_refunds' as input_name, sum(storefront_record_count) as record_count
+    select
+        'storefront_refunds' as input_name,
+        sum(storefront_record_count) as record_count
     from {{ ref('int_refunds_matched') }}
     union all
-    select 'processor_refunds' as input_name, sum(case when has_processor_record then 1 else 0 end) as record_count
+    select
+        'processor_refunds' as input_name,
+        sum(case when has_processor_record then 1 else 0 end) as record_count
     from {{ ref('int_refunds_matched') }}
     union all
-    select 'erp_refund_postings' as input_name, sum(erp_posting_count) as record_count
+    select
+        'erp_refund_postings' as input_name,
+        sum(erp_posting_count) as record_count
     from {{ ref('int_refunds_matched') }}
 
 ),
@@ -68,5 +91,6 @@ compared as (
 )
 
 select * from compared
-where input_row_count <> reconciled_row_count + rejected_row_count
+where
+    input_row_count <> reconciled_row_count + rejected_row_count
     or reconciled_record_count <> matched_record_count

@@ -7,13 +7,25 @@ with
 
 staged as (
 
-    select 'storefront' as system_name, currency, amount_minor, is_accepted
+    select
+        'storefront' as system_name,
+        currency,
+        amount_minor,
+        is_accepted
     from {{ ref('stg_storefront__refunds') }}
     union all
-    select 'processor' as system_name, currency, amount_minor, is_accepted
+    select
+        'processor' as system_name,
+        currency,
+        amount_minor,
+        is_accepted
     from {{ ref('stg_processor__refund_events') }}
     union all
-    select 'erp' as system_name, currency, amount_minor, is_accepted
+    select
+        'erp' as system_name,
+        currency,
+        amount_minor,
+        is_accepted
     from {{ ref('stg_erp__refund_postings') }}
 
 ),
@@ -55,15 +67,23 @@ currencies as (
 
 reconciled_money as (
 
-    select 'storefront' as system_name, currency, sum(amount_minor) as reconciled_minor
+    select
+        'storefront' as system_name,
+        currency,
+        sum(amount_minor) as reconciled_minor
     from {{ ref('int_storefront_refunds_deduplicated') }}
     group by currency
     union all
-    select 'processor' as system_name, currency, sum(amount_minor) as reconciled_minor
+    select
+        'processor' as system_name,
+        currency,
+        sum(amount_minor) as reconciled_minor
     from {{ ref('int_processor_refunds_collapsed') }}
     group by currency
     union all
-    select 'erp' as system_name, currency,
+    select
+        'erp' as system_name,
+        currency,
         sum(case when posting_role = 'reversal' then -amount_minor else amount_minor end) as reconciled_minor
     from {{ ref('int_erp_postings_deduplicated') }}
     group by currency
@@ -72,15 +92,24 @@ reconciled_money as (
 
 reported_money as (
 
-    select 'storefront' as system_name, currency, sum(storefront_refund_total) as reported_amount
+    select
+        'storefront' as system_name,
+        currency,
+        sum(storefront_refund_total) as reported_amount
     from {{ ref('rpt_refund_reconciliation') }}
     group by currency
     union all
-    select 'processor' as system_name, currency, sum(processor_refund_total) as reported_amount
+    select
+        'processor' as system_name,
+        currency,
+        sum(processor_refund_total) as reported_amount
     from {{ ref('rpt_refund_reconciliation') }}
     group by currency
     union all
-    select 'erp' as system_name, currency, sum(erp_refund_total) as reported_amount
+    select
+        'erp' as system_name,
+        currency,
+        sum(erp_refund_total) as reported_amount
     from {{ ref('rpt_refund_reconciliation') }}
     group by currency
 
@@ -100,17 +129,21 @@ compared as (
     inner join currencies
         on input_money.currency = currencies.currency
     left join rejected_money
-        on input_money.system_name = rejected_money.system_name
-        and input_money.currency = rejected_money.currency
+        on
+            input_money.system_name = rejected_money.system_name
+            and input_money.currency = rejected_money.currency
     left join reconciled_money
-        on input_money.system_name = reconciled_money.system_name
-        and input_money.currency = reconciled_money.currency
+        on
+            input_money.system_name = reconciled_money.system_name
+            and input_money.currency = reconciled_money.currency
     left join reported_money
-        on input_money.system_name = reported_money.system_name
-        and input_money.currency = reported_money.currency
+        on
+            input_money.system_name = reported_money.system_name
+            and input_money.currency = reported_money.currency
 
 )
 
 select * from compared
-where input_amount <> accepted_amount + rejected_amount
+where
+    input_amount <> accepted_amount + rejected_amount
     or reconciled_amount <> reported_amount

@@ -8,7 +8,11 @@ with
 
 storefront_reasons as (
 
-    select 'storefront' as source_system, system_name, raw_reason, count(*) as refund_count
+    select
+        'storefront' as source_system,
+        system_name,
+        raw_reason,
+        count(*) as refund_count
     from {{ ref('int_storefront_refunds_deduplicated') }}
     where not is_reason_mapped
     group by system_name, raw_reason
@@ -17,7 +21,11 @@ storefront_reasons as (
 
 processor_reasons as (
 
-    select 'processor' as source_system, processor as system_name, raw_reason, count(*) as refund_count
+    select
+        'processor' as source_system,
+        processor as system_name,
+        raw_reason,
+        count(*) as refund_count
     from {{ ref('int_processor_refunds_collapsed') }}
     where not is_reason_mapped
     group by processor, raw_reason

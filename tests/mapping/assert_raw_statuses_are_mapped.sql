@@ -9,7 +9,11 @@ with
 
 storefront_statuses as (
 
-    select 'storefront' as source_system, system_name, raw_status, count(*) as refund_count
+    select
+        'storefront' as source_system,
+        system_name,
+        raw_status,
+        count(*) as refund_count
     from {{ ref('int_storefront_refunds_deduplicated') }}
     where not is_status_mapped
     group by system_name, raw_status
@@ -18,7 +22,11 @@ storefront_statuses as (
 
 processor_statuses as (
 
-    select 'processor' as source_system, processor as system_name, raw_status, count(*) as refund_count
+    select
+        'processor' as source_system,
+        processor as system_name,
+        raw_status,
+        count(*) as refund_count
     from {{ ref('int_processor_refunds_collapsed') }}
     where not is_status_mapped
     group by processor, raw_status
@@ -27,7 +35,11 @@ processor_statuses as (
 
 gl_accounts as (
 
-    select 'erp' as source_system, 'gl_account_map' as system_name, gl_account as raw_status, count(*) as refund_count
+    select
+        'erp' as source_system,
+        'gl_account_map' as system_name,
+        gl_account as raw_status,
+        count(*) as refund_count
     from {{ ref('int_erp_postings_deduplicated') }}
     where not is_gl_account_mapped
     group by gl_account

@@ -1,0 +1,78 @@
+"""Shared helpers: generate a labelled scenario and build the project on it once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+GENERATOR = PROJECT_DIR / "scripts" / "generate_sample_data.py"
+DBT = Path(sys.executable).with_name("dbt")
+
+
+@dataclass
+class Build:
+    data_dir: Path
+    database: Path
+    returncode: int
+    output: str
+    settings: dict
+
+    def query(self, sql: str) -> pd.DataFrame:
+        with duckdb.connect(str(self.database), read_only=True) as con:
+            return con.sql(sql).df()
+
+
+def generate(out: Path, *args: str) -> dict:
+    subprocess.run([sys.executable, str(GENERATOR), "--out", str(out), *args], check=True, capture_output=True)
+    return json.loads((out / "scenario.json").read_text())
+
+
+def dbt_build(work: Path, data_dir: Path, settings: dict, *extra: str, command: str = "build") -> Build:
+    """One dbt invocation in its own DuckDB file, target and log folders."""
+    database = work / "recon.duckdb"
+    env = {**os.environ, "REFUND_RECON_DUCKDB": str(database), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    dbt_vars = {
+        "data_dir": str(data_dir),
+        "as_of": settings["as_of"],
+        "confirmation_sla_minutes": settings["confirmation_sla_minutes"],
+        "amount_tolerance": settings.get("amount_tolerance", 0),
+        "business_timezone": settings["business_timezone"],
+    }
+    result = subprocess.run(
+        [str(DBT), "--no-use-colors", command, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
+         "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
+         "--vars", json.dumps(dbt_vars), *extra],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
+    )
+    return Build(data_dir, database, result.returncode, result.stdout + result.stderr, dbt_vars)
+
+
+@pytest.fixture(scope="session")
+def labelled_build(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    """A CSV scenario with every fault kind, traps and bad rows, in a non-UTC business timezone."""
+    work = tmp_path_factory.mktemp("labelled")
+    settings = generate(work / "data", "--refunds", "2500", "--seed", "11", "--fault-rate", "0.4",
+                        "--trap-rate", "0.35", "--bad-rows", "18", "--business-timezone", "America/New_York")
+    build = dbt_build(work, work / "data", settings)
+    assert build.returncode == 0, build.output[-4000:]
+    return build
+
+
+@pytest.fixture(scope="session")
+def parquet_build(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    """The same kind of scenario as Parquet files, UTC; unit tests already ran in the first build."""
+    work = tmp_path_factory.mktemp("parquet")
+    settings = generate(work / "data", "--refunds", "1200", "--seed", "5", "--format", "parquet",
+                        "--fault-rate", "0.35", "--trap-rate", "0.3")
+    build = dbt_build(work, work / "data", settings, "--exclude-resource-type", "unit_test")
+    assert build.returncode == 0, build.output[-4000:]
+    return build
