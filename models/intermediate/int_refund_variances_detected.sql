@@ -32,7 +32,10 @@ with
 
 refunds as (
 
-    select * from {{ ref('int_refunds_matched') }}
+    select
+        *,
+        {{ as_of_literal() }} as as_of
+    from {{ ref('int_refunds_matched') }}
 
 ),
 
@@ -40,7 +43,6 @@ refund_facts as (
 
     select
         *,
-        {{ as_of_literal() }} as as_of,
 
         -- The processor's status is known: the state-dependent rules apply.
         coalesce(is_processor_status_mapped, false) as is_state_known,
@@ -83,10 +85,12 @@ refund_facts as (
         ) > {{ amount_tolerance() }} as is_storefront_amount_beyond_tolerance,
 
         confirmed_at is not null
-        and {{ dbt.datediff('confirmed_at', as_of_literal(), 'second') }} > {{ sla_seconds }} as is_confirmed_past_sla,
-        {{ dbt.datediff('storefront_created_at', as_of_literal(), 'second') }} > {{ sla_seconds }}
+        and {{ dbt.datediff('confirmed_at', 'as_of', 'second') }} > {{ sla_seconds }}
+            as is_confirmed_past_sla,
+        {{ dbt.datediff('storefront_created_at', 'as_of', 'second') }} > {{ sla_seconds }}
             as is_storefront_record_past_sla,
-        {{ dbt.datediff('confirmed_at', 'erp_received_at', 'second') }} > {{ sla_seconds }} as is_erp_receipt_late
+        {{ dbt.datediff('confirmed_at', 'erp_received_at', 'second') }} > {{ sla_seconds }}
+            as is_erp_receipt_late
     from refunds
 
 ),

@@ -79,13 +79,16 @@ measured as (
         end as system_label,
         case
             when processor_status = 'succeeded'
-                then
-                    case when refund_scope is not null then 'a succeeded ' || refund_scope || ' refund posting' else 'a succeeded refund posting' end
+                then {{ dbt.concat(["'a succeeded '", "coalesce(refund_scope || ' ', '')", "'refund posting'"]) }}
             when processor_status in ('pending', 'requested') then 'no posting yet, or a pending one'
             else 'no posting, or a reversal that nets it out'
         end as required_erp_state,
         {{ accounting_period('confirmed_at') }} as confirmed_period,
-        {{ dbt.datediff('confirmed_at', 'erp_received_at', 'minute') }} as receipt_lag_minutes
+        {{ dbt.datediff('confirmed_at', 'erp_received_at', 'minute') }} as receipt_lag_minutes,
+        case when variance_type = 'duplicate_erp_posting' then erp_currency else currency end as delta_currency,
+        case when variance_type = 'duplicate_erp_posting' then erp_minor_units else minor_units end as delta_minor_units,
+        {{ dbt.concat(['variance_type', "'|'", 'discrepancy_system', "'|'", 'key_system', "'|'", 'refund_key']) }}
+            as variance_key
     from joined
 
 ),
@@ -163,7 +166,11 @@ described as (
                 "'The ERP books refund '", 'refund_key', "' with reason code '",
                 "coalesce(erp_reason_code, '(none)')", "' but its reason requires '", 'required_gl_reason_code',
                 "'; correct the reason code.'"]) }}
-        end as detail
+        end as detail,
+        {{ sentence([
+            "'storefront '", "case when has_storefront_record then 'has it' else 'lacks it' end",
+            "', processor '", "case when has_processor_record then 'has it' else 'lacks it' end",
+            "', erp '", "case when has_erp_record then 'has it' else 'lacks it' end"]) }} as system_of_record_discrepancy
     from measured
 
 ),
@@ -171,21 +178,17 @@ described as (
 final as (
 
     select
-        cast({{ dbt.hash(dbt.concat(['variance_type', "'|'", 'discrepancy_system', "'|'", 'key_system', "'|'", 'refund_key'])) }} as {{ dbt.type_string() }}) as variance_id,
+        cast({{ dbt.hash('variance_key') }} as {{ dbt.type_string() }}) as variance_id,
         cast(refund_key as {{ dbt.type_string() }}) as refund_id,
         cast(order_id as {{ dbt.type_string() }}) as order_id,
         cast(variance_type as {{ dbt.type_string() }}) as variance_type,
         cast(discrepancy_system as {{ dbt.type_string() }}) as discrepancy_system,
-        cast({{ sentence([
-            "'storefront '", "case when has_storefront_record then 'has it' else 'lacks it' end",
-            "', processor '", "case when has_processor_record then 'has it' else 'lacks it' end",
-            "', erp '", "case when has_erp_record then 'has it' else 'lacks it' end"]) }} as {{ dbt.type_string() }})
-            as system_of_record_discrepancy,
+        cast(system_of_record_discrepancy as {{ dbt.type_string() }}) as system_of_record_discrepancy,
         {{ minor_to_major('storefront_amount_minor', 'storefront_minor_units') }} as storefront_amount,
         {{ minor_to_major('processor_amount_minor', 'processor_minor_units') }} as processor_amount,
         {{ minor_to_major('erp_amount_minor', 'erp_minor_units') }} as erp_amount,
-        {{ minor_to_major('amount_delta_minor', 'coalesce(case when variance_type = ' ~ "'duplicate_erp_posting'" ~ ' then erp_minor_units end, minor_units)') }} as amount_delta,
-        cast(case when variance_type = 'duplicate_erp_posting' then erp_currency else currency end as {{ dbt.type_string() }}) as currency,
+        {{ minor_to_major('amount_delta_minor', 'delta_minor_units') }} as amount_delta,
+        cast(delta_currency as {{ dbt.type_string() }}) as currency,
         cast(detail as {{ dbt.type_string() }}) as detail,
         as_of as first_detected_at,
         cast({{ dbt.datediff('as_of', 'as_of', 'day') }} as integer) as days_since_first_detected,

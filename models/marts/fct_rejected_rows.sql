@@ -45,10 +45,10 @@ unioned as (
     union all
 
     select
-        'processor_refunds',
+        'processor_refunds' as input_name,
         source_file,
         source_row_number,
-        processor_refund_id,
+        processor_refund_id as record_id,
         order_id,
         processor_refund_id,
         rejected_column,
@@ -62,10 +62,10 @@ unioned as (
     union all
 
     select
-        'erp_refund_postings',
+        'erp_refund_postings' as input_name,
         source_file,
         source_row_number,
-        erp_document_id,
+        erp_document_id as record_id,
         order_id,
         processor_refund_id,
         rejected_column,
@@ -81,7 +81,10 @@ unioned as (
 final as (
 
     select
-        cast({{ dbt.concat(['input_name', "':'", 'cast(source_row_number as ' ~ dbt.type_string() ~ ')']) }} as {{ dbt.type_string() }}) as rejected_row_id,
+        cast(
+            {{ dbt.concat(['input_name', "':'", 'cast(source_row_number as ' ~ dbt.type_string() ~ ')']) }}
+            as {{ dbt.type_string() }}
+        ) as rejected_row_id,
         cast(input_name as {{ dbt.type_string() }}) as input_name,
         cast(source_file as {{ dbt.type_string() }}) as source_file,
         cast(source_row_number as {{ dbt.type_bigint() }}) as source_row_number,

@@ -50,14 +50,14 @@ system_amounts as (
         refund_date,
         order_id,
         canonical_status,
-        processor_currency,
-        processor_minor_units,
-        0,
+        processor_currency as currency,
+        processor_minor_units as minor_units,
+        0 as storefront_amount_minor,
         processor_amount_minor,
-        0,
-        0,
-        1,
-        0
+        0 as erp_amount_minor,
+        0 as storefront_refund_count,
+        1 as processor_refund_count,
+        0 as erp_posting_count
     from refunds_dated
     where has_processor_record
 
@@ -69,12 +69,13 @@ system_amounts as (
         refund_dated.canonical_status,
         postings.currency,
         postings.minor_units,
-        0,
-        0,
-        case when postings.posting_role = 'reversal' then -postings.amount_minor else postings.amount_minor end,
-        0,
-        0,
-        1
+        0 as storefront_amount_minor,
+        0 as processor_amount_minor,
+        case when postings.posting_role = 'reversal' then -postings.amount_minor else postings.amount_minor end
+            as erp_amount_minor,
+        0 as storefront_refund_count,
+        0 as processor_refund_count,
+        1 as erp_posting_count
     from refunds_dated as refund_dated
     inner join {{ ref('int_erp_postings_deduplicated') }} as postings
         on

@@ -55,7 +55,7 @@ rejected_money as (
         sum(amount) as rejected_amount
     from {{ ref('fct_rejected_rows') }}
     where amount is not null
-    group by 1, 2
+    group by input_name, currency
 
 ),
 

@@ -1,0 +1,40 @@
+# One command to set up and run a checkpoint on the sample data, one to set up
+# and run every test. Both create .venv and install requirements.txt first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SAMPLE_AS_OF ?= 2026-03-01T00:00:00Z
+export DBT_PROFILES_DIR := $(CURDIR)
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+.PHONY: setup checkpoint build lint test sample-data clean
+
+setup: $(BIN)/.installed
+
+$(BIN)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+## checkpoint: reconcile the bundled sample data and print the variance summary
+checkpoint: setup
+	$(BIN)/python scripts/checkpoint.py run --as-of $(SAMPLE_AS_OF)
+
+## build: dbt build from the project root on the sample data
+build: setup
+	$(BIN)/dbt build --vars '{as_of: "$(SAMPLE_AS_OF)"}'
+
+## lint: sqlfluff (dialect duckdb, dbt templater) over models, tests and macros
+lint: build
+	$(BIN)/sqlfluff lint models tests macros
+
+## test: dbt build, lint, then pytest (which builds its own labelled scenarios)
+test: lint
+	$(BIN)/pytest
+
+## sample-data: regenerate the bundled sample from the labelled generator
+sample-data: setup
+	$(BIN)/python scripts/generate_sample_data.py --out data/sample --refunds 400 --seed 7
+
+clean:
+	rm -rf target logs refund_recon.duckdb
