@@ -184,7 +184,8 @@ class Scenario:
         if amount_minor is None:
             amount_minor = self.rng.randint(100, 40000) * (10 if exponent == 3 else 1)
         if created_at is None:
-            created_at = self.as_of - timedelta(days=self.rng.randint(2, 57), seconds=self.rng.randint(0, 86399))
+            # From 3 hours to 57 days before as_of: every system has recent rows.
+            created_at = self.as_of - timedelta(seconds=self.rng.randint(3 * 3600, 57 * 86400))
         confirmed_at = created_at + timedelta(seconds=self.rng.randint(3, 180)) if outcome == "succeeded" else None
         storefront = self.rng.choice(["generic", "generic", "shopify"])
         sf_reasons = STOREFRONT_REASONS[storefront]

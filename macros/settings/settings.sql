@@ -68,3 +68,13 @@
     {%- endif -%}
     {{- return(raw.rstrip('/')) -}}
 {%- endmacro %}
+
+
+{% macro source_freshness_hours() %}
+    {#- A source whose newest record is older than this many hours at as_of is stale. -#}
+    {%- set raw = var('source_freshness_hours', 24) | string | trim -%}
+    {%- if not modules.re.match('^[0-9]{1,6}$', raw) -%}
+        {{ refund_recon_fail("var source_freshness_hours must be a whole number of hours, got '" ~ raw ~ "'") }}
+    {%- endif -%}
+    {{- raw | int -}}
+{%- endmacro %}

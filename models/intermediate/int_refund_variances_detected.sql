@@ -256,9 +256,52 @@ detected as (
     {%- endfor %}
 ),
 
+measured as (
+
+    select
+        detected.*,
+        {{ dbt.hash(dbt.concat([
+            'detected.variance_type', "'|'", 'detected.discrepancy_system', "'|'",
+            'detected.key_system', "'|'", 'detected.refund_key'])) }} as variance_id,
+        -- The disagreeing system's amount minus the reference (the processor's;
+        -- the storefront's where the processor is the one at fault). A missing
+        -- record counts as zero; amounts in different currencies are not
+        -- compared; a duplicate's delta is the duplicates' total.
+        case
+            when detected.variance_type = 'duplicate_erp_posting' then compared.erp_duplicate_amount_minor
+            when detected.variance_type = 'currency_mismatch' then null
+            when detected.discrepancy_system = 'processor'
+                then case
+                    when compared.has_processor_record and not compared.is_storefront_currency_comparable then null
+                    else coalesce(compared.processor_amount_minor, 0) - coalesce(compared.storefront_amount_minor, 0)
+                end
+            when detected.discrepancy_system = 'storefront'
+                then case
+                    when compared.has_storefront_record and not compared.is_storefront_currency_comparable then null
+                    else coalesce(compared.storefront_amount_minor, 0) - coalesce(compared.processor_amount_minor, 0)
+                end
+            when compared.erp_document_id is not null and not compared.is_erp_currency_comparable then null
+            else coalesce(compared.erp_amount_minor, 0) - coalesce(compared.processor_amount_minor, 0)
+        end as amount_delta_minor,
+        case
+            when detected.variance_type = 'duplicate_erp_posting' then compared.erp_currency
+            else coalesce(compared.processor_currency, compared.storefront_currency, compared.erp_currency)
+        end as currency,
+        case
+            when detected.variance_type = 'duplicate_erp_posting' then compared.erp_minor_units
+            else coalesce(compared.processor_minor_units, compared.storefront_minor_units, compared.erp_minor_units)
+        end as minor_units
+    from detected
+    inner join compared
+        on
+            detected.key_system = compared.key_system
+            and detected.refund_key = compared.refund_key
+
+),
+
 final as (
 
-    select * from detected
+    select * from measured
 
 )
 

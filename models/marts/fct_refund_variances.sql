@@ -1,6 +1,6 @@
 {#- The variance report: one row per open variance, with the amounts each
     system holds, the delta, and one sentence a finance person can act on.
-    Without checkpoint history a variance is first detected at as_of. -#}
+    first_detected_at comes from the checkpoint history (fct_variance_history). -#}
 
 with
 
@@ -16,42 +16,38 @@ refunds as (
 
 ),
 
+history as (
+
+    select * from {{ ref('fct_variance_history') }}
+    where state = 'open'
+
+),
+
 joined as (
 
     select
         refunds.*,
+        variances.variance_id,
         variances.variance_type,
         variances.discrepancy_system,
         variances.erp_state,
         variances.erp_scope,
         variances.refund_scope,
         variances.required_gl_reason_code,
+        variances.amount_delta_minor,
+        variances.currency,
+        variances.minor_units,
         variances.as_of,
-        coalesce(refunds.processor_currency, refunds.storefront_currency, refunds.erp_currency) as currency,
-        coalesce(refunds.processor_minor_units, refunds.storefront_minor_units, refunds.erp_minor_units) as minor_units,
-        case variances.discrepancy_system
-            when 'storefront' then refunds.storefront_amount_minor
-            when 'processor' then refunds.processor_amount_minor
-            else refunds.erp_amount_minor
-        end as disputed_amount_minor,
-        case variances.discrepancy_system
-            when 'storefront' then refunds.storefront_currency
-            when 'processor' then refunds.processor_currency
-            else refunds.erp_currency
-        end as disputed_currency,
-        case variances.discrepancy_system
-            when 'processor' then refunds.storefront_amount_minor
-            else refunds.processor_amount_minor
-        end as reference_amount_minor,
-        case variances.discrepancy_system
-            when 'processor' then refunds.storefront_currency
-            else refunds.processor_currency
-        end as reference_currency
+        coalesce(history.first_detected_at, variances.as_of) as first_detected_at
     from variances
     inner join refunds
         on
             variances.key_system = refunds.key_system
             and variances.refund_key = refunds.refund_key
+    left join history
+        on
+            variances.variance_id = history.variance_id
+            and variances.as_of = history.checkpoint_as_of
 
 ),
 
@@ -59,19 +55,15 @@ measured as (
 
     select
         *,
-        -- The disagreeing system's amount minus the reference (the processor;
-        -- the storefront where the processor is the one at fault). A missing
-        -- record counts as zero; amounts in different currencies are not compared.
-        case
-            when variance_type = 'duplicate_erp_posting' then erp_duplicate_amount_minor
-            when variance_type = 'currency_mismatch' then null
-            when disputed_currency <> reference_currency then null
-            else coalesce(disputed_amount_minor, 0) - coalesce(reference_amount_minor, 0)
-        end as amount_delta_minor,
         {{ format_money('processor_amount_minor', 'processor_minor_units', 'processor_currency') }} as processor_money,
         {{ format_money('storefront_amount_minor', 'storefront_minor_units', 'storefront_currency') }} as storefront_money,
         {{ format_money('erp_amount_minor', 'erp_minor_units', 'erp_currency') }} as erp_money,
         {{ format_money('erp_duplicate_amount_minor', 'erp_minor_units', 'erp_currency') }} as erp_duplicate_money,
+        case discrepancy_system
+            when 'storefront' then storefront_currency
+            when 'processor' then processor_currency
+            else erp_currency
+        end as disputed_currency,
         case discrepancy_system
             when 'storefront' then 'The storefront'
             when 'processor' then 'The processor'
@@ -84,11 +76,7 @@ measured as (
             else 'no posting, or a reversal that nets it out'
         end as required_erp_state,
         {{ accounting_period('confirmed_at') }} as confirmed_period,
-        {{ dbt.datediff('confirmed_at', 'erp_received_at', 'minute') }} as receipt_lag_minutes,
-        case when variance_type = 'duplicate_erp_posting' then erp_currency else currency end as delta_currency,
-        case when variance_type = 'duplicate_erp_posting' then erp_minor_units else minor_units end as delta_minor_units,
-        {{ dbt.concat(['variance_type', "'|'", 'discrepancy_system', "'|'", 'key_system', "'|'", 'refund_key']) }}
-            as variance_key
+        {{ dbt.datediff('confirmed_at', 'erp_received_at', 'minute') }} as receipt_lag_minutes
     from joined
 
 ),
@@ -178,7 +166,7 @@ described as (
 final as (
 
     select
-        cast({{ dbt.hash('variance_key') }} as {{ dbt.type_string() }}) as variance_id,
+        cast(variance_id as {{ dbt.type_string() }}) as variance_id,
         cast(refund_key as {{ dbt.type_string() }}) as refund_id,
         cast(order_id as {{ dbt.type_string() }}) as order_id,
         cast(variance_type as {{ dbt.type_string() }}) as variance_type,
@@ -187,11 +175,11 @@ final as (
         {{ minor_to_major('storefront_amount_minor', 'storefront_minor_units') }} as storefront_amount,
         {{ minor_to_major('processor_amount_minor', 'processor_minor_units') }} as processor_amount,
         {{ minor_to_major('erp_amount_minor', 'erp_minor_units') }} as erp_amount,
-        {{ minor_to_major('amount_delta_minor', 'delta_minor_units') }} as amount_delta,
-        cast(delta_currency as {{ dbt.type_string() }}) as currency,
+        {{ minor_to_major('amount_delta_minor', 'minor_units') }} as amount_delta,
+        cast(currency as {{ dbt.type_string() }}) as currency,
         cast(detail as {{ dbt.type_string() }}) as detail,
-        as_of as first_detected_at,
-        cast({{ dbt.datediff('as_of', 'as_of', 'day') }} as integer) as days_since_first_detected,
+        first_detected_at,
+        cast({{ dbt.datediff('first_detected_at', 'as_of', 'day') }} as integer) as days_since_first_detected,
         as_of
     from described
 

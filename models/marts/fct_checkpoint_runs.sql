@@ -1,0 +1,218 @@
+{#- One row per checkpoint: what each system delivered, how fresh it is, the
+    open, new and resolved variances, and the outcome. A source that
+    delivered no rows, nothing newer than the freshness window, or nothing new
+    since the previous checkpoint makes the outcome stale_sources: never
+    clean. Incremental and never fully refreshed: it is the record. A build
+    that fails records no row here; the runner reports it as `failed`. -#}
+
+{{ config(
+    materialized='incremental',
+    full_refresh=false,
+    on_schema_change='fail',
+    pre_hook="{{ replace_current_checkpoint('as_of') }}",
+) }}
+
+{%- set window_hours = source_freshness_hours() | int -%}
+
+with
+
+storefront_rows as (
+
+    select * from {{ ref('stg_storefront__refunds') }}
+
+),
+
+processor_rows as (
+
+    select * from {{ ref('stg_processor__refund_events') }}
+
+),
+
+erp_rows as (
+
+    select * from {{ ref('stg_erp__refund_postings') }}
+
+),
+
+reconciliation as (
+
+    select * from {{ ref('rpt_refund_reconciliation') }}
+
+),
+
+history as (
+
+    select * from {{ ref('fct_variance_history') }}
+    where checkpoint_as_of = {{ as_of_literal() }}
+
+),
+
+deliveries as (
+
+    select
+        'storefront' as system_name,
+        count(*) as rows_read,
+        sum(case when is_accepted then 0 else 1 end) as rows_rejected,
+        max(case when is_accepted then recorded_at end) as latest_record_at
+    from storefront_rows
+    union all
+    select
+        'processor' as system_name,
+        count(*) as rows_read,
+        sum(case when is_accepted then 0 else 1 end) as rows_rejected,
+        max(case when is_accepted then event_at end) as latest_record_at
+    from processor_rows
+    union all
+    select
+        'erp' as system_name,
+        count(*) as rows_read,
+        sum(case when is_accepted then 0 else 1 end) as rows_rejected,
+        max(case when is_accepted then received_at end) as latest_record_at
+    from erp_rows
+
+),
+
+totals_by_currency as (
+
+    select
+        currency,
+        sum(storefront_refund_total) as storefront_total,
+        sum(processor_refund_total) as processor_total,
+        sum(erp_refund_total) as erp_total
+    from reconciliation
+    group by currency
+
+),
+
+totals as (
+
+    select
+        {{ dbt.listagg("currency || ' ' || cast(storefront_total as " ~ dbt.type_string() ~ ")", "'; '", 'order by currency') }}
+            as storefront_totals,
+        {{ dbt.listagg("currency || ' ' || cast(processor_total as " ~ dbt.type_string() ~ ")", "'; '", 'order by currency') }}
+            as processor_totals,
+        {{ dbt.listagg("currency || ' ' || cast(erp_total as " ~ dbt.type_string() ~ ")", "'; '", 'order by currency') }}
+            as erp_totals
+    from totals_by_currency
+
+),
+
+variance_counts as (
+
+    select
+        sum(case when state = 'open' then 1 else 0 end) as open_variance_count,
+        sum(case when state = 'open' and first_detected_at = checkpoint_as_of then 1 else 0 end) as new_variance_count,
+        sum(case when state = 'resolved' then 1 else 0 end) as resolved_variance_count
+    from history
+
+),
+
+{% if is_incremental() %}
+
+previous_checkpoint as (
+
+    select * from {{ this }}
+    where as_of = (select max(as_of) from {{ this }} where as_of < {{ as_of_literal() }})
+
+),
+
+{% else %}
+
+previous_checkpoint as (
+
+    select
+        cast(null as {{ dbt.type_bigint() }}) as storefront_rows_read,
+        cast(null as {{ dbt.type_bigint() }}) as processor_rows_read,
+        cast(null as {{ dbt.type_bigint() }}) as erp_rows_read,
+        cast(null as timestamp) as storefront_latest_record_at,
+        cast(null as timestamp) as processor_latest_record_at,
+        cast(null as timestamp) as erp_latest_record_at
+    where false
+
+),
+
+{% endif %}
+
+freshness as (
+
+    select
+        deliveries.system_name,
+        deliveries.rows_read,
+        deliveries.rows_rejected,
+        deliveries.latest_record_at,
+        deliveries.rows_read = 0
+        or deliveries.latest_record_at is null
+        or deliveries.latest_record_at < {{ dbt.dateadd('hour', -window_hours, as_of_literal()) }}
+        or coalesce(
+            deliveries.rows_read <= case deliveries.system_name
+                when 'storefront' then previous_checkpoint.storefront_rows_read
+                when 'processor' then previous_checkpoint.processor_rows_read
+                else previous_checkpoint.erp_rows_read
+            end
+            and deliveries.latest_record_at <= case deliveries.system_name
+                when 'storefront' then previous_checkpoint.storefront_latest_record_at
+                when 'processor' then previous_checkpoint.processor_latest_record_at
+                else previous_checkpoint.erp_latest_record_at
+            end,
+            false
+        ) as is_stale
+    from deliveries
+    left join previous_checkpoint on 1 = 1
+
+),
+
+pivoted as (
+
+    select
+        {%- for system_name in ['storefront', 'processor', 'erp'] %}
+        max(case when system_name = '{{ system_name }}' then rows_read end) as {{ system_name }}_rows_read,
+        max(case when system_name = '{{ system_name }}' then latest_record_at end) as {{ system_name }}_latest_record_at,
+        {%- endfor %}
+        sum(rows_rejected) as rows_rejected
+    from freshness
+
+),
+
+stale as (
+
+    select {{ dbt.listagg('system_name', "', '", 'order by system_name') }} as stale_sources
+    from freshness
+    where is_stale
+
+),
+
+final as (
+
+    select
+        cast({{ checkpoint_id() }} as {{ dbt.type_string() }}) as checkpoint_id,
+        {{ as_of_literal() }} as as_of,
+        cast(pivoted.storefront_rows_read as {{ dbt.type_bigint() }}) as storefront_rows_read,
+        cast(pivoted.processor_rows_read as {{ dbt.type_bigint() }}) as processor_rows_read,
+        cast(pivoted.erp_rows_read as {{ dbt.type_bigint() }}) as erp_rows_read,
+        cast(pivoted.rows_rejected as {{ dbt.type_bigint() }}) as rows_rejected,
+        cast(totals.storefront_totals as {{ dbt.type_string() }}) as storefront_totals,
+        cast(totals.processor_totals as {{ dbt.type_string() }}) as processor_totals,
+        cast(totals.erp_totals as {{ dbt.type_string() }}) as erp_totals,
+        cast(coalesce(variance_counts.open_variance_count, 0) as integer) as open_variance_count,
+        cast(coalesce(variance_counts.new_variance_count, 0) as integer) as new_variance_count,
+        cast(coalesce(variance_counts.resolved_variance_count, 0) as integer) as resolved_variance_count,
+        pivoted.storefront_latest_record_at,
+        pivoted.processor_latest_record_at,
+        pivoted.erp_latest_record_at,
+        cast({{ window_hours }} as integer) as freshness_window_hours,
+        cast(stale.stale_sources as {{ dbt.type_string() }}) as stale_sources,
+        cast(
+            case
+                when stale.stale_sources is not null then 'stale_sources'
+                when coalesce(variance_counts.open_variance_count, 0) > 0 then 'variances_found'
+                else 'clean'
+            end as {{ dbt.type_string() }}
+        ) as outcome
+    from pivoted
+    cross join totals
+    cross join variance_counts
+    cross join stale
+
+)
+
+select * from final

@@ -1,0 +1,115 @@
+{#- The history of every variance across checkpoints: at each checkpoint one
+    `open` row per variance it sees (carrying the first checkpoint of the
+    current open streak) and one `resolved` row per variance the previous
+    checkpoint saw and this one no longer does. Incremental and never fully
+    refreshed: it is the record. -#}
+
+{{ config(
+    materialized='incremental',
+    full_refresh=false,
+    on_schema_change='fail',
+    pre_hook="{{ replace_current_checkpoint('checkpoint_as_of') }}",
+) }}
+
+with
+
+current_variances as (
+
+    select * from {{ ref('int_refund_variances_detected') }}
+
+),
+
+{% if is_incremental() %}
+
+previous_checkpoint as (
+
+    select max(checkpoint_as_of) as checkpoint_as_of
+    from {{ this }}
+    where checkpoint_as_of < {{ as_of_literal() }}
+
+),
+
+previously_open as (
+
+    select history.*
+    from {{ this }} as history
+    inner join previous_checkpoint
+        on history.checkpoint_as_of = previous_checkpoint.checkpoint_as_of
+    where history.state = 'open'
+
+),
+
+{% else %}
+
+previously_open as (
+
+    select * from (
+        select
+            cast(null as timestamp) as checkpoint_as_of,
+            cast(null as {{ dbt.type_string() }}) as variance_id,
+            cast(null as {{ dbt.type_string() }}) as refund_id,
+            cast(null as {{ dbt.type_string() }}) as variance_type,
+            cast(null as {{ dbt.type_string() }}) as discrepancy_system,
+            cast(null as {{ dbt.type_string() }}) as state,
+            cast(null as timestamp) as first_detected_at,
+            cast(null as timestamp) as resolved_at,
+            cast(null as {{ dbt.type_bigint() }}) as amount_delta_minor,
+            cast(null as {{ dbt.type_string() }}) as currency,
+            cast(null as integer) as minor_units
+    ) as no_history
+    where false
+
+),
+
+{% endif %}
+
+open_now as (
+
+    select
+        current_variances.as_of as checkpoint_as_of,
+        current_variances.variance_id,
+        current_variances.refund_key as refund_id,
+        current_variances.variance_type,
+        current_variances.discrepancy_system,
+        'open' as state,
+        coalesce(previously_open.first_detected_at, current_variances.as_of) as first_detected_at,
+        cast(null as timestamp) as resolved_at,
+        current_variances.amount_delta_minor,
+        current_variances.currency,
+        current_variances.minor_units
+    from current_variances
+    left join previously_open
+        on current_variances.variance_id = previously_open.variance_id
+
+),
+
+resolved_now as (
+
+    select
+        {{ as_of_literal() }} as checkpoint_as_of,
+        previously_open.variance_id,
+        previously_open.refund_id,
+        previously_open.variance_type,
+        previously_open.discrepancy_system,
+        'resolved' as state,
+        previously_open.first_detected_at,
+        {{ as_of_literal() }} as resolved_at,
+        previously_open.amount_delta_minor,
+        previously_open.currency,
+        previously_open.minor_units
+    from previously_open
+    left join current_variances
+        on previously_open.variance_id = current_variances.variance_id
+    where current_variances.variance_id is null
+
+),
+
+final as (
+
+    select * from open_now
+    union all
+    select * from resolved_now
+
+)
+
+select * from final
