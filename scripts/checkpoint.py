@@ -1,26 +1,48 @@
 #!/usr/bin/env python3
-"""Run a refund reconciliation checkpoint: dbt build, then read the marts and report.
+"""Run a refund reconciliation checkpoint and say plainly how it went.
 
-Exit codes (for a scheduler):
-  0  clean            the build ran, every input delivered rows, zero open variances
-  1  variances_found  open variances (see the report)
-  2  stale_sources    an input delivered no rows: never reported as clean
-  3  failed           the build or a project test failed, or the inputs could not be read
+A checkpoint checks that every input is there and has rows, runs `dbt build`
+(which records the checkpoint in fct_checkpoint_runs and each variance's
+history in fct_variance_history), reads the marts, writes the report files,
+and sends one message: a clean run says so explicitly, any other outcome
+says what is wrong.
+
+Outcomes and exit codes (for a scheduler):
+  0  clean            ran, every source delivered fresh rows, zero open variances
+                      (also: variances found, all within --tolerate-amount)
+  1  variances_found  open variances; the report lists them
+  2  stale_sources    a source delivered nothing new: never reported as clean
+  3  failed           the build or a project test failed, or an input is missing
+  4  busy             another checkpoint is running on the same database
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
+from typing import Any, Iterator
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from notify import mask_url, post_json  # noqa: E402
+from report_files import write_csv, write_html, write_json  # noqa: E402
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-EXIT_CODES = {"clean": 0, "variances_found": 1, "stale_sources": 2, "failed": 3}
-SYSTEMS = ("storefront", "processor", "erp")
+EXIT_CODES = {"clean": 0, "variances_found": 1, "stale_sources": 2, "failed": 3, "busy": 4}
+INPUTS = ("storefront_refunds", "processor_refunds", "erp_refund_postings")
+VARIANCE_COLUMNS = [
+    "variance_id", "refund_id", "order_id", "variance_type", "discrepancy_system", "system_of_record_discrepancy",
+    "storefront_amount", "processor_amount", "erp_amount", "amount_delta", "currency", "detail",
+    "first_detected_at", "days_since_first_detected", "as_of",
+]
 
 
 @dataclass
@@ -29,9 +51,18 @@ class Settings:
     as_of: str
     target: str
     database: Path
+    reports_dir: Path
     confirmation_sla_minutes: int
     amount_tolerance: str
     business_timezone: str
+    source_freshness_hours: int
+    tolerate_amount: Decimal | None
+    webhook_env: str
+
+    @property
+    def checkpoint_id(self) -> str:
+        moment = datetime.fromisoformat(self.as_of.replace("Z", "+00:00"))
+        return "cp_" + moment.strftime("%Y%m%dT%H%M%SZ")
 
     def dbt_vars(self) -> dict[str, object]:
         return {
@@ -40,46 +71,118 @@ class Settings:
             "confirmation_sla_minutes": self.confirmation_sla_minutes,
             "amount_tolerance": self.amount_tolerance,
             "business_timezone": self.business_timezone,
+            "source_freshness_hours": self.source_freshness_hours,
         }
 
 
-def parse_args(argv: list[str] | None) -> tuple[str, Settings]:
+def parse_args(argv: list[str] | None) -> Settings:
     parser = argparse.ArgumentParser(
-        description="Refund reconciliation checkpoint.",
-        epilog="Exit codes: 0 clean, 1 variances found, 2 stale sources, 3 failed.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="checkpoint.py", description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="build the project on the inputs and report the variances")
+    run = sub.add_parser("run", help="run one checkpoint", description=__doc__,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("--data-dir", type=Path,
                      default=Path(os.environ.get("REFUND_RECON_DATA_DIR") or PROJECT_DIR / "data" / "sample"),
-                     help="folder with storefront_refunds, processor_refunds and erp_refund_postings "
-                          "(.csv or .parquet); default env REFUND_RECON_DATA_DIR, else the bundled sample")
+                     help="folder with storefront_refunds, processor_refunds and erp_refund_postings (.csv or "
+                          ".parquet); default env REFUND_RECON_DATA_DIR, else the bundled sample")
     run.add_argument("--as-of", default=None,
-                     help="the checkpoint clock, ISO 8601 UTC (default: now); every age and SLA is measured "
-                          "against it, so a re-run with the same --as-of gives the same report")
+                     help="the checkpoint clock, ISO 8601 UTC such as 2026-03-01T00:00:00Z (default: now). Every "
+                          "age and SLA is measured against it; re-running the same --as-of replaces that checkpoint")
     run.add_argument("--target", default=os.environ.get("REFUND_RECON_TARGET", "duckdb"),
-                     help="dbt target from profiles.yml (default duckdb)")
+                     help="dbt target from profiles.yml (default duckdb, or env REFUND_RECON_TARGET)")
     run.add_argument("--database", type=Path,
                      default=Path(os.environ.get("REFUND_RECON_DUCKDB") or PROJECT_DIR / "refund_recon.duckdb"),
-                     help="DuckDB file the marts are built into (default refund_recon.duckdb)")
+                     help="DuckDB file holding the marts and the checkpoint history (default refund_recon.duckdb, "
+                          "or env REFUND_RECON_DUCKDB)")
+    run.add_argument("--reports-dir", type=Path, default=PROJECT_DIR / "reports",
+                     help="where each checkpoint's variances.csv, summary.json and report.html go (default reports/)")
     run.add_argument("--sla-minutes", type=int, default=30,
-                     help="confirmation SLA: longest acceptable time from processor confirmation to ERP receipt")
+                     help="confirmation SLA: longest acceptable minutes from processor confirmation to ERP receipt")
     run.add_argument("--amount-tolerance", default="0",
                      help="largest absolute difference, in major units, still counted as equal (default 0)")
     run.add_argument("--business-timezone", default="UTC",
                      help="IANA timezone that decides dates and accounting periods (default UTC)")
+    run.add_argument("--freshness-hours", type=int, default=24,
+                     help="a source whose newest record is older than this at as_of is stale (default 24)")
+    run.add_argument("--tolerate-amount", type=Decimal, default=None,
+                     help="exit 0 when every open variance's |amount_delta| is at most this (they are still "
+                          "reported and recorded as variances_found)")
+    run.add_argument("--webhook-env", default="REFUND_RECON_WEBHOOK_URL",
+                     help="name of the environment variable holding the Slack-compatible webhook URL "
+                          "(default REFUND_RECON_WEBHOOK_URL); unset means no webhook")
     args = parser.parse_args(argv)
     as_of = args.as_of or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return args.command, Settings(
+    try:
+        datetime.fromisoformat(as_of.replace("Z", "+00:00"))
+    except ValueError:
+        parser.error(f"--as-of must be ISO 8601, got {as_of!r}")
+    return Settings(
         data_dir=args.data_dir.resolve(), as_of=as_of, target=args.target, database=args.database.resolve(),
-        confirmation_sla_minutes=args.sla_minutes, amount_tolerance=args.amount_tolerance,
-        business_timezone=args.business_timezone,
+        reports_dir=args.reports_dir.resolve(), confirmation_sla_minutes=args.sla_minutes,
+        amount_tolerance=args.amount_tolerance, business_timezone=args.business_timezone,
+        source_freshness_hours=args.freshness_hours, tolerate_amount=args.tolerate_amount,
+        webhook_env=args.webhook_env,
     )
 
 
+class Busy(Exception):
+    pass
+
+
+@contextmanager
+def exclusive(database: Path) -> Iterator[None]:
+    """One checkpoint at a time per database file: a lock file beside it."""
+    lock_path = database.with_name(database.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise Busy(handle.read().strip() or "unknown holder") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} since {datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+
+
+def check_inputs(settings: Settings) -> list[str]:
+    """Each input exists once and has rows; returns problems (empty = fine)."""
+    import duckdb
+
+    problems = []
+    with duckdb.connect() as con:
+        for name in INPUTS:
+            found = [p for p in (settings.data_dir / f"{name}.csv", settings.data_dir / f"{name}.parquet") if p.exists()]
+            if not found:
+                problems.append(f"{name}: no {name}.csv or .parquet in {settings.data_dir}")
+                continue
+            if len(found) > 1:
+                problems.append(f"{name}: both .csv and .parquet present; keep one")
+                continue
+            path = str(found[0]).replace("'", "''")
+            reader = f"read_parquet('{path}')" if path.endswith(".parquet") else \
+                f"read_csv('{path}', all_varchar = true, header = true, null_padding = true, strict_mode = false)"
+            try:
+                rows = con.execute(f"select count(*) from {reader}").fetchone()[0]
+            except duckdb.Error as error:
+                rows = 0
+                print(f"  {name}: cannot count rows ({str(error).splitlines()[0]}); the build will say more")
+            print(f"  {name}: {rows} rows in {found[0].name}")
+            if rows == 0:
+                print(f"  {name}: WARNING no rows: this source will be reported stale")
+    return problems
+
+
 def build(settings: Settings) -> bool:
-    """dbt build, in process; dbt prints each model and test as it goes."""
+    """dbt build, in process; dbt prints each model and test as it starts and ends."""
     from dbt.cli.main import dbtRunner
 
     os.environ["REFUND_RECON_DUCKDB"] = str(settings.database)
@@ -92,73 +195,179 @@ def build(settings: Settings) -> bool:
     return bool(result.success)
 
 
-def report(settings: Settings) -> str:
+def rows_as_dicts(con: Any, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    cursor = con.execute(sql, params or [])
+    columns = [item[0] for item in cursor.description]
+    return [dict(zip(columns, row)) for row in cursor.fetchall()]
+
+
+def read_marts(settings: Settings) -> tuple[dict[str, Any], list[dict[str, Any]], list[tuple[str, int]]]:
     import duckdb
 
-    # dbt ran in this process and keeps the file open: a plain connect shares it.
+    # dbt ran in this process and may keep the file open: a plain connect shares it.
     with duckdb.connect(str(settings.database)) as con:
-        totals = con.sql("""
-            select currency,
-                   sum(storefront_refund_count) as storefront_count, sum(storefront_refund_total) as storefront_total,
-                   sum(processor_refund_count) as processor_count, sum(processor_refund_total) as processor_total,
-                   sum(erp_posting_count) as erp_count, sum(erp_refund_total) as erp_total,
+        run = rows_as_dicts(con, "select * from fct_checkpoint_runs where checkpoint_id = ?", [settings.checkpoint_id])[0]
+        variances = rows_as_dicts(con, f"""
+            select {', '.join(VARIANCE_COLUMNS)} from fct_refund_variances
+            order by days_since_first_detected desc, abs(coalesce(amount_delta, 0)) desc, variance_id
+        """)
+        totals = rows_as_dicts(con, """
+            select currency, sum(storefront_refund_total) as storefront_total,
+                   sum(processor_refund_total) as processor_total, sum(erp_refund_total) as erp_total,
                    sum(net_variance) as net_variance
             from rpt_refund_reconciliation group by currency order by currency
-        """).fetchall()
-        by_type = con.sql("""
-            select variance_type, discrepancy_system, count(*), sum(abs(coalesce(amount_delta, 0)))
-            from fct_refund_variances group by all order by 3 desc, 1
-        """).fetchall()
-        top = con.sql("""
-            select variance_type, refund_id, currency, amount_delta, detail
-            from fct_refund_variances order by abs(coalesce(amount_delta, 0)) desc, refund_id limit 10
-        """).fetchall()
-        rejected = con.sql("select input_name, rejection_reason, count(*) from fct_rejected_rows group by all order by 1, 2").fetchall()
+        """)
+        rejected = rows_as_dicts(con, """
+            select input_name, rejection_reason, count(*) as row_count
+            from fct_rejected_rows group by all order by input_name, rejection_reason
+        """)
+        trend = [(str(as_of), count) for as_of, count in con.execute(
+            "select as_of, open_variance_count from fct_checkpoint_runs where as_of <= ? order by as_of",
+            [run["as_of"]]).fetchall()]
+    summary = {
+        "checkpoint_id": run["checkpoint_id"], "as_of": str(run["as_of"]), "outcome": run["outcome"],
+        "data_dir": str(settings.data_dir),
+        "rows_read": {"storefront": run["storefront_rows_read"], "processor": run["processor_rows_read"],
+                      "erp": run["erp_rows_read"]},
+        "rows_rejected": run["rows_rejected"],
+        "latest_record_at": {"storefront": str(run["storefront_latest_record_at"]),
+                             "processor": str(run["processor_latest_record_at"]),
+                             "erp": str(run["erp_latest_record_at"])},
+        "stale_sources": run["stale_sources"],
+        "open_variance_count": run["open_variance_count"], "new_variance_count": run["new_variance_count"],
+        "resolved_variance_count": run["resolved_variance_count"],
+        "totals": [{key: str(value) for key, value in row.items()} for row in totals],
+        "rejected": rejected,
+        "variances_by_type": {},
+    }
+    for row in variances:
+        key = row["variance_type"]
+        summary["variances_by_type"][key] = summary["variances_by_type"].get(key, 0) + 1
+    return summary, variances, trend
 
-    delivered = {system: sum(row[1 + 2 * i] for row in totals) for i, system in enumerate(SYSTEMS)}
-    open_variances = sum(row[2] for row in by_type)
-    if any(count == 0 for count in delivered.values()):
-        outcome = "stale_sources"
-    elif open_variances:
-        outcome = "variances_found"
-    else:
-        outcome = "clean"
 
-    lines = [f"Checkpoint as of {settings.as_of} on {settings.data_dir}", "",
-             "Three-column totals (storefront | processor | ERP | net variance = ERP - storefront):"]
-    for currency, sc, st, pc, pt, ec, et, net in totals:
-        lines.append(f"  {currency}: {st} ({sc}) | {pt} ({pc}) | {et} ({ec}) | {net}")
-    if rejected:
-        lines += ["", "Rejected input rows (see fct_rejected_rows):"]
-        lines += [f"  {name}: {count} x {reason}" for name, reason, count in rejected]
+def message(summary: dict[str, Any], variances: list[dict[str, Any]]) -> str:
+    outcome = summary["outcome"]
+    head = f"Refund reconciliation checkpoint {summary['checkpoint_id']} (as of {summary['as_of']} UTC): "
+    if outcome == "failed":
+        return head + f"FAILED. {summary.get('error', 'The build did not complete')}. No report was produced."
+    rows = summary["rows_read"]
+    counts = f"storefront {rows['storefront']} rows, processor {rows['processor']} rows, ERP {rows['erp']} rows"
+    totals = "; ".join(f"{t['currency']} storefront {t['storefront_total']} / processor {t['processor_total']} / "
+                       f"ERP {t['erp_total']}" for t in summary["totals"])
+    if outcome == "clean":
+        return (head + f"CLEAN. All three systems delivered fresh data ({counts}) and zero variances are open. "
+                f"Totals: {totals}. Net variance zero.")
+    lines = []
     if outcome == "stale_sources":
-        empty = ", ".join(system for system, count in delivered.items() if count == 0)
-        lines += ["", f"STALE SOURCES: no rows from {empty}. This is not a clean checkpoint."]
-    elif outcome == "clean":
-        counts = ", ".join(f"{system} {count} records" for system, count in delivered.items())
-        lines += ["", f"CLEAN: all three systems delivered ({counts}) and zero variances are open."]
+        lines.append(head + f"STALE SOURCES: {summary['stale_sources']} delivered nothing new. "
+                     "This is not a clean checkpoint: check the integration.")
     else:
-        lines += ["", f"VARIANCES FOUND: {open_variances} open."]
-        lines += [f"  {vtype:<26} {system:<10} {count:>6}  |delta| {amount}" for vtype, system, count, amount in by_type]
-        lines += ["", "Largest by amount:"]
-        lines += [f"  {vtype} {refund_id} {currency} {delta}: {detail}" for vtype, refund_id, currency, delta, detail in top]
-    lines += ["", f"Outcome: {outcome} (exit {EXIT_CODES[outcome]})"]
-    print("\n".join(lines))
-    return outcome
+        lines.append(head + f"VARIANCES FOUND: {summary['open_variance_count']} open "
+                     f"({summary['new_variance_count']} new, {summary['resolved_variance_count']} resolved).")
+    if summary["open_variance_count"]:
+        by_type = ", ".join(f"{k} {v}" for k, v in sorted(summary["variances_by_type"].items(), key=lambda i: -i[1]))
+        lines.append(f"By type: {by_type}.")
+        top_amount = sorted(variances, key=lambda v: -abs(v["amount_delta"] or 0))[:5]
+        lines.append("Largest: " + " | ".join(
+            f"{v['variance_type']} {v['refund_id']} {v['currency']} {v['amount_delta']}" for v in top_amount))
+        oldest = variances[:5]
+        lines.append("Oldest: " + " | ".join(
+            f"{v['variance_type']} {v['refund_id']} open {v['days_since_first_detected']} days" for v in oldest))
+    lines.append(f"Data: {counts}.")
+    return "\n".join(lines)
+
+
+def record_failure(settings: Settings, error: str) -> None:
+    """Best effort: a failed checkpoint gets its row in fct_checkpoint_runs when the table exists."""
+    try:
+        import duckdb
+
+        with duckdb.connect(str(settings.database)) as con:
+            con.execute("delete from fct_checkpoint_runs where checkpoint_id = ?", [settings.checkpoint_id])
+            con.execute(
+                "insert into fct_checkpoint_runs (checkpoint_id, as_of, freshness_window_hours, outcome) "
+                "values (?, cast(? as timestamptz) at time zone 'UTC', ?, 'failed')",
+                [settings.checkpoint_id, settings.as_of, settings.source_freshness_hours],
+            )
+    except Exception as failure:  # the record is best effort; the exit code is not
+        print(f"  (could not record the failure in fct_checkpoint_runs: {str(failure).splitlines()[0]})")
+
+
+def deliver(settings: Settings, text: str, summary: dict[str, Any]) -> dict[str, Any]:
+    url = os.environ.get(settings.webhook_env, "").strip()
+    if not url:
+        print(f"  webhook: not configured (set env {settings.webhook_env} to send this message)")
+        return {"channel": "webhook", "delivered": False, "detail": f"not configured (env {settings.webhook_env})"}
+    result = post_json(url, {"text": text, "outcome": summary["outcome"], "checkpoint_id": summary["checkpoint_id"]})
+    status = "delivered" if result.delivered else f"NOT delivered after {result.attempts} attempts ({result.detail})"
+    print(f"  webhook {mask_url(url)}: {status}")
+    return {"channel": "webhook", "endpoint": mask_url(url), "delivered": result.delivered,
+            "attempts": result.attempts, "detail": result.detail}
+
+
+def checkpoint(settings: Settings) -> str:
+    report_dir = settings.reports_dir / settings.checkpoint_id
+    report_dir.mkdir(parents=True, exist_ok=True)
+    print(f"Checkpoint {settings.checkpoint_id}: data {settings.data_dir}, database {settings.database}", flush=True)
+
+    print("[1/4] source checks: each input present, with rows", flush=True)
+    problems = check_inputs(settings) if settings.target == "duckdb" else []
+    summary: dict[str, Any]
+    variances: list[dict[str, Any]] = []
+    trend: list[tuple[str, int]] = []
+    if problems:
+        for problem in problems:
+            print(f"  {problem}")
+        error = "; ".join(problems)
+    else:
+        print("[2/4] dbt build (the checkpoint's models and tests)", flush=True)
+        error = "" if build(settings) else "dbt build failed: a model or a project test failed (see the dbt output)"
+    if error:
+        record_failure(settings, error)
+        summary = {"checkpoint_id": settings.checkpoint_id, "as_of": settings.as_of, "outcome": "failed",
+                   "error": error, "data_dir": str(settings.data_dir), "totals": [], "open_variance_count": 0,
+                   "new_variance_count": 0, "resolved_variance_count": 0}
+    else:
+        print("[3/4] reading the marts", flush=True)
+        summary, variances, trend = read_marts(settings)
+        if summary["outcome"] == "variances_found" and settings.tolerate_amount is not None:
+            worst = max((abs(v["amount_delta"] or 0) for v in variances), default=Decimal(0))
+            summary["within_tolerance"] = worst <= settings.tolerate_amount
+
+    print("[4/4] report and alerts", flush=True)
+    text = message(summary, variances)
+    print("\n" + text + "\n")
+    summary["message"] = text
+    write_csv(report_dir / "variances.csv", variances, VARIANCE_COLUMNS)
+    summary["deliveries"] = [{"channel": "terminal", "delivered": True},
+                             {"channel": "json", "delivered": True, "path": str(report_dir / "summary.json")},
+                             deliver(settings, text, summary)]
+    write_json(report_dir / "summary.json", summary)
+    write_html(report_dir / "report.html", summary, variances, trend)
+    print(f"  reports: {report_dir}/variances.csv, summary.json, report.html")
+    return summary["outcome"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    command, settings = parse_args(argv)
-    assert command == "run"
-    print(f"[1/2] dbt build on {settings.data_dir} (as_of {settings.as_of}, target {settings.target})", flush=True)
-    if not build(settings):
-        print("\nOutcome: failed (exit 3): the build or a project test failed; see the dbt output above.")
-        return EXIT_CODES["failed"]
-    if settings.target != "duckdb":
-        print("Built. The report reads the DuckDB marts; on other targets query the marts directly.")
-        return EXIT_CODES["clean"]
-    print("\n[2/2] reading the marts", flush=True)
-    return EXIT_CODES[report(settings)]
+    settings = parse_args(argv)
+    try:
+        with exclusive(settings.database):
+            outcome = checkpoint(settings)
+    except Busy as holder:
+        print(f"Another checkpoint is running on {settings.database} ({holder}). "
+              "Nothing was changed; run again when it has finished.", file=sys.stderr)
+        return EXIT_CODES["busy"]
+    code = EXIT_CODES[outcome]
+    if outcome == "variances_found" and settings.tolerate_amount is not None:
+        import json as _json
+
+        summary = _json.loads((settings.reports_dir / settings.checkpoint_id / "summary.json").read_text())
+        if summary.get("within_tolerance"):
+            print(f"Every open variance is within --tolerate-amount {settings.tolerate_amount}: exit 0.")
+            code = 0
+    print(f"Outcome: {outcome} (exit {code})")
+    return code
 
 
 if __name__ == "__main__":

@@ -35,9 +35,17 @@
             {%- set reader = "read_parquet('" ~ path ~ "', file_row_number = true)" -%}
             {%- set row_number = 'file_row_number + 1' -%}
         {%- else -%}
+            {%- set size = run_query("select size from read_blob('" ~ path ~ "')").columns[0].values()[0] -%}
+            {%- if size == 0 -%}
+                {{ refund_recon_fail("input '" ~ input_name ~ "' (" ~ path ~ ") is empty: expected a header row and data rows") }}
+            {%- endif -%}
             {#- Every column as text: the staging models parse and validate
-                each value themselves, so nothing is coerced or lost here. -#}
-            {%- set reader = "read_csv('" ~ path ~ "', header = true, all_varchar = true, auto_detect = true, null_padding = true, strict_mode = false)" -%}
+                each value themselves, so nothing is coerced here. A short row
+                is padded with nulls (its missing values then reject it), and
+                the serial reader keeps quoted newlines inside a field intact:
+                DuckDB's parallel reader cannot do both. -#}
+            {%- set reader = "read_csv('" ~ path ~ "', header = true, all_varchar = true, auto_detect = true, "
+                ~ "null_padding = true, parallel = false, strict_mode = false, encoding = '" ~ input_encoding() ~ "')" -%}
             {%- set row_number = 'row_number() over ()' -%}
         {%- endif -%}
         {%- do statements.append(

@@ -29,5 +29,12 @@
         {%- do checks.append((column ~ '_text is null', column, 'missing ' ~ column)) -%}
     {%- endif -%}
     {%- do checks.append((column ~ '_text is not null and ' ~ column ~ ' is null', column, 'unparseable timestamp in ' ~ column)) -%}
+    {#- A refund from the future is a clock or format fault (a day-month swap,
+        a year typo), not a refund: more than a day after as_of rejects it. -#}
+    {%- do checks.append((
+        column ~ ' > ' ~ dbt.dateadd('day', 1, as_of_literal()),
+        column,
+        column ~ ' is more than a day after as_of'
+    )) -%}
     {{ return(checks) }}
 {% endmacro %}

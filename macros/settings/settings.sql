@@ -78,3 +78,13 @@
     {%- endif -%}
     {{- raw | int -}}
 {%- endmacro %}
+
+
+{% macro input_encoding() %}
+    {#- The character encoding of CSV inputs: utf-8 (default), utf-16 or latin-1. -#}
+    {%- set raw = var('input_encoding', 'utf-8') | string | trim | lower -%}
+    {%- if raw not in ('utf-8', 'utf-16', 'latin-1') -%}
+        {{ refund_recon_fail("var input_encoding must be utf-8, utf-16 or latin-1, got '" ~ raw ~ "'") }}
+    {%- endif -%}
+    {{- return(raw) -}}
+{%- endmacro %}

@@ -1,5 +1,6 @@
-{#- One row per ERP document (repeated export rows of a document collapsed to
-    its latest version), its GL account mapped to the state it records, and
+{#- One row per ERP document (repeated export rows and corrected versions of a
+    document collapsed to its latest version, received when it first arrived),
+    its GL account mapped to the state it records, and
     its role under the idempotency key (the processor refund id):
       primary   - the earliest booking that links to a processor refund
       duplicate - every later booking with the same processor refund id
@@ -36,7 +37,10 @@ ranked as (
             partition by erp_document_id
             order by received_at desc, posted_at desc, source_row_number desc
         ) as recency_rank,
-        count(*) over (partition by erp_document_id) as source_row_count
+        count(*) over (partition by erp_document_id) as source_row_count,
+        -- A corrected version of a document is not a late delivery: the
+        -- refund reached the ERP when the document first arrived.
+        min(received_at) over (partition by erp_document_id) as first_received_at
     from postings
 
 ),
@@ -94,7 +98,7 @@ final as (
         is_linked,
         is_gl_account_mapped,
         posted_at,
-        received_at,
+        first_received_at as received_at,
         case
             when not is_linked then 'orphan'
             when gl_status = 'reversed' then 'reversal'

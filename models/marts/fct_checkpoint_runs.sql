@@ -109,10 +109,26 @@ variance_counts as (
 
 {% if is_incremental() %}
 
-previous_checkpoint as (
+earlier_checkpoints as (
 
     select * from {{ this }}
-    where as_of = (select max(as_of) from {{ this }} where as_of < {{ as_of_literal() }})
+    where as_of < {{ as_of_literal() }}
+
+),
+
+latest_earlier_checkpoint as (
+
+    select max(as_of) as as_of
+    from earlier_checkpoints
+
+),
+
+previous_checkpoint as (
+
+    select earlier_checkpoints.*
+    from earlier_checkpoints
+    inner join latest_earlier_checkpoint
+        on earlier_checkpoints.as_of = latest_earlier_checkpoint.as_of
 
 ),
 

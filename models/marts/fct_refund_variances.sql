@@ -179,7 +179,8 @@ final as (
         cast(currency as {{ dbt.type_string() }}) as currency,
         cast(detail as {{ dbt.type_string() }}) as detail,
         first_detected_at,
-        cast({{ dbt.datediff('first_detected_at', 'as_of', 'day') }} as integer) as days_since_first_detected,
+        cast({{ dbt.datediff('first_detected_at', 'as_of', 'day') }} as integer)
+            as days_since_first_detected,
         as_of
     from described
 

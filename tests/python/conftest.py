@@ -26,9 +26,9 @@ class Build:
     output: str
     settings: dict
 
-    def query(self, sql: str) -> pd.DataFrame:
+    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
         with duckdb.connect(str(self.database), read_only=True) as con:
-            return con.sql(sql).df()
+            return con.execute(sql, params or []).df()
 
 
 def generate(out: Path, *args: str) -> dict:
@@ -46,6 +46,7 @@ def dbt_build(work: Path, data_dir: Path, settings: dict, *extra: str, command: 
         "confirmation_sla_minutes": settings["confirmation_sla_minutes"],
         "amount_tolerance": settings.get("amount_tolerance", 0),
         "business_timezone": settings["business_timezone"],
+        **{key: settings[key] for key in ("input_encoding", "source_freshness_hours") if key in settings},
     }
     result = subprocess.run(
         [str(DBT), "--no-use-colors", command, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),

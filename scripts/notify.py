@@ -1,0 +1,53 @@
+"""Deliver a checkpoint message to a Slack-compatible webhook.
+
+The URL comes from an environment variable only (never from a file in the
+repository) and is never printed in full. Delivery has a timeout and retries;
+a failed delivery is reported, never fatal to the checkpoint record.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+
+@dataclass
+class Delivery:
+    delivered: bool
+    attempts: int
+    detail: str
+
+
+def mask_url(url: str) -> str:
+    """scheme://host/… : enough to tell which endpoint, never the secret path."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}/…"
+
+
+def post_json(url: str, payload: dict, timeout_seconds: float = 10.0, attempts: int = 3,
+              backoff_seconds: float = 1.0) -> Delivery:
+    body = json.dumps(payload).encode("utf-8")
+    last_error = ""
+    for attempt in range(1, attempts + 1):
+        request = urllib.request.Request(url, data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout_seconds) as response:
+                if 200 <= response.status < 300:
+                    return Delivery(True, attempt, f"HTTP {response.status}")
+                last_error = f"HTTP {response.status}"
+        except urllib.error.HTTPError as error:
+            last_error = f"HTTP {error.code}"
+            if 400 <= error.code < 500 and error.code != 429:
+                break  # the endpoint refuses this message: retrying will not help
+        except (urllib.error.URLError, TimeoutError, OSError) as error:
+            last_error = type(error).__name__ + ": " + str(getattr(error, "reason", error))
+        if attempt < attempts:
+            time.sleep(backoff_seconds * 2 ** (attempt - 1))
+    return Delivery(False, attempt, last_error.replace(url, mask_url(url)))

@@ -1,0 +1,307 @@
+"""The checkpoint runner over several days: history and aging, resolution,
+positive confirmation by webhook, stale sources, idempotent re-runs, the
+report files, and the lock against a second concurrent checkpoint.
+
+The days' inputs are written here, row by row, so each expectation follows
+from what the test put in:
+
+  day 1  refund A's ERP posting carries the wrong reason code   -> 1 open (age 0)
+  day 3  A still wrong; refund B's ERP amount is wrong          -> 2 open (ages 2 and 0)
+  day 4  A's posting corrected (a new version of the document)  -> A resolved, B open (age 1)
+  day 5  B corrected                                            -> clean, confirmed by webhook
+  day 6  the ERP export delivers nothing new                    -> stale_sources, not clean
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import PROJECT_DIR
+
+RUNNER = PROJECT_DIR / "scripts" / "checkpoint.py"
+sys.path.insert(0, str(PROJECT_DIR / "scripts"))
+
+from notify import mask_url, post_json  # noqa: E402
+
+STOREFRONT = ["storefront_refund_id", "order_id", "processor_refund_id", "amount", "currency", "refund_type",
+              "reason", "status", "created_at", "updated_at", "channel", "storefront"]
+PROCESSOR = ["processor_refund_id", "processor", "payment_id", "order_id", "amount", "currency", "status", "reason",
+             "created_at", "event_at"]
+ERP = ["erp_document_id", "processor_refund_id", "order_id", "gl_account", "amount", "currency", "reason_code",
+       "refund_type", "posted_at", "received_at", "posting_period"]
+DAYS = [1, 3, 4, 5, 6]
+
+
+def as_of(day: int) -> str:
+    return f"2026-03-{day:02d}T06:00:00Z"
+
+
+def refund(name: str, day: int, hour: int, amount: str = "25.00", minute: int = 0) -> dict[str, list[list[str]]]:
+    """A clean refund created on March `day` at `hour`:`minute` UTC, in all three systems."""
+    created = f"2026-03-{day:02d}T{hour:02d}:{minute:02d}:00Z"
+    confirmed = f"2026-03-{day:02d}T{hour:02d}:{minute + 1:02d}:00Z"
+    received = f"2026-03-{day:02d}T{hour:02d}:{minute + 5:02d}:00Z"
+    return {
+        "storefront": [[f"sr_{name}", f"ord_{name}", f"re_{name}", amount, "USD", "full", "damaged", "succeeded",
+                        created, confirmed, "online", "generic"]],
+        "processor": [[f"re_{name}", "stripe", f"ch_{name}", f"ord_{name}", amount, "USD", "pending", "", created, created],
+                      [f"re_{name}", "stripe", f"ch_{name}", f"ord_{name}", amount, "USD", "succeeded", "", created, confirmed]],
+        "erp": [[f"CR-{name}", f"re_{name}", f"ord_{name}", "4900", amount, "USD", "RC-DMG", "full", received, received,
+                 "2026-03"]],
+    }
+
+
+def day_inputs(day: int) -> dict[str, list[list[str]]]:
+    """Cumulative exports: everything up to `day`, as each system would re-export it."""
+    rows: dict[str, list[list[str]]] = {"storefront": [], "processor": [], "erp": []}
+
+    def add(part: dict[str, list[list[str]]]) -> None:
+        for system, system_rows in part.items():
+            rows[system].extend(system_rows)
+
+    # A fresh clean refund every day in every system. On day 6 the ERP export
+    # stops; that day's refund was confirmed 9 minutes before as_of, inside the
+    # SLA, so its missing posting is not (yet) a variance.
+    for d in DAYS:
+        if d <= day:
+            fresh = refund(f"fresh{d}", d, 5 if d == 6 else 1, minute=50 if d == 6 else 0)
+            if d == 6:
+                fresh["erp"] = []
+            add(fresh)
+    # Refund A: ERP reason code wrong until day 4, when a corrected version of the document arrives.
+    a = refund("A", 1, 2)
+    a["erp"][0][6] = "RC-CUS"
+    if day >= 4:
+        a["erp"].append(list(a["erp"][0]))
+        a["erp"][1][6] = "RC-DMG"
+        a["erp"][1][9] = "2026-03-04T03:00:00Z"
+    add(a)
+    # Refund B, from day 3: ERP amount wrong until day 5.
+    if day >= 3:
+        b = refund("B", 3, 2, amount="40.00")
+        b["erp"][0][4] = "4.00"
+        if day >= 5:
+            b["erp"].append(list(b["erp"][0]))
+            b["erp"][1][4] = "40.00"
+            b["erp"][1][9] = "2026-03-05T03:00:00Z"
+        add(b)
+    return rows
+
+
+def write_day(folder: Path, day: int, previous: Path | None) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = day_inputs(day)
+    for system, name, header in (("storefront", "storefront_refunds", STOREFRONT),
+                                 ("processor", "processor_refunds", PROCESSOR),
+                                 ("erp", "erp_refund_postings", ERP)):
+        if system == "erp" and day == 6 and previous is not None:
+            shutil.copy(previous / f"{name}.csv", folder / f"{name}.csv")  # byte for byte: nothing new
+            continue
+        with open(folder / f"{name}.csv", "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            writer.writerows(rows[system])
+
+
+class Webhook:
+    """A Slack-compatible endpoint on 127.0.0.1 that keeps what it receives."""
+
+    def __init__(self) -> None:
+        received: list[dict] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                length = int(self.headers.get("Content-Length", 0))
+                received.append(json.loads(self.rfile.read(length)))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.received = received
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/services/T000/B000/secret-token"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def run_checkpoint(work: Path, data: Path, day: int, webhook_url: str | None) -> subprocess.CompletedProcess:
+    env = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+           "HOME": str(work)}
+    if webhook_url:
+        env["REFUND_RECON_WEBHOOK_URL"] = webhook_url
+    return subprocess.run(
+        [sys.executable, str(RUNNER), "run", "--data-dir", str(data), "--as-of", as_of(day),
+         "--database", str(work / "recon.duckdb"), "--reports-dir", str(work / "reports")],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def days(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    work = tmp_path_factory.mktemp("checkpoints")
+    webhook = Webhook()
+    results = {}
+    previous = None
+    try:
+        for day in DAYS:
+            folder = work / f"day{day}"
+            write_day(folder, day, previous)
+            previous = folder
+            results[day] = run_checkpoint(work, folder, day, webhook.url)
+        # Re-run day 6 on the same inputs: must change nothing.
+        with duckdb.connect(str(work / "recon.duckdb"), read_only=True) as con:
+            before = {table: con.sql(f"select * from {table} order by all").fetchall()
+                      for table in ("fct_checkpoint_runs", "fct_variance_history")}
+        results["rerun"] = run_checkpoint(work, work / "day6", 6, webhook.url)
+        with duckdb.connect(str(work / "recon.duckdb"), read_only=True) as con:
+            after = {table: con.sql(f"select * from {table} order by all").fetchall() for table in before}
+    finally:
+        webhook.close()
+    return {"work": work, "results": results, "webhook": webhook.received, "before": before, "after": after}
+
+
+def query(days: dict, sql: str) -> list[tuple]:
+    with duckdb.connect(str(days["work"] / "recon.duckdb"), read_only=True) as con:
+        return con.sql(sql).fetchall()
+
+
+def test_exit_codes_follow_the_outcomes(days: dict) -> None:
+    codes = {day: days["results"][day].returncode for day in DAYS}
+    assert codes == {1: 1, 3: 1, 4: 1, 5: 0, 6: 2}, {d: days["results"][d].stdout[-2000:] for d in DAYS}
+    assert query(days, "select as_of, outcome from fct_checkpoint_runs order by as_of") == [
+        (query(days, f"select cast('{as_of(d)[:-1]}' as timestamp)")[0][0], outcome)
+        for d, outcome in zip(DAYS, ["variances_found", "variances_found", "variances_found", "clean", "stale_sources"])
+    ]
+
+
+def test_history_ages_and_resolves_variances(days: dict) -> None:
+    rows = query(days, """
+        select strftime(checkpoint_as_of, '%d') as day, refund_id, variance_type, state,
+               date_diff('day', first_detected_at, checkpoint_as_of) as age
+        from fct_variance_history order by checkpoint_as_of, refund_id, state
+    """)
+    assert rows == [
+        ("01", "re_A", "reason_mismatch", "open", 0),
+        ("03", "re_A", "reason_mismatch", "open", 2),
+        ("03", "re_B", "amount_mismatch", "open", 0),
+        ("04", "re_A", "reason_mismatch", "resolved", 3),
+        ("04", "re_B", "amount_mismatch", "open", 1),
+        ("05", "re_B", "amount_mismatch", "resolved", 2),
+    ]
+    runs = query(days, """
+        select strftime(as_of, '%d'), open_variance_count, new_variance_count, resolved_variance_count, stale_sources
+        from fct_checkpoint_runs order by as_of
+    """)
+    assert runs == [("01", 1, 1, 0, None), ("03", 2, 1, 0, None), ("04", 1, 0, 1, None),
+                    ("05", 0, 0, 1, None), ("06", 0, 0, 0, "erp")]
+
+
+def test_report_of_day_four_shows_real_age(days: dict) -> None:
+    summary = json.loads((days["work"] / "reports" / "cp_20260304T060000Z" / "summary.json").read_text())
+    assert summary["outcome"] == "variances_found"
+    assert (summary["open_variance_count"], summary["new_variance_count"], summary["resolved_variance_count"]) == (1, 0, 1)
+    with open(days["work"] / "reports" / "cp_20260304T060000Z" / "variances.csv", encoding="utf-8") as handle:
+        variances = list(csv.DictReader(handle))
+    assert [(v["refund_id"], v["variance_type"], v["days_since_first_detected"], v["amount_delta"])
+            for v in variances] == [("re_B", "amount_mismatch", "1", "-36.0000")]
+    assert variances[0]["first_detected_at"].startswith("2026-03-03 06:00:00")
+
+
+def test_clean_day_is_confirmed_by_webhook(days: dict) -> None:
+    messages = days["webhook"]
+    assert [m["outcome"] for m in messages] == [
+        "variances_found", "variances_found", "variances_found", "clean", "stale_sources", "stale_sources"]
+    clean = messages[3]["text"]
+    assert "CLEAN" in clean and "zero variances are open" in clean
+    assert "storefront 6 rows, processor 12 rows, ERP 8 rows" in clean
+    assert "USD storefront 165.0000 / processor 165.0000 / ERP 165.0000" in clean
+    stale = messages[4]["text"]
+    assert "STALE SOURCES: erp delivered nothing new" in stale and "CLEAN" not in stale
+    first = messages[0]["text"]
+    assert "reason_mismatch re_A" in first
+    # The URL's secret path is never printed.
+    for day in DAYS:
+        assert "secret-token" not in days["results"][day].stdout + days["results"][day].stderr
+    assert "webhook http://127.0.0.1:" in days["results"][5].stdout and "/… : delivered" not in days["results"][5].stdout
+
+
+def test_rerun_of_the_same_checkpoint_changes_nothing(days: dict) -> None:
+    assert days["results"]["rerun"].returncode == 2
+    assert days["before"] == days["after"]
+    assert query(days, "select count(*) from fct_checkpoint_runs")[0][0] == len(DAYS)
+
+
+def test_report_files_are_written(days: dict) -> None:
+    folder = days["work"] / "reports" / "cp_20260305T060000Z"
+    page = (folder / "report.html").read_text()
+    for needle in ("CLEAN: every source delivered and zero variances are open", "Three-column totals",
+                   "By type", "By age", "Open variances per checkpoint", "Variance table"):
+        assert needle in page
+    assert "<script" not in page and "http" not in page.replace("http://www.w3.org", "")
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["outcome"] == "clean" and summary["open_variance_count"] == 0
+    assert [d["channel"] for d in summary["deliveries"]] == ["terminal", "json", "webhook"]
+    assert summary["deliveries"][2]["delivered"] is True
+    assert "secret-token" not in json.dumps(summary)
+
+
+def test_report_renders_in_headless_chromium(days: dict, tmp_path: Path) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium is not installed here (Debian package `chromium`; CI installs it)")
+    page = days["work"] / "reports" / "cp_20260304T060000Z" / "report.html"
+    shot = tmp_path / "report.png"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([chromium, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert "VARIANCES FOUND" in dom.stdout and "amount_mismatch" in dom.stdout
+    subprocess.run([chromium, *flags, f"--screenshot={shot}", "--window-size=1200,1600", page.as_uri()],
+                   capture_output=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 20_000
+
+
+def test_a_second_checkpoint_on_the_same_database_is_refused(tmp_path: Path) -> None:
+    database = tmp_path / "busy.duckdb"
+    with open(tmp_path / "busy.duckdb.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        lock.write("pid 12345 since 2026-03-01T00:00:00Z")
+        lock.flush()
+        result = subprocess.run(
+            [sys.executable, str(RUNNER), "run", "--database", str(database), "--as-of", "2026-03-01T00:00:00Z",
+             "--reports-dir", str(tmp_path / "reports")],
+            cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120,
+        )
+    assert result.returncode == 4
+    assert "Another checkpoint is running" in result.stderr and "pid 12345" in result.stderr
+    assert not database.exists()
+
+
+def test_failed_webhook_is_reported_not_fatal() -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = post_json(f"http://127.0.0.1:{port}/hooks/secret", {"text": "x"}, timeout_seconds=1,
+                       attempts=2, backoff_seconds=0.01)
+    assert not result.delivered and result.attempts == 2
+    assert "secret" not in result.detail
+    assert mask_url("https://hooks.slack.com/services/T1/B2/XYZ") == "https://hooks.slack.com/…"
