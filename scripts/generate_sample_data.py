@@ -418,7 +418,9 @@ class Scenario:
         refund = self.single()
         self.emit_clean(out, refund)
         assert refund.confirmed_at is not None
-        out.erp.append(self.erp_row(refund, received_at=refund.confirmed_at + timedelta(hours=self.rng.randint(1, 30))))
+        # The duplicate arrives hours later, but before the checkpoint sees the data.
+        duplicate_at = min(refund.confirmed_at + timedelta(hours=self.rng.randint(1, 30)), self.as_of - timedelta(minutes=5))
+        out.erp.append(self.erp_row(refund, received_at=duplicate_at))
         self.label(out, refund.processor_refund_id, "duplicate_erp_posting", "erp", refund.amount_minor, refund)
 
     def case_confirmation_lag(self, out: Output) -> None:
