@@ -24,8 +24,10 @@ checkpoint: setup
 build: setup
 	$(BIN)/dbt build --vars '{as_of: "$(SAMPLE_AS_OF)"}'
 
-## lint: sqlfluff (dialect duckdb, dbt templater) over models, tests and macros
+## lint: sqlfluff (dialect duckdb, dbt templater) over models, tests and macros,
+## and the check that no DuckDB-only SQL sits outside a dispatched macro
 lint: build
+	$(BIN)/python scripts/check_dialect.py
 	$(BIN)/sqlfluff lint models tests macros
 
 ## test: dbt build, lint, then pytest (which builds its own labelled scenarios)

@@ -60,7 +60,7 @@
 
 {% macro refund_input_location(relation, input_name) %}
     {%- if target.type == 'duckdb' -%}
-        {{- return(refund_input_file(input_name)) -}}
+        {{- return(duckdb_refund_input_file(input_name)) -}}
     {%- endif -%}
     {{- return('table ' ~ relation) -}}
 {% endmacro %}

@@ -20,9 +20,20 @@
     {{ return('select 1 as refund_inputs_are_tables') }}
 {% endmacro %}
 
+{#- Postgres has no try_cast: a small function turns unparseable timestamp
+    text into null instead of failing the whole model. -#}
+{% macro postgres__register_refund_inputs() %}
+    {{ return(
+        'create schema if not exists ' ~ target.schema ~ ';\n'
+        ~ 'create or replace function ' ~ target.schema ~ '.refund_recon_try_timestamptz(value text) '
+        ~ 'returns timestamptz language plpgsql immutable as $fn$ '
+        ~ 'begin return value::timestamptz; exception when others then return null; end; $fn$'
+    ) }}
+{% endmacro %}
+
 {% macro duckdb__register_refund_inputs() %}
-    {%- if not execute -%}
-        {{ return('select 1') }}
+    {%- if not execute or not var('read_inputs_from_files', true) -%}
+        {{ return('select 1 as refund_inputs_are_tables') }}
     {%- endif -%}
     {%- set schema = var('refund_inputs_schema', 'refund_inputs') -%}
     {%- if not modules.re.match('^[A-Za-z_][A-Za-z0-9_]*$', schema) -%}
@@ -30,7 +41,7 @@
     {%- endif -%}
     {%- set statements = ['create schema if not exists ' ~ schema] -%}
     {%- for input_name in refund_input_names() -%}
-        {%- set path = refund_input_file(input_name) -%}
+        {%- set path = duckdb_refund_input_file(input_name) -%}
         {%- if path.endswith('.parquet') -%}
             {%- set reader = "read_parquet('" ~ path ~ "', file_row_number = true)" -%}
             {%- set row_number = 'file_row_number + 1' -%}
@@ -49,7 +60,7 @@
             {%- set row_number = 'row_number() over ()' -%}
         {%- endif -%}
         {%- do statements.append(
-            'create or replace view ' ~ schema ~ '.' ~ input_name ~ ' as select '
+            'create or replace view ' ~ schema ~ '.' ~ var(input_name ~ '_table', input_name) ~ ' as select '
             ~ row_number ~ ' as _source_row_number, '
             ~ "'" ~ path ~ "' as _source_file, "
             ~ '* from ' ~ reader
@@ -60,7 +71,7 @@
 
 
 {#- The one file that holds `input_name` in the data folder, or a clear error. -#}
-{% macro refund_input_file(input_name) %}
+{% macro duckdb_refund_input_file(input_name) %}
     {%- set data_dir = refund_data_dir() -%}
     {%- set found = run_query(
         "select file from glob('" ~ data_dir ~ "/" ~ input_name ~ ".csv') "

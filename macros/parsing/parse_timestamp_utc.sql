@@ -29,5 +29,5 @@
 {%- endmacro %}
 
 {% macro postgres__cast_offset_timestamp_to_utc(expr) -%}
-    (refund_recon_try_timestamptz({{ expr }}) at time zone 'UTC')
+    ({{ target.schema }}.refund_recon_try_timestamptz({{ expr }}) at time zone 'UTC')
 {%- endmacro %}
