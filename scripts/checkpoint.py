@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Run a refund reconciliation checkpoint and say plainly how it went.
 
+(Two more commands check a change before it ships: `validate-writeback`, a
+dry run of a changed integration, and `mapping-impact`, the variances a
+mapping-seed change adds and removes; see `--help` of each.)
+
 A checkpoint checks that every input is there and has rows, runs `dbt build`
 (which records the checkpoint in fct_checkpoint_runs and each variance's
 history in fct_variance_history), reads the marts, writes the report files,
@@ -32,6 +36,7 @@ from typing import Any, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import change_checks  # noqa: E402
 from notify import mask_url, post_json  # noqa: E402
 from report_files import write_csv, write_html, write_json  # noqa: E402
 
@@ -75,10 +80,10 @@ class Settings:
         }
 
 
-def parse_args(argv: list[str] | None) -> Settings:
+def parse_args(argv: list[str] | None) -> Settings | argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="checkpoint.py", description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__[__doc__.index("Outcomes and exit codes"):], formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run one checkpoint", description=__doc__,
@@ -112,7 +117,10 @@ def parse_args(argv: list[str] | None) -> Settings:
     run.add_argument("--webhook-env", default="REFUND_RECON_WEBHOOK_URL",
                      help="name of the environment variable holding the Slack-compatible webhook URL "
                           "(default REFUND_RECON_WEBHOOK_URL); unset means no webhook")
+    change_checks.add_arguments(sub)
     args = parser.parse_args(argv)
+    if args.command != "run":
+        return args
     as_of = args.as_of or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
         datetime.fromisoformat(as_of.replace("Z", "+00:00"))
@@ -351,6 +359,10 @@ def checkpoint(settings: Settings) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     settings = parse_args(argv)
+    if isinstance(settings, argparse.Namespace):
+        command = {"validate-writeback": change_checks.validate_writeback,
+                   "mapping-impact": change_checks.mapping_impact}[settings.command]
+        return command(settings)
     try:
         with exclusive(settings.database):
             outcome = checkpoint(settings)

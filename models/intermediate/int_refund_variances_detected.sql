@@ -60,17 +60,9 @@ refund_facts as (
             when erp_refund_type in ('partial', 'full') then erp_refund_type
         end as erp_scope,
 
-        -- The business reason decides the GL reason code: the storefront's;
-        -- the processor's only where the storefront gave none.
-        case
-            when storefront_raw_reason is not null then is_storefront_reason_mapped
-            when processor_raw_reason is not null then is_processor_reason_mapped
-            else true
-        end as is_deciding_reason_mapped,
-        case
-            when storefront_raw_reason is not null then storefront_gl_reason_code
-            else processor_gl_reason_code
-        end as required_gl_reason_code,
+        -- The business reason decides the GL reason code (macros/rules).
+        {{ is_deciding_reason_mapped() }} as is_deciding_reason_mapped,
+        {{ required_gl_reason_code() }} as required_gl_reason_code,
 
         has_processor_record and erp_document_id is not null and key_system = 'processor' as has_linked_posting,
         processor_currency = erp_currency as is_erp_currency_comparable,
@@ -116,12 +108,8 @@ refunds_in_order as (
 
     select
         refund_facts.*,
-        -- The refund's scope: the storefront's flag, else partial when the
-        -- order has more than one live refund; unknown otherwise.
-        case
-            when refund_facts.storefront_refund_type in ('partial', 'full') then refund_facts.storefront_refund_type
-            when orders.live_refund_count > 1 then 'partial'
-        end as refund_scope,
+        -- The refund's scope (macros/rules).
+        {{ refund_scope('orders.live_refund_count', 'refund_facts') }} as refund_scope,
         coalesce(
             orders.succeeded_refund_count >= 2
             and orders.posted_succeeded_refund_count < orders.succeeded_refund_count,

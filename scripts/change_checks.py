@@ -1,0 +1,264 @@
+"""Check a change before it ships: an integration change (writeback dry run)
+or a mapping-seed change (mapping impact). Neither touches the checkpoint
+history: each builds into a throw-away DuckDB file.
+
+validate-writeback: a batch of processor (and optionally storefront) refunds
+and the ERP records a changed integration produced for it in a test
+environment; reports, field by field, where the candidate differs from the
+expected postings (fct_expected_erp_postings). Exit 0 only when it matches.
+
+mapping-impact: builds the variance report twice on the same inputs, with
+the mapping seeds of a base git revision and with the working tree's, and
+lists the variances the change adds and removes, by type with amounts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+INPUTS = ("storefront_refunds", "processor_refunds", "erp_refund_postings")
+STOREFRONT_HEADER = ("storefront_refund_id,order_id,processor_refund_id,amount,currency,refund_type,reason,status,"
+                     "created_at,updated_at,channel,storefront\n")
+DIFFERENCE_COLUMNS = ["processor_refund_id", "erp_document_id", "problem", "field", "expected", "candidate"]
+PROBLEM_ORDER = ["missing", "extra", "duplicate key", "wrong GL account", "amount", "currency", "reason code",
+                 "period", "unreadable row"]
+
+# Field-by-field comparison of a candidate's ERP records with the expected postings.
+DIFFERENCES_SQL = """
+with
+expected as (select * from main.fct_expected_erp_postings),
+candidate as (
+    select *,
+        cast(amount_minor as decimal(38, 4)) * case minor_units
+            when 0 then 1 when 1 then 0.1 when 2 then 0.01 when 3 then 0.001 when 4 then 0.0001 end as amount
+    from main_intermediate.int_erp_postings_deduplicated
+),
+primaries as (
+    select candidate.*, expected.expected_gl_account, expected.amount as expected_amount,
+           expected.currency as expected_currency, expected.expected_reason_code,
+           expected.expected_posting_period, expected.posting_requirement
+    from candidate inner join expected using (processor_refund_id)
+    where candidate.posting_role = 'primary'
+)
+select processor_refund_id, null as erp_document_id, 'missing' as problem, 'posting' as field,
+       expected_gl_account || ' ' || cast(amount as varchar) || ' ' || currency as expected, null as candidate
+from expected
+where posting_requirement = 'required'
+  and processor_refund_id not in (select processor_refund_id from candidate
+                                  where posting_role in ('primary', 'reversal') and processor_refund_id is not null)
+union all
+select processor_refund_id, erp_document_id, 'extra', 'posting',
+       'no posting: ' || case when posting_role = 'orphan' then 'the batch has no such refund'
+                              else 'the refund is ' || coalesce(posting_requirement, 'unknown') end,
+       gl_account || ' ' || cast(amount as varchar) || ' ' || currency
+from (select candidate.*, expected.posting_requirement from candidate left join expected using (processor_refund_id)) as c
+where posting_role = 'orphan' or (posting_role = 'primary' and posting_requirement = 'none')
+union all
+select processor_refund_id, erp_document_id, 'duplicate key', 'processor_refund_id',
+       'one posting per processor refund id', processor_refund_id
+from candidate where posting_role = 'duplicate'
+union all
+select processor_refund_id, erp_document_id, 'wrong GL account', 'gl_account', expected_gl_account, gl_account
+from primaries
+where posting_requirement in ('required', 'optional') and coalesce(gl_account, '') <> coalesce(expected_gl_account, '')
+union all
+select processor_refund_id, erp_document_id, 'amount', 'amount', cast(expected_amount as varchar), cast(amount as varchar)
+from primaries where currency = expected_currency and amount <> expected_amount
+union all
+select processor_refund_id, erp_document_id, 'currency', 'currency', expected_currency, currency
+from primaries where currency <> expected_currency
+union all
+select processor_refund_id, erp_document_id, 'reason code', 'reason_code', expected_reason_code, reason_code
+from primaries
+where expected_reason_code is not null and upper(coalesce(reason_code, '')) <> upper(expected_reason_code)
+union all
+select processor_refund_id, erp_document_id, 'period', 'posting_period', expected_posting_period, posting_period
+from primaries where posting_period <> expected_posting_period
+union all
+select processor_refund_id, record_id, 'unreadable row', rejected_column,
+       'a readable value', rejection_reason || ' (row ' || cast(source_row_number as varchar) || ')'
+from main.fct_rejected_rows where input_name = 'erp_refund_postings'
+"""
+
+
+def add_arguments(sub: argparse._SubParsersAction) -> None:
+    writeback = sub.add_parser(
+        "validate-writeback", help="dry run: compare a changed integration's ERP records with the expected postings",
+        description=__doc__.split("\n\n")[1],
+    )
+    writeback.add_argument("--batch", type=Path, required=True,
+                           help="folder with processor_refunds (.csv/.parquet) and optionally storefront_refunds")
+    writeback.add_argument("--candidate", type=Path, required=True,
+                           help="the ERP records the changed integration produced (erp_refund_postings format)")
+    writeback.add_argument("--as-of", default=None, help="clock for the build, ISO 8601 UTC (default now)")
+    writeback.add_argument("--business-timezone", default="UTC", help="timezone of accounting periods")
+    writeback.add_argument("--out", type=Path, default=None,
+                           help="CSV of the differences (default reports/writeback_<time>/differences.csv)")
+
+    impact = sub.add_parser(
+        "mapping-impact", help="which variances a change to the mapping seeds adds and removes",
+        description=__doc__.split("\n\n")[2],
+    )
+    impact.add_argument("--base", default="origin/main", help="git revision whose seeds are the base (default origin/main)")
+    impact.add_argument("--data-dir", type=Path, default=PROJECT_DIR / "data" / "sample",
+                        help="inputs to build both reports on (default the bundled sample)")
+    impact.add_argument("--as-of", default=None, help="clock for both builds, ISO 8601 UTC (default now)")
+    impact.add_argument("--business-timezone", default="UTC", help="timezone of accounting periods")
+    impact.add_argument("--out", type=Path, default=None,
+                        help="CSV of the added and removed variances (default reports/mapping_impact_<time>.csv)")
+    impact.add_argument("--fail-on-change", action="store_true",
+                        help="exit 1 when the change adds or removes any variance (for a CI gate)")
+
+
+def now_utc() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def dbt_build_models(project_dir: Path, work: Path, data_dir: Path, dbt_vars: dict, select: list[str]) -> bool:
+    """Seeds and models only, into work/recon.duckdb; output shown as dbt prints it."""
+    env = {**os.environ, "REFUND_RECON_DUCKDB": str(work / "recon.duckdb"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    dbt = Path(sys.executable).with_name("dbt")
+    command = [str(dbt) if dbt.exists() else "dbt", "--no-use-colors", "--quiet", "build",
+               "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
+               "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
+               "--vars", json.dumps({**dbt_vars, "data_dir": str(data_dir)}),
+               "--resource-type", "seed", "--resource-type", "model", "--select", *select]
+    result = subprocess.run(command, cwd=project_dir, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        print(result.stdout[-4000:] + result.stderr[-2000:])
+    return result.returncode == 0
+
+
+def find_input(folder: Path, name: str) -> Path | None:
+    for suffix in (".csv", ".parquet"):
+        if (folder / f"{name}{suffix}").exists():
+            return folder / f"{name}{suffix}"
+    return None
+
+
+def validate_writeback(args: argparse.Namespace) -> int:
+    import duckdb
+
+    processor = find_input(args.batch, "processor_refunds")
+    if processor is None or not args.candidate.exists():
+        print(f"need {args.batch}/processor_refunds.csv|.parquet and the candidate file {args.candidate}")
+        return 3
+    out = args.out or PROJECT_DIR / "reports" / f"writeback_{now_utc().replace(':', '')}" / "differences.csv"
+    with tempfile.TemporaryDirectory(prefix="writeback_") as tmp:
+        work = Path(tmp)
+        data = work / "data"
+        data.mkdir()
+        shutil.copy(processor, data / processor.name)
+        storefront = find_input(args.batch, "storefront_refunds")
+        if storefront:
+            shutil.copy(storefront, data / storefront.name)
+        else:
+            (data / "storefront_refunds.csv").write_text(STOREFRONT_HEADER, encoding="utf-8")
+        suffix = ".parquet" if args.candidate.suffix == ".parquet" else ".csv"
+        shutil.copy(args.candidate, data / f"erp_refund_postings{suffix}")
+        dbt_vars = {"as_of": args.as_of or now_utc(), "business_timezone": args.business_timezone}
+        print(f"Building the expected postings for the batch in {args.batch} (a throw-away database)...", flush=True)
+        if not dbt_build_models(PROJECT_DIR, work, data, dbt_vars,
+                                ["+fct_expected_erp_postings", "+int_erp_postings_deduplicated", "+fct_rejected_rows"]):
+            print("Outcome: failed (exit 3): the build failed")
+            return 3
+        with duckdb.connect(str(work / "recon.duckdb"), read_only=True) as con:
+            differences = con.execute(DIFFERENCES_SQL + " order by 3, 1, 2").fetchall()
+            expected_count = con.execute("select count(*) from main.fct_expected_erp_postings").fetchone()[0]
+            candidate_count = con.execute(
+                "select count(*) from main_intermediate.int_erp_postings_deduplicated").fetchone()[0]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(DIFFERENCE_COLUMNS)
+        writer.writerows(differences)
+    print(f"\nWriteback dry run: {candidate_count} candidate records against {expected_count} processor refunds.")
+    if not differences:
+        print("MATCH: the candidate holds exactly the expected postings.\nOutcome: match (exit 0)")
+        return 0
+    counts: dict[str, int] = {}
+    for row in differences:
+        counts[row[2]] = counts.get(row[2], 0) + 1
+    print(f"{len(differences)} differences:")
+    for problem in sorted(counts, key=lambda p: PROBLEM_ORDER.index(p) if p in PROBLEM_ORDER else 99):
+        print(f"  {problem:<18} {counts[problem]}")
+    for row in differences[:20]:
+        print(f"  {row[2]}: refund {row[0]} document {row[1]}: {row[3]} expected {row[4]!r}, candidate {row[5]!r}")
+    print(f"Differences: {out}\nOutcome: differences (exit 1)")
+    return 1
+
+
+def git_show(revision: str, path: str) -> bytes | None:
+    result = subprocess.run(["git", "show", f"{revision}:{path}"], cwd=PROJECT_DIR, capture_output=True)
+    return result.stdout if result.returncode == 0 else None
+
+
+def mapping_impact(args: argparse.Namespace) -> int:
+    import duckdb
+
+    check = subprocess.run(["git", "rev-parse", "--verify", args.base], cwd=PROJECT_DIR, capture_output=True, text=True)
+    if check.returncode != 0:
+        print(f"unknown git revision {args.base!r}")
+        return 3
+    dbt_vars = {"as_of": args.as_of or now_utc(), "business_timezone": args.business_timezone}
+    out = args.out or PROJECT_DIR / "reports" / f"mapping_impact_{now_utc().replace(':', '')}.csv"
+    with tempfile.TemporaryDirectory(prefix="mapping_impact_") as tmp:
+        work = Path(tmp)
+        base_project = work / "base_project"
+        shutil.copytree(PROJECT_DIR, base_project, ignore=shutil.ignore_patterns(
+            ".venv", ".git", "target", "logs", "reports", "*.duckdb*", "data"))
+        changed = []
+        for seed in sorted((PROJECT_DIR / "seeds").glob("*.csv")):
+            base_text = git_show(args.base, f"seeds/{seed.name}")
+            if base_text is None:
+                (base_project / "seeds" / seed.name).unlink()
+                changed.append(f"{seed.name} (new)")
+            else:
+                (base_project / "seeds" / seed.name).write_bytes(base_text)
+                if base_text != seed.read_bytes():
+                    changed.append(seed.name)
+        print(f"Seeds changed since {args.base}: {', '.join(changed) or 'none'}", flush=True)
+        for label, project in (("base", base_project), ("head", PROJECT_DIR)):
+            (work / label).mkdir()
+            print(f"Building the variance report with the {label} seeds...", flush=True)
+            if not dbt_build_models(project, work / label, args.data_dir.resolve(), dbt_vars, ["+fct_refund_variances"]):
+                print(f"Outcome: failed (exit 3): the {label} build failed")
+                return 3
+        with duckdb.connect() as con:
+            con.execute(f"attach '{work / 'base' / 'recon.duckdb'}' as base (read_only)")
+            con.execute(f"attach '{work / 'head' / 'recon.duckdb'}' as head (read_only)")
+            rows = con.execute("""
+                select 'added' as change, h.variance_type, h.discrepancy_system, h.refund_id, h.amount_delta,
+                       h.currency, h.detail
+                from head.main.fct_refund_variances as h
+                anti join base.main.fct_refund_variances as b using (variance_id)
+                union all
+                select 'removed', b.variance_type, b.discrepancy_system, b.refund_id, b.amount_delta, b.currency, b.detail
+                from base.main.fct_refund_variances as b
+                anti join head.main.fct_refund_variances as h using (variance_id)
+                order by 1, 2, 4
+            """).fetchall()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["change", "variance_type", "discrepancy_system", "refund_id", "amount_delta", "currency",
+                         "detail"])
+        writer.writerows(rows)
+    groups: dict[tuple[str, str, str], list] = {}
+    for change, variance_type, _, _, delta, currency, _ in rows:
+        groups.setdefault((change, variance_type, currency or ""), []).append(delta or 0)
+    print(f"\nMapping impact of the seeds against {args.base}: {len(rows)} variances change.")
+    for (change, variance_type, currency), deltas in sorted(groups.items()):
+        print(f"  {change:<8} {variance_type:<26} {len(deltas):>5}  {currency} {sum(abs(d) for d in deltas)}")
+    print(f"Details: {out}")
+    return 1 if (rows and args.fail_on_change) else 0
