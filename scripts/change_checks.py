@@ -39,8 +39,9 @@ with
 expected as (select * from main.fct_expected_erp_postings),
 candidate as (
     select *,
-        cast(amount_minor as decimal(38, 4)) * case minor_units
-            when 0 then 1 when 1 then 0.1 when 2 then 0.01 when 3 then 0.001 when 4 then 0.0001 end as amount
+        cast(cast(amount_minor as decimal(38, 4)) * case minor_units
+            when 0 then 1 when 1 then 0.1 when 2 then 0.01 when 3 then 0.001 when 4 then 0.0001 end
+            as decimal(38, 4)) as amount
     from main_intermediate.int_erp_postings_deduplicated
 ),
 primaries as (
@@ -59,7 +60,8 @@ where posting_requirement = 'required'
 union all
 select processor_refund_id, erp_document_id, 'extra', 'posting',
        'no posting: ' || case when posting_role = 'orphan' then 'the batch has no such refund'
-                              else 'the refund is ' || coalesce(posting_requirement, 'unknown') end,
+                              when posting_requirement = 'none' then 'the refund failed or was canceled'
+                              else 'the refund status is unmapped' end,
        gl_account || ' ' || cast(amount as varchar) || ' ' || currency
 from (select candidate.*, expected.posting_requirement from candidate left join expected using (processor_refund_id)) as c
 where posting_role = 'orphan' or (posting_role = 'primary' and posting_requirement = 'none')
