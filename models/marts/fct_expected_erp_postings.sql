@@ -70,8 +70,9 @@ accounts_ranked as (
         ) as account_rank
     from requirements
     inner join gl_account_map
-        on {{ normalized('gl_account_map.canonical_status') }} = requirements.expected_gl_status
-        and {{ normalized('gl_account_map.refund_scope') }} in (requirements.expected_refund_scope, 'any')
+        on
+            {{ normalized('gl_account_map.canonical_status') }} = requirements.expected_gl_status
+            and {{ normalized('gl_account_map.refund_scope') }} in (requirements.expected_refund_scope, 'any')
 
 ),
 
@@ -91,8 +92,9 @@ final as (
         cast(requirements.expected_posting_period as {{ dbt.type_string() }}) as expected_posting_period
     from requirements
     left join accounts_ranked
-        on requirements.processor_refund_id = accounts_ranked.processor_refund_id
-        and accounts_ranked.account_rank = 1
+        on
+            requirements.processor_refund_id = accounts_ranked.processor_refund_id
+            and accounts_ranked.account_rank = 1
 
 )
 
