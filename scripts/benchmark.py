@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Benchmark the project against the hand-written limit and against pandas.
+
+For each size it generates a labelled scenario with the project's generator
+(three systems, about 1% faults), then measures on the same files, side by
+side: `dbt parse`; the full `dbt build`; models (`dbt run`) and tests
+(`dbt test`) separately; the hand-written DuckDB script
+(benchmarks/reference.sql); and the pandas implementation
+(benchmarks/pandas_reconcile.py). Every measurement is a child process whose
+wall time and peak resident memory are recorded; the median of --runs is
+reported. The reference and pandas variances are checked against the
+project's before anything is timed. Results go to BENCHMARKS.md with the
+machine they ran on and where the time goes (dbt's run_results.json).
+
+--smoke checks correctness only (one size, one run, no timing table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import textwrap
+from datetime import datetime, timezone
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+DBT = str(Path(sys.executable).with_name("dbt"))
+AS_OF = "2026-03-01T00:00:00Z"
+
+# Runs `argv` as its own child and prints its wall seconds and peak RSS (KiB) as JSON.
+MEASURE = textwrap.dedent("""
+    import json, resource, subprocess, sys, time
+    start = time.perf_counter()
+    code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).returncode
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(json.dumps({"seconds": seconds, "peak_kib": peak, "code": code}))
+""")
+
+REFERENCE_RUNNER = textwrap.dedent("""
+    import duckdb, string, sys
+    from pathlib import Path
+    sql = string.Template(Path(sys.argv[1]).read_text()).substitute(
+        data_dir=sys.argv[2], seeds_dir=sys.argv[3], as_of=sys.argv[4].replace('T', ' ').rstrip('Z'),
+        sla_seconds=1800, tolerance='0', timezone='UTC')
+    con = duckdb.connect()
+    con.execute(sql)
+    if len(sys.argv) > 5:
+        con.execute(f"copy (select * from variances) to '{sys.argv[5]}' (header, delimiter ',')")
+""")
+
+PANDAS_RUNNER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[1])
+    from pandas_reconcile import reconcile
+    found = reconcile(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4])
+    if len(sys.argv) > 5:
+        found.to_csv(sys.argv[5], index=False)
+""")
+
+
+def measure(argv: list[str], env: dict[str, str] | None = None) -> dict:
+    result = subprocess.run([PYTHON, "-c", MEASURE, *argv], capture_output=True, text=True,
+                            env={**os.environ, **(env or {})}, cwd=PROJECT_DIR)
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    if figures["code"] != 0:
+        raise SystemExit(f"failed: {' '.join(argv)}\n{result.stderr[-2000:]}")
+    return figures
+
+
+def dbt_args(command: str, work: Path, data: Path, *extra: str) -> list[str]:
+    return [DBT, "--no-use-colors", command, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
+            "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
+            "--vars", json.dumps({"data_dir": str(data), "as_of": AS_OF}), *extra]
+
+
+def generate(size: int, folder: Path) -> None:
+    marker = folder / "scenario.json"
+    if marker.exists() and json.loads(marker.read_text()).get("refunds_requested") == size:
+        return
+    print(f"  generating {size:,} refunds in {folder}", flush=True)
+    subprocess.run([PYTHON, str(PROJECT_DIR / "scripts" / "generate_sample_data.py"), "--out", str(folder),
+                    "--refunds", str(size), "--seed", "2026", "--fault-rate", "0.01", "--trap-rate", "0.01"],
+                   check=True, capture_output=True)
+
+
+def variance_set(path: Path) -> set[tuple[str, str, str]]:
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as handle:
+        return {(row["refund_id"], row["variance_type"], row["discrepancy_system"]) for row in csv.DictReader(handle)}
+
+
+def project_variances(database: Path, out: Path) -> set[tuple[str, str, str]]:
+    import duckdb
+
+    with duckdb.connect(str(database), read_only=True) as con:
+        con.execute(f"copy (select refund_id, variance_type, discrepancy_system from fct_refund_variances) "
+                    f"to '{out}' (header, delimiter ',')")
+    return variance_set(out)
+
+
+def slowest_models(work: Path, top: int = 6) -> list[tuple[str, float]]:
+    results = json.loads((work / "target" / "run_results.json").read_text())["results"]
+    timed = [(r["unique_id"].split(".")[-1], r["execution_time"]) for r in results if r["unique_id"].startswith("model.")]
+    return sorted(timed, key=lambda item: -item[1])[:top]
+
+
+def bench_size(size: int, root: Path, runs: int, smoke: bool) -> dict:
+    folder = root / f"n{size}"
+    data = folder / "data"
+    generate(size, data)
+    rows = json.loads((data / "scenario.json").read_text())["rows"]
+    work = folder / "work"
+    database = work / "recon.duckdb"
+    env = {"REFUND_RECON_DUCKDB": str(database), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    reference_cmd = [PYTHON, "-c", REFERENCE_RUNNER, str(PROJECT_DIR / "benchmarks" / "reference.sql"), str(data),
+                     str(PROJECT_DIR / "seeds"), AS_OF]
+    pandas_cmd = [PYTHON, "-c", PANDAS_RUNNER, str(PROJECT_DIR / "benchmarks"), str(data), str(PROJECT_DIR / "seeds"), AS_OF]
+
+    # Correctness first: the three paths give the same variances.
+    print(f"[{size:,}] correctness: dbt build, reference, pandas", flush=True)
+    for leftover in (database, database.with_name(database.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    measure(dbt_args("build", work, data), env)
+    project = project_variances(database, folder / "project_variances.csv")
+    measure([*reference_cmd, str(folder / "reference_variances.csv")])
+    measure([*pandas_cmd, str(folder / "pandas_variances.csv")])
+    checks = {
+        "reference": variance_set(folder / "reference_variances.csv") == project,
+        "pandas": variance_set(folder / "pandas_variances.csv") == project,
+    }
+    result = {"size": size, "rows": rows, "variances": len(project), "checks": checks}
+    print(f"  {len(project):,} variances; reference {'matches' if checks['reference'] else 'DIFFERS'}, "
+          f"pandas {'matches' if checks['pandas'] else 'DIFFERS'}", flush=True)
+    if smoke:
+        return result
+
+    timings: dict[str, list[dict]] = {name: [] for name in ("parse", "build", "run", "test", "reference", "pandas")}
+    for run in range(runs):
+        print(f"[{size:,}] run {run + 1}/{runs}", flush=True)
+        for leftover in (database, database.with_name(database.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+        timings["parse"].append(measure(dbt_args("parse", work, data, "--no-partial-parse"), env))
+        for leftover in (database, database.with_name(database.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+        timings["build"].append(measure(dbt_args("build", work, data), env))
+        result.setdefault("slowest_models", slowest_models(work))
+        for leftover in (database, database.with_name(database.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+        measure(dbt_args("seed", work, data), env)
+        timings["run"].append(measure(dbt_args("run", work, data), env))
+        timings["test"].append(measure(dbt_args("test", work, data), env))
+        timings["reference"].append(measure(reference_cmd))
+        timings["pandas"].append(measure(pandas_cmd))
+    result["median_seconds"] = {k: statistics.median(t["seconds"] for t in v) for k, v in timings.items()}
+    result["peak_mib"] = {k: max(t["peak_kib"] for t in v) / 1024 for k, v in timings.items()}
+    return result
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    memory = next((int(line.split()[1]) // 1024 // 1024 for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal")), 0)
+    return f"{os.cpu_count()} cores ({cpu}), {memory} GiB, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def write_markdown(results: list[dict], out: Path, runs: int) -> None:
+    lines = [
+        "# Benchmarks", "",
+        f"Measured by `scripts/benchmark.py` on {datetime.now(timezone.utc):%Y-%m-%d}: {machine()}.",
+        f"Median wall time over {runs} runs; peak resident memory of the process tree. Each size is a generated "
+        "scenario (about 1% faults, 1% clean traps), as_of 2026-03-01.", "",
+        "| refunds | input rows (storefront / processor / ERP) | variances | dbt parse | dbt build | dbt run (models) "
+        "| dbt test | reference SQL | pandas | build / reference | pandas / build | build peak MiB | pandas peak MiB | reference peak MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        t, m, rows = r["median_seconds"], r["peak_mib"], r["rows"]
+        lines.append(
+            f"| {r['size']:,} | {rows['storefront']:,} / {rows['processor']:,} / {rows['erp']:,} | {r['variances']:,} "
+            f"| {t['parse']:.1f} s | {t['build']:.1f} s | {t['run']:.1f} s | {t['test']:.1f} s | {t['reference']:.1f} s "
+            f"| {t['pandas']:.1f} s | {t['build'] / t['reference']:.2f}x | {t['pandas'] / t['build']:.2f}x "
+            f"| {m['build']:.0f} | {m['pandas']:.0f} | {m['reference']:.0f} |")
+    lines += ["", "Correctness (same variances as the project, checked before timing):", ""]
+    lines += [f"- {r['size']:,}: reference {'matches' if r['checks']['reference'] else 'DIFFERS'}, "
+              f"pandas {'matches' if r['checks']['pandas'] else 'DIFFERS'}" for r in results]
+    lines += ["", "Where the build's time goes (slowest models, seconds, from run_results.json):", ""]
+    for r in results:
+        lines.append(f"- {r['size']:,}: " + ", ".join(f"{name} {seconds:.1f}" for name, seconds in r["slowest_models"]))
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000],
+                        help="processor refunds per scenario (default 100k 1M 10M)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per measurement; the median is reported")
+    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/refund_recon_benchmark"),
+                        help="where scenarios and databases go (generated scenarios are reused)")
+    parser.add_argument("--out", type=Path, default=PROJECT_DIR / "BENCHMARKS.md", help="the results table")
+    parser.add_argument("--smoke", action="store_true", help="correctness of the three paths only, no timing")
+    args = parser.parse_args(argv)
+    results = [bench_size(size, args.work_dir, args.runs, args.smoke) for size in args.sizes]
+    (args.work_dir / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    if not args.smoke:
+        write_markdown(results, args.out, args.runs)
+        print(f"wrote {args.out}")
+    ok = all(all(r["checks"].values()) for r in results)
+    print("all paths agree" if ok else "PATHS DISAGREE")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
