@@ -26,12 +26,18 @@
 {%- endmacro %}
 
 
-{% macro confirmation_sla_minutes() %}
-    {%- set raw = var('confirmation_sla_minutes', 30) | string | trim -%}
+{#- A var that must be a whole number (of `unit`), validated. -#}
+{% macro whole_number_var(name, default, unit) %}
+    {%- set raw = var(name, default) | string | trim -%}
     {%- if not modules.re.match('^[0-9]{1,6}$', raw) -%}
-        {{ refund_recon_fail("var confirmation_sla_minutes must be a whole number of minutes, got '" ~ raw ~ "'") }}
+        {{ refund_recon_fail("var " ~ name ~ " must be a whole number of " ~ unit ~ ", got '" ~ raw ~ "'") }}
     {%- endif -%}
-    {{- raw | int -}}
+    {{- return(raw | int) -}}
+{%- endmacro %}
+
+
+{% macro confirmation_sla_minutes() %}
+    {{- whole_number_var('confirmation_sla_minutes', 30, 'minutes') -}}
 {%- endmacro %}
 
 
@@ -72,11 +78,7 @@
 
 {% macro source_freshness_hours() %}
     {#- A source whose newest record is older than this many hours at as_of is stale. -#}
-    {%- set raw = var('source_freshness_hours', 24) | string | trim -%}
-    {%- if not modules.re.match('^[0-9]{1,6}$', raw) -%}
-        {{ refund_recon_fail("var source_freshness_hours must be a whole number of hours, got '" ~ raw ~ "'") }}
-    {%- endif -%}
-    {{- raw | int -}}
+    {{- whole_number_var('source_freshness_hours', 24, 'hours') -}}
 {%- endmacro %}
 
 

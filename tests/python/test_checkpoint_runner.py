@@ -27,19 +27,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import PROJECT_DIR
+from conftest import INPUT_COLUMNS, PROJECT_DIR
 
 RUNNER = PROJECT_DIR / "scripts" / "checkpoint.py"
 sys.path.insert(0, str(PROJECT_DIR / "scripts"))
 
 from notify import mask_url, post_json  # noqa: E402
 
-STOREFRONT = ["storefront_refund_id", "order_id", "processor_refund_id", "amount", "currency", "refund_type",
-              "reason", "status", "created_at", "updated_at", "channel", "storefront"]
-PROCESSOR = ["processor_refund_id", "processor", "payment_id", "order_id", "amount", "currency", "status", "reason",
-             "created_at", "event_at"]
-ERP = ["erp_document_id", "processor_refund_id", "order_id", "gl_account", "amount", "currency", "reason_code",
-       "refund_type", "posted_at", "received_at", "posting_period"]
+STOREFRONT, PROCESSOR, ERP = (INPUT_COLUMNS[name] for name in ("storefront_refunds", "processor_refunds",
+                                                                  "erp_refund_postings"))
 DAYS = [1, 3, 4, 5, 6]
 
 

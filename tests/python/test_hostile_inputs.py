@@ -21,14 +21,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import Build, dbt_build, generate
+from conftest import INPUT_COLUMNS, Build, dbt_build, generate
 
-STOREFRONT = ["storefront_refund_id", "order_id", "processor_refund_id", "amount", "currency", "refund_type",
-              "reason", "status", "created_at", "updated_at", "channel", "storefront"]
-PROCESSOR = ["processor_refund_id", "processor", "payment_id", "order_id", "amount", "currency", "status", "reason",
-             "created_at", "event_at"]
-ERP = ["erp_document_id", "processor_refund_id", "order_id", "gl_account", "amount", "currency", "reason_code",
-       "refund_type", "posted_at", "received_at", "posting_period"]
+STOREFRONT, PROCESSOR, ERP = (INPUT_COLUMNS[name] for name in ("storefront_refunds", "processor_refunds",
+                                                                  "erp_refund_postings"))
 PII = {"customer_email": "jane.doe@example.com", "customer_name": "Jane Doe"}
 LONG_REASON = "x" * 10_000
 QUOTED_REASON = 'damaged, "badly"\nsecond line'

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import DBT, PROJECT_DIR, dbt_build, generate
+from conftest import DBT, INPUT_COLUMNS, PROJECT_DIR, dbt_build, generate
 
 PG_ENV = ("REFUND_RECON_PG_USER", "REFUND_RECON_PG_PASSWORD")
 pytestmark = pytest.mark.skipif(
@@ -28,14 +28,6 @@ pytestmark = pytest.mark.skipif(
            "(and _HOST, _PORT, _DATABASE if not 127.0.0.1:5432/refund_recon); .ci/run starts one",
 )
 
-INPUT_COLUMNS = {
-    "storefront_refunds": ["storefront_refund_id", "order_id", "processor_refund_id", "amount", "currency",
-                           "refund_type", "reason", "status", "created_at", "updated_at", "channel", "storefront"],
-    "processor_refunds": ["processor_refund_id", "processor", "payment_id", "order_id", "amount", "currency", "status",
-                          "reason", "created_at", "event_at"],
-    "erp_refund_postings": ["erp_document_id", "processor_refund_id", "order_id", "gl_account", "amount", "currency",
-                            "reason_code", "refund_type", "posted_at", "received_at", "posting_period"],
-}
 # Every column of every mart, except where the two engines are meant to differ:
 # a warehouse table has no file and no file order, so rejected rows are
 # compared by their content, not by file name or row number.
