@@ -71,7 +71,9 @@ def measure(argv: list[str], env: dict[str, str] | None = None) -> dict:
                             env={**os.environ, **(env or {})}, cwd=PROJECT_DIR)
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     if figures["code"] != 0:
-        raise SystemExit(f"failed: {' '.join(argv)}\n{result.stderr[-2000:]}")
+        # Recorded, not fatal: a path that fails (out of memory, say) is a result too.
+        print(f"  FAILED (exit {figures['code']}): {' '.join(argv[:3])} ...", flush=True)
+        figures["failed"] = True
     return figures
 
 
@@ -142,8 +144,8 @@ def bench_size(size: int, root: Path, runs: int, smoke: bool) -> dict:
             result["slowest_models"] = slowest_models(work)
             timings["reference"].append(measure([*reference_cmd, str(folder / "reference_variances.csv")]))
             timings["pandas"].append(measure([*pandas_cmd, str(folder / "pandas_variances.csv")]))
-            checks = {"reference": variance_set(folder / "reference_variances.csv") == project,
-                      "pandas": variance_set(folder / "pandas_variances.csv") == project}
+            checks = {name: (folder / f"{name}_variances.csv").exists()
+                      and variance_set(folder / f"{name}_variances.csv") == project for name in ("reference", "pandas")}
             result.update(variances=len(project), checks=checks)
             print(f"  {len(project):,} variances; reference {'matches' if checks['reference'] else 'DIFFERS'}, "
                   f"pandas {'matches' if checks['pandas'] else 'DIFFERS'}", flush=True)
@@ -157,7 +159,8 @@ def bench_size(size: int, root: Path, runs: int, smoke: bool) -> dict:
         measure(dbt_args("seed", work, data), env)
         timings["run"].append(measure(dbt_args("run", work, data), env))
         timings["test"].append(measure(dbt_args("test", work, data), env))
-    result["median_seconds"] = {k: statistics.median(t["seconds"] for t in v) for k, v in timings.items()}
+    result["median_seconds"] = {k: statistics.median(t["seconds"] for t in v) if not any(t.get("failed") for t in v)
+                                else None for k, v in timings.items()}
     result["peak_mib"] = {k: max(t["peak_kib"] for t in v) / 1024 for k, v in timings.items()}
     return result
 
@@ -180,12 +183,18 @@ def write_markdown(results: list[dict], out: Path, runs: int, large_runs: int) -
         "| dbt test | reference SQL | pandas | build / reference | pandas / build | build peak MiB | pandas peak MiB | reference peak MiB |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    def fmt(value: float | None, suffix: str = " s") -> str:
+        return "failed" if value is None else f"{value:.1f}{suffix}"
+
+    def ratio(numerator: float | None, denominator: float | None) -> str:
+        return "n/a" if numerator is None or denominator is None else f"{numerator / denominator:.2f}x"
+
     for r in results:
         t, m, rows = r["median_seconds"], r["peak_mib"], r["rows"]
         lines.append(
             f"| {r['size']:,} | {rows['storefront']:,} / {rows['processor']:,} / {rows['erp']:,} | {r['variances']:,} "
-            f"| {t['parse']:.1f} s | {t['build']:.1f} s | {t['run']:.1f} s | {t['test']:.1f} s | {t['reference']:.1f} s "
-            f"| {t['pandas']:.1f} s | {t['build'] / t['reference']:.2f}x | {t['pandas'] / t['build']:.2f}x "
+            f"| {fmt(t['parse'])} | {fmt(t['build'])} | {fmt(t['run'])} | {fmt(t['test'])} | {fmt(t['reference'])} "
+            f"| {fmt(t['pandas'])} | {ratio(t['build'], t['reference'])} | {ratio(t['pandas'], t['build'])} "
             f"| {m['build']:.0f} | {m['pandas']:.0f} | {m['reference']:.0f} |")
     lines += ["", "Correctness (same variances as the project, checked before timing):", ""]
     lines += [f"- {r['size']:,}: reference {'matches' if r['checks']['reference'] else 'DIFFERS'}, "
@@ -208,12 +217,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=PROJECT_DIR / "BENCHMARKS.md", help="the results table")
     parser.add_argument("--smoke", action="store_true", help="correctness of the three paths only, no timing")
     args = parser.parse_args(argv)
-    results = [bench_size(size, args.work_dir, args.large_runs if size >= 5_000_000 else args.runs, args.smoke)
-               for size in args.sizes]
-    (args.work_dir / "results.json").write_text(json.dumps(results, indent=2, default=str))
-    if not args.smoke:
-        write_markdown(results, args.out, args.runs, args.large_runs)
-        print(f"wrote {args.out}")
+    results = []
+    for size in args.sizes:
+        results.append(bench_size(size, args.work_dir, args.large_runs if size >= 5_000_000 else args.runs, args.smoke))
+        (args.work_dir / "results.json").write_text(json.dumps(results, indent=2, default=str))
+        if not args.smoke:  # after each size, so a long run that stops keeps what it measured
+            write_markdown(results, args.out, args.runs, args.large_runs)
+            print(f"wrote {args.out}", flush=True)
     ok = all(all(r["checks"].values()) for r in results)
     print("all paths agree" if ok else "PATHS DISAGREE")
     return 0 if ok else 1
