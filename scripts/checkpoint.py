@@ -314,7 +314,7 @@ def deliver(settings: Settings, text: str, summary: dict[str, Any]) -> dict[str,
             "attempts": result.attempts, "detail": result.detail}
 
 
-def checkpoint(settings: Settings) -> str:
+def checkpoint(settings: Settings) -> dict[str, Any]:
     report_dir = settings.reports_dir / settings.checkpoint_id
     report_dir.mkdir(parents=True, exist_ok=True)
     print(f"Checkpoint {settings.checkpoint_id}: data {settings.data_dir}, database {settings.database}", flush=True)
@@ -354,7 +354,7 @@ def checkpoint(settings: Settings) -> str:
     write_json(report_dir / "summary.json", summary)
     write_html(report_dir / "report.html", summary, variances, trend)
     print(f"  reports: {report_dir}/variances.csv, summary.json, report.html")
-    return summary["outcome"]
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -365,19 +365,16 @@ def main(argv: list[str] | None = None) -> int:
         return command(settings)
     try:
         with exclusive(settings.database):
-            outcome = checkpoint(settings)
+            summary = checkpoint(settings)
     except Busy as holder:
         print(f"Another checkpoint is running on {settings.database} ({holder}). "
               "Nothing was changed; run again when it has finished.", file=sys.stderr)
         return EXIT_CODES["busy"]
+    outcome = summary["outcome"]
     code = EXIT_CODES[outcome]
-    if outcome == "variances_found" and settings.tolerate_amount is not None:
-        import json as _json
-
-        summary = _json.loads((settings.reports_dir / settings.checkpoint_id / "summary.json").read_text())
-        if summary.get("within_tolerance"):
-            print(f"Every open variance is within --tolerate-amount {settings.tolerate_amount}: exit 0.")
-            code = 0
+    if summary.get("within_tolerance"):
+        print(f"Every open variance is within --tolerate-amount {settings.tolerate_amount}: exit 0.")
+        code = 0
     print(f"Outcome: {outcome} (exit {code})")
     return code
 
