@@ -4,10 +4,11 @@
     Header names match case-insensitively (spaces and dashes read as
     underscores); extra columns are ignored; a missing optional column is a
     typed null; a missing required column stops the run with an error naming
-    the input and the column.
+    the input and the column. `aliases` renames a column on the way out (a
+    header that is a reserved word, such as Shopify's `authorization`).
 -#}
-{% macro refund_input_columns(relation, input_name, required, optional) %}
-    {%- set wanted = required + optional -%}
+{% macro refund_input_columns(relation, input_name, required, optional, aliases={}) %}
+    {%- set wanted = (required + optional) | unique | list -%}
     {%- if not execute -%}
         {%- set found = {} -%}
     {%- else -%}
@@ -44,17 +45,22 @@
     {%- endif %}
     {%- for name in wanted %}
         {% if name in found -%}
-        cast({{ adapter.quote(found[name]) }} as {{ dbt.type_string() }}) as {{ name }}
+        cast({{ adapter.quote(found[name]) }} as {{ dbt.type_string() }}) as {{ aliases.get(name, name) }}
         {%- else -%}
-        cast(null as {{ dbt.type_string() }}) as {{ name }}
+        cast(null as {{ dbt.type_string() }}) as {{ aliases.get(name, name) }}
         {%- endif -%}
         {{- ',' if not loop.last }}
     {%- endfor %}
 {%- endmacro %}
 
 
+{#- A header as the contract names it: BOM and spaces trimmed, camelCase,
+    spaces, dashes and dots to snake_case ('pspReference' and
+    'amount.value' read as psp_reference and amount_value), lower case. -#}
 {% macro normalized_column_name(name) %}
-    {{- return(modules.re.sub('[ \-]+', '_', name | replace('\ufeff', '') | trim | lower)) -}}
+    {%- set name = name | replace('\ufeff', '') | trim -%}
+    {%- set name = modules.re.sub('([a-z0-9])([A-Z])', '\\1_\\2', name) | lower -%}
+    {{- return(modules.re.sub('[ .\-_]+', '_', name)) -}}
 {% endmacro %}
 
 

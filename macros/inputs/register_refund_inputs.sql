@@ -1,16 +1,10 @@
 {#-
-    The three inputs of the generic contract (contracts.md section 1).
--#}
-{% macro refund_input_names() %}
-    {{ return(['storefront_refunds', 'processor_refunds', 'erp_refund_postings']) }}
-{% endmacro %}
-
-
-{#-
-    on-run-start hook. On DuckDB the inputs are files in the data folder:
-    point one view per input at <data_dir>/<input>.csv or .parquet, with the
-    row's position in the file, so every later error can name file and row.
-    On a warehouse the inputs are tables already and nothing is done.
+    on-run-start hook. On DuckDB the inputs are files: every enabled source
+    table with a `refund_file` meta (the generic inputs, the tables of each
+    enabled shape) is read from <data_dir>/<refund_file>.csv or .parquet into
+    a view named as the source says, with the row's position in the file, so
+    every later error can name file and row. On a warehouse the inputs are
+    tables already and nothing is done.
 -#}
 {% macro register_refund_inputs() %}
     {{ return(adapter.dispatch('register_refund_inputs', 'refund_recon')()) }}
@@ -27,7 +21,10 @@
         'create schema if not exists ' ~ target.schema ~ ';\n'
         ~ 'create or replace function ' ~ target.schema ~ '.refund_recon_try_timestamptz(value text) '
         ~ 'returns timestamptz language plpgsql immutable as $fn$ '
-        ~ 'begin return value::timestamptz; exception when others then return null; end; $fn$'
+        ~ 'begin return value::timestamptz; exception when others then return null; end; $fn$;\n'
+        ~ 'create or replace function ' ~ target.schema ~ '.refund_recon_try_jsonb(value text) '
+        ~ 'returns jsonb language plpgsql immutable as $fn$ '
+        ~ 'begin return value::jsonb; exception when others then return null; end; $fn$'
     ) }}
 {% endmacro %}
 
@@ -35,42 +32,54 @@
     {%- if not execute or not var('read_inputs_from_files', true) -%}
         {{ return('select 1 as refund_inputs_are_tables') }}
     {%- endif -%}
-    {%- set schema = var('refund_inputs_schema', 'refund_inputs') -%}
-    {%- if not modules.re.match('^[A-Za-z_][A-Za-z0-9_]*$', schema) -%}
-        {{ refund_recon_fail("var refund_inputs_schema must be a plain identifier, got '" ~ schema ~ "'") }}
-    {%- endif -%}
-    {%- set statements = ['create schema if not exists ' ~ schema] -%}
-    {%- for input_name in refund_input_names() -%}
-        {%- set path = duckdb_refund_input_file(input_name) -%}
-        {%- if path.endswith('.parquet') -%}
-            {%- set reader = "read_parquet('" ~ path ~ "', file_row_number = true)" -%}
-            {%- set row_number = 'file_row_number + 1' -%}
-        {%- else -%}
-            {%- set size = run_query("select size from read_blob('" ~ path ~ "')").columns[0].values()[0] -%}
-            {%- if size == 0 -%}
-                {{ refund_recon_fail("input '" ~ input_name ~ "' (" ~ path ~ ") is empty: expected a header row and data rows") }}
+    {%- set statements = [] -%}
+    {%- for node in graph.sources.values() | sort(attribute='unique_id') if node.package_name == project_name -%}
+        {%- set refund_file = (node.config.get('meta') or node.meta or {}).get('refund_file') -%}
+        {%- if refund_file -%}
+            {%- for name in [node.schema, node.identifier] if not modules.re.match('^[A-Za-z_][A-Za-z0-9_]*$', name) -%}
+                {{ refund_recon_fail("source " ~ node.source_name ~ "." ~ node.name ~ ": schema and table name must be plain identifiers on DuckDB, got '" ~ name ~ "'") }}
+            {%- endfor -%}
+            {%- set schema_statement = 'create schema if not exists ' ~ node.schema -%}
+            {%- if schema_statement not in statements -%}
+                {%- do statements.append(schema_statement) -%}
             {%- endif -%}
-            {#- Every column as text: the staging models parse and validate
-                each value themselves, so nothing is coerced here. A short row
-                is padded with nulls (its missing values then reject it), and
-                the serial reader keeps quoted newlines inside a field intact:
-                DuckDB's parallel reader cannot do both. -#}
-            {%- set reader = "read_csv('" ~ path ~ "', header = true, all_varchar = true, auto_detect = true, "
-                ~ "null_padding = true, parallel = false, strict_mode = false, encoding = '" ~ input_encoding() ~ "')" -%}
-            {%- set row_number = 'row_number() over ()' -%}
+            {%- do statements.append(
+                'create or replace view ' ~ node.schema ~ '.' ~ node.identifier ~ ' as '
+                ~ duckdb_refund_input_reader(refund_file)
+            ) -%}
         {%- endif -%}
-        {%- do statements.append(
-            'create or replace view ' ~ schema ~ '.' ~ var(input_name ~ '_table', input_name) ~ ' as select '
-            ~ row_number ~ ' as _source_row_number, '
-            ~ "'" ~ path ~ "' as _source_file, "
-            ~ '* from ' ~ reader
-        ) -%}
     {%- endfor -%}
-    {{ return(statements | join(';\n')) }}
+    {{ return(statements | join(';\n') if statements else 'select 1 as no_refund_inputs') }}
 {% endmacro %}
 
 
-{#- The one file that holds `input_name` in the data folder, or a clear error. -#}
+{#- select <row number>, <file>, * from the file that holds `refund_file`:
+    every column as text, since the staging models parse and validate each
+    value themselves. -#}
+{% macro duckdb_refund_input_reader(refund_file) %}
+    {%- set path = duckdb_refund_input_file(refund_file) -%}
+    {%- if path.endswith('.parquet') -%}
+        {%- set reader = "read_parquet('" ~ path ~ "', file_row_number = true)" -%}
+        {%- set row_number = 'file_row_number + 1' -%}
+    {%- else -%}
+        {%- set size = run_query("select size from read_blob('" ~ path ~ "')").columns[0].values()[0] -%}
+        {%- if size == 0 -%}
+            {{ refund_recon_fail("input '" ~ refund_file ~ "' (" ~ path ~ ") is empty: expected a header row and data rows") }}
+        {%- endif -%}
+        {#- A short row is padded with nulls (its missing values then reject
+            it), and the serial reader keeps quoted newlines inside a field
+            intact: DuckDB's parallel reader cannot do both. -#}
+        {%- set reader = "read_csv('" ~ path ~ "', header = true, all_varchar = true, auto_detect = true, "
+            ~ "null_padding = true, parallel = false, strict_mode = false, encoding = '" ~ input_encoding() ~ "')" -%}
+        {%- set row_number = 'row_number() over ()' -%}
+    {%- endif -%}
+    {{ return('select ' ~ row_number ~ ' as _source_row_number, ' ~ "'" ~ path ~ "' as _source_file, * from " ~ reader) }}
+{% endmacro %}
+
+
+{#- The one file that holds `input_name` (a generic input such as
+    processor_refunds, or a shape's table such as stripe/refund) in the data
+    folder, or a clear error. -#}
 {% macro duckdb_refund_input_file(input_name) %}
     {%- set data_dir = refund_data_dir() -%}
     {%- set found = run_query(

@@ -34,6 +34,23 @@
 {%- endmacro %}
 
 
+{#- An amount as a shape wrote it to integer minor units: `amount_unit`
+    'minor' is a whole number of minor units already (Stripe, Adyen);
+    anything else is decimal text in major units. Null when unparseable. -#}
+{% macro amount_text_to_minor(amount_text, amount_unit, minor_units) -%}
+    case
+        when {{ amount_unit }} = 'minor' then
+            case
+                when {{ amount_text_is_decimal(amount_text) }}
+                    and {{ amount_text }} not like '-%'
+                    and {{ amount_fraction_digits(amount_text) }} = 0
+                    then cast(cast({{ amount_text }} as decimal(38, 9)) as {{ dbt.type_bigint() }})
+            end
+        else {{ major_text_to_minor(amount_text, minor_units) }}
+    end
+{%- endmacro %}
+
+
 {#- Integer minor units to an exact decimal in major units. -#}
 {% macro minor_to_major(amount_minor, minor_units) -%}
     cast(

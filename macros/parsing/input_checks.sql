@@ -18,6 +18,7 @@
         ('amount_text is null', 'amount', 'missing amount'),
         ('not ' ~ amount_text_is_decimal('amount_text'), 'amount', 'unparseable amount'),
         ("amount_text like '-%'", 'amount', 'negative amount'),
+        (amount_fraction_digits('amount_text') ~ " > 0 and amount_unit = 'minor'", 'amount', 'minor-unit amount is not a whole number'),
         (amount_fraction_digits('amount_text') ~ ' > minor_units', 'amount', 'more decimals than the currency allows'),
     ]) }}
 {% endmacro %}

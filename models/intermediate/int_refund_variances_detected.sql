@@ -26,6 +26,13 @@
     ('unmapped_reason', 'storefront', 'is_storefront_reason_unmapped'),
     ('unmapped_reason', 'processor', 'is_processor_reason_unmapped'),
     ('reason_mismatch', 'erp', 'is_reason_mismatch'),
+    ('locked_period_posting', 'erp', 'is_locked_period_posting'),
+] -%}
+
+{#- The ERP-side faults whose fix is an entry in the refund's own period. -#}
+{%- set erp_entry_faults = [
+    'is_missing_in_erp', 'is_partial_refund_collapsed', 'is_erp_amount_mismatch', 'is_erp_currency_mismatch',
+    'is_status_mismatch', 'is_duplicate_erp_posting', 'is_wrong_period', 'is_reason_mismatch',
 ] -%}
 
 with
@@ -156,6 +163,13 @@ flagged as (
         as_of,
         is_partial_refund_collapsed,
 
+        -- The period the refund belongs to: its confirmation's, else (never
+        -- confirmed) its creation's, in the business timezone.
+        case when has_processor_record then coalesce(
+            {{ accounting_period('confirmed_at') }},
+            {{ accounting_period('processor_created_at') }}
+        ) end as refund_period,
+
         is_state_known
         and processor_status = 'succeeded'
         and not has_erp_record
@@ -223,6 +237,34 @@ flagged as (
 
 ),
 
+locked_periods as (
+
+    -- Periods the ERP's calendar has closed or locked at as_of (empty where
+    -- the ERP shape provides no calendar).
+    select accounting_period
+    from {{ ref('stg_erp__accounting_periods') }}
+    where is_accepted
+    group by accounting_period
+    having max(case when is_locked_at_as_of then 1 else 0 end) = 1
+
+),
+
+flagged_with_locks as (
+
+    select
+        flagged.*,
+        locked_periods.accounting_period is not null
+        and (
+            {%- for fault in erp_entry_faults %}
+            coalesce(flagged.{{ fault }}, false){{ ' or' if not loop.last }}
+            {%- endfor %}
+        ) as is_locked_period_posting
+    from flagged
+    left join locked_periods
+        on flagged.refund_period = locked_periods.accounting_period
+
+),
+
 detected as (
     {% for variance_type, discrepancy_system, flag in rules %}
     select
@@ -235,8 +277,9 @@ detected as (
         erp_scope,
         refund_scope,
         required_gl_reason_code,
+        refund_period,
         as_of
-    from flagged
+    from flagged_with_locks
     where coalesce({{ flag }}, false)
     {% if not loop.last %}
     union all

@@ -34,6 +34,7 @@ joined as (
         variances.erp_scope,
         variances.refund_scope,
         variances.required_gl_reason_code,
+        variances.refund_period,
         variances.amount_delta_minor,
         variances.currency,
         variances.minor_units,
@@ -127,6 +128,9 @@ described as (
                 "'The ERP books refund '", 'refund_key', "' in period '", 'erp_posting_period',
                 "' but the processor confirmed it in '", 'confirmed_period', "' ('", "'" ~ business_timezone() ~ "'",
                 "'); move the posting to '", 'confirmed_period', "'.'"]) }}
+            when 'locked_period_posting' then {{ sentence([
+                "'Refund '", 'refund_key', "' belongs to period '", 'refund_period',
+                "', which the ERP has closed or locked; the correction its other variances call for must go in as an adjusting entry in an open period.'"]) }}
             when 'unmapped_status'
                 then
                     case discrepancy_system

@@ -1,4 +1,4 @@
-{#- Nothing is lost: per input, every row is either folded into a reconciled
+{#- Nothing is lost: per input (all its enabled shapes), every row is either folded into a reconciled
     record or listed in fct_rejected_rows, and every reconciled record reaches
     the three-way match. Returns one row per input that breaks either. -#}
 
@@ -6,20 +6,18 @@ with
 
 input_rows as (
 
+    -- The rows each enabled shape delivered (var <role>_shapes).
+    {% for role, input_name in [
+        ('storefront', 'storefront_refunds'),
+        ('processor', 'processor_refunds'),
+        ('erp', 'erp_refund_postings'),
+    ] %}
     select
-        'storefront_refunds' as input_name,
+        '{{ input_name }}' as input_name,
         count(*) as row_count
-    from {{ source('storefront', 'storefront_refunds') }}
-    union all
-    select
-        'processor_refunds' as input_name,
-        count(*) as row_count
-    from {{ source('processor', 'processor_refunds') }}
-    union all
-    select
-        'erp_refund_postings' as input_name,
-        count(*) as row_count
-    from {{ source('erp', 'erp_refund_postings') }}
+    from ({{ union_refund_shapes(role, input_name) }}) as shape_rows
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 ),
 

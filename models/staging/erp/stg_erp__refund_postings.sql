@@ -7,14 +7,8 @@ with
 
 source as (
 
-    select
-        {{ refund_input_columns(
-            source('erp', 'erp_refund_postings'),
-            'erp_refund_postings',
-            required=['erp_document_id', 'gl_account', 'amount', 'currency', 'posted_at'],
-            optional=['processor_refund_id', 'order_id', 'reason_code', 'refund_type', 'received_at', 'posting_period'],
-        ) }}
-    from {{ source('erp', 'erp_refund_postings') }}
+    -- every enabled shape of this input (var erp_shapes), as text
+    {{ union_refund_shapes('erp', 'erp_refund_postings') }}
 
 ),
 
@@ -27,6 +21,7 @@ currencies as (
 cleaned as (
 
     select
+        source_shape,
         source_row_number,
         source_file,
         {{ clean_text('erp_document_id') }} as erp_document_id,
@@ -38,6 +33,7 @@ cleaned as (
         lower({{ clean_text('refund_type') }}) as refund_type,
         {{ clean_text('posting_period') }} as posting_period_text,
         {{ clean_text('amount') }} as amount_text,
+        lower({{ clean_text('amount_unit') }}) as amount_unit,
         {{ clean_text('posted_at') }} as posted_at_text,
         {{ clean_text('received_at') }} as received_at_text
     from source
@@ -49,7 +45,7 @@ parsed as (
     select
         cleaned.*,
         currencies.minor_units,
-        {{ major_text_to_minor('cleaned.amount_text', 'currencies.minor_units') }} as amount_minor,
+        {{ amount_text_to_minor('cleaned.amount_text', 'cleaned.amount_unit', 'currencies.minor_units') }} as amount_minor,
         {{ parse_timestamp_utc('cleaned.posted_at_text') }} as posted_at,
         {{ parse_timestamp_utc('cleaned.received_at_text') }} as received_at
     from cleaned
@@ -89,6 +85,7 @@ final as (
         order_id,
 
         -- strings
+        source_shape,
         source_file,
         gl_account,
         reason_code,

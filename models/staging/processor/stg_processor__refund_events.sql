@@ -6,14 +6,8 @@ with
 
 source as (
 
-    select
-        {{ refund_input_columns(
-            source('processor', 'processor_refunds'),
-            'processor_refunds',
-            required=['processor_refund_id', 'processor', 'amount', 'currency', 'status', 'created_at', 'event_at'],
-            optional=['payment_id', 'order_id', 'reason'],
-        ) }}
-    from {{ source('processor', 'processor_refunds') }}
+    -- every enabled shape of this input (var processor_shapes), as text
+    {{ union_refund_shapes('processor', 'processor_refunds') }}
 
 ),
 
@@ -26,6 +20,7 @@ currencies as (
 cleaned as (
 
     select
+        source_shape,
         source_row_number,
         source_file,
         {{ clean_text('processor_refund_id') }} as processor_refund_id,
@@ -36,6 +31,7 @@ cleaned as (
         {{ clean_text('status') }} as status,
         {{ clean_text('reason') }} as reason,
         {{ clean_text('amount') }} as amount_text,
+        lower({{ clean_text('amount_unit') }}) as amount_unit,
         {{ clean_text('created_at') }} as created_at_text,
         {{ clean_text('event_at') }} as event_at_text
     from source
@@ -47,7 +43,7 @@ parsed as (
     select
         cleaned.*,
         currencies.minor_units,
-        {{ major_text_to_minor('cleaned.amount_text', 'currencies.minor_units') }} as amount_minor,
+        {{ amount_text_to_minor('cleaned.amount_text', 'cleaned.amount_unit', 'currencies.minor_units') }} as amount_minor,
         {{ parse_timestamp_utc('cleaned.created_at_text') }} as created_at,
         {{ parse_timestamp_utc('cleaned.event_at_text') }} as event_at
     from cleaned
@@ -82,6 +78,7 @@ final as (
         order_id,
 
         -- strings
+        source_shape,
         source_file,
         processor,
         status as raw_status,

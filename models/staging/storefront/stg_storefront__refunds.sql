@@ -6,14 +6,8 @@ with
 
 source as (
 
-    select
-        {{ refund_input_columns(
-            source('storefront', 'storefront_refunds'),
-            'storefront_refunds',
-            required=['storefront_refund_id', 'order_id', 'amount', 'currency', 'status', 'created_at'],
-            optional=['processor_refund_id', 'refund_type', 'reason', 'updated_at', 'channel', 'storefront'],
-        ) }}
-    from {{ source('storefront', 'storefront_refunds') }}
+    -- every enabled shape of this input (var storefront_shapes), as text
+    {{ union_refund_shapes('storefront', 'storefront_refunds') }}
 
 ),
 
@@ -26,6 +20,7 @@ currencies as (
 cleaned as (
 
     select
+        source_shape,
         source_row_number,
         source_file,
         {{ clean_text('storefront_refund_id') }} as storefront_refund_id,
@@ -38,6 +33,7 @@ cleaned as (
         lower({{ clean_text('refund_type') }}) as refund_type,
         lower({{ clean_text('channel') }}) as channel,
         {{ clean_text('amount') }} as amount_text,
+        lower({{ clean_text('amount_unit') }}) as amount_unit,
         {{ clean_text('created_at') }} as created_at_text,
         {{ clean_text('updated_at') }} as updated_at_text
     from source
@@ -49,7 +45,7 @@ parsed as (
     select
         cleaned.*,
         currencies.minor_units,
-        {{ major_text_to_minor('cleaned.amount_text', 'currencies.minor_units') }} as amount_minor,
+        {{ amount_text_to_minor('cleaned.amount_text', 'cleaned.amount_unit', 'currencies.minor_units') }} as amount_minor,
         {{ parse_timestamp_utc('cleaned.created_at_text') }} as created_at,
         {{ parse_timestamp_utc('cleaned.updated_at_text') }} as updated_at
     from cleaned
@@ -84,6 +80,7 @@ final as (
         processor_refund_id,
 
         -- strings
+        source_shape,
         source_file,
         system_name,
         status as raw_status,

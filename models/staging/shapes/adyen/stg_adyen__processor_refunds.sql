@@ -1,0 +1,56 @@
+{#- Adyen webhook notifications (source-shapes.md) as processor refund
+    events. Every notification whose eventCode mentions REFUND is a refund
+    event (REFUND, REFUND_FAILED, REFUNDED_REVERSED, CANCEL_OR_REFUND,
+    REFUND_WITH_DATA, and any code Adyen adds, which then surfaces as
+    unmapped_status instead of vanishing); other events (AUTHORISATION,
+    CAPTURE, ...) are payments, not refunds. The status is eventCode and the
+    success flag together ('REFUND:true', 'REFUND:false'), mapped in
+    refund_status_map like any processor status; the latest event is the
+    refund's state, so a REFUND_FAILED after a successful REFUND reverses it.
+    An event's own date stands as created_at: staging takes the earliest. -#}
+{{ config(enabled=refund_shape_enabled('processor', 'adyen')) }}
+
+with
+
+source as (
+
+    select
+        {{ refund_input_columns(
+            source('adyen', 'notification'),
+            'adyen/notification',
+            required=['psp_reference', 'event_code', 'success', 'amount_value', 'amount_currency', 'event_date'],
+            optional=['original_reference', 'merchant_reference', 'merchant_account_code'],
+        ) }}
+    from {{ source('adyen', 'notification') }}
+
+),
+
+refund_events as (
+
+    select * from source
+    where upper(event_code) like '%REFUND%'
+
+),
+
+final as (
+
+    select
+        source_row_number,
+        source_file,
+        psp_reference as processor_refund_id,
+        {{ shape_text('adyen') }} as processor,
+        original_reference as payment_id,
+        merchant_reference as order_id,
+        amount_value as amount,
+        {{ shape_text('minor') }} as amount_unit,
+        amount_currency as currency,
+        {{ dbt.concat(['upper(trim(event_code))', "':'", "lower(trim(coalesce(success, '')))"]) }} as status,
+        -- Adyen's `reason` is refusal text, not a business reason.
+        {{ shape_text(none) }} as reason,
+        event_date as created_at,
+        event_date as event_at
+    from refund_events
+
+)
+
+select * from final
