@@ -9,8 +9,14 @@ are written to --out together with the ground truth:
   every other refund is clean and must not be flagged.
 * ``expected_rejections.csv``: one row per input row that must be rejected
   (input_name, record_id, rejected_column, rejection_reason).
-* ``scenario.json``: the settings the labels assume (as_of, SLA, timezone)
-  and counts per fault kind.
+* ``scenario.json``: the settings the labels assume (as_of, SLA, timezone),
+  the dbt vars a run needs, and counts per fault kind.
+
+With ``--processor-shapes``, ``--storefront-shape`` and ``--erp-shape`` the same
+kind of scenario is written in the raw shapes of Stripe, Adyen, PayPal,
+Shopify and NetSuite instead (scripts/shape_writers.py), with the same labels:
+what a shape cannot carry is not generated for it, and where the ERP shape
+has a period calendar (NetSuite) the labels include locked_period_posting.
 
 Each refund case carries at most one fault, chosen deterministically from the
 seed, so the labels follow from the fault alone and never from re-running the
@@ -37,6 +43,8 @@ from pathlib import Path
 from typing import Iterator
 from zoneinfo import ZoneInfo
 
+from shape_writers import ShapeWriters, is_locked
+
 STOREFRONT_COLUMNS = [
     "storefront_refund_id", "order_id", "processor_refund_id", "amount", "currency",
     "refund_type", "reason", "status", "created_at", "updated_at", "channel", "storefront",
@@ -49,6 +57,11 @@ ERP_COLUMNS = [
     "erp_document_id", "processor_refund_id", "order_id", "gl_account", "amount", "currency",
     "reason_code", "refund_type", "posted_at", "received_at", "posting_period",
 ]
+PROCESSOR_SHAPES = ["generic", "stripe", "adyen", "paypal"]
+# ERP faults whose fix is an entry in the refund's own period: in a locked
+# period each also needs locked_period_posting (variance-rules.md).
+ENTRY_FAULTS = {"missing_in_erp", "partial_refund_collapsed", "amount_mismatch", "currency_mismatch",
+                "status_mismatch", "duplicate_erp_posting", "wrong_period", "reason_mismatch"}
 TRUTH_COLUMNS = ["refund_id", "variance_type", "discrepancy_system", "amount_delta", "currency"]
 REJECTION_COLUMNS = ["input_name", "record_id", "rejected_column", "rejection_reason"]
 
@@ -148,6 +161,15 @@ class Scenario:
         self.trap_rate = args.trap_rate
         self.counter = 0
         self.counts: dict[str, int] = {}
+        self.processor_shapes: list[str] = args.processor_shapes
+        self.storefront_shape: str = args.storefront_shape
+        # Only NetSuite brings a period calendar, with closed months.
+        self.has_calendar = args.erp_shape == "netsuite"
+        self.shaped = self.processor_shapes != ["generic"] or args.storefront_shape != "generic" or self.has_calendar
+
+    def is_current_state(self, processor: str) -> bool:
+        """Stripe in its own shape: one row per refund, dated at creation."""
+        return processor == "stripe" and "stripe" in self.processor_shapes
 
     # -- ids and time ---------------------------------------------------
     def next_id(self) -> int:
@@ -178,7 +200,12 @@ class Scenario:
                    created_at: datetime | None = None, currency: tuple[str, int] | None = None,
                    amount_minor: int | None = None) -> Refund:
         n = self.next_id()
-        processor = self.rng.choice(["stripe", "stripe", "adyen", "paypal", "generic"])
+        if self.processor_shapes == ["generic"]:
+            processor = self.rng.choice(["stripe", "stripe", "adyen", "paypal", "generic"])
+        else:
+            # Adyen notifies no refund before it is processed: no pending ones.
+            choices = [p for p in self.processor_shapes if not (p == "adyen" and outcome == "pending")]
+            processor = self.rng.choice(choices)
         prefix = {"stripe": "re_", "adyen": "88", "paypal": "PP-", "generic": "pr_"}[processor]
         code, exponent = currency or self.rng.choice(CURRENCIES)
         if amount_minor is None:
@@ -187,9 +214,14 @@ class Scenario:
             # From 3 hours to 57 days before as_of: every system has recent rows.
             created_at = self.as_of - timedelta(seconds=self.rng.randint(3 * 3600, 57 * 86400))
         confirmed_at = created_at + timedelta(seconds=self.rng.randint(3, 180)) if outcome == "succeeded" else None
+        if confirmed_at is not None and self.is_current_state(processor):
+            confirmed_at = created_at
         storefront = self.rng.choice(["generic", "generic", "shopify"])
+        if self.storefront_shape != "generic":
+            storefront = self.storefront_shape
         sf_reasons = STOREFRONT_REASONS[storefront]
-        p_reasons = PROCESSOR_REASONS[processor]
+        # PayPal refunds carry no reason in PayPal's own shape.
+        p_reasons = {} if processor == "paypal" and "paypal" in self.processor_shapes else PROCESSOR_REASONS[processor]
         storefront_reason = self.rng.choice(list(sf_reasons)) if self.rng.random() < 0.7 else None
         processor_reason = self.rng.choice(list(p_reasons)) if p_reasons and self.rng.random() < 0.6 else None
         if storefront_reason:
@@ -225,6 +257,10 @@ class Scenario:
                     refund.currency, self.mangle(status), refund.processor_reason or "",
                     self.ts(refund.created_at), self.ts(at)]
 
+        if self.is_current_state(refund.processor):
+            # One row in the refund's current state, dated at its creation.
+            status = final_status or statuses[refund.outcome]
+            return [row(status, refund.created_at)]
         rows = [row(statuses["pending"], refund.created_at + timedelta(seconds=1))]
         if final_status is not None:
             rows.append(row(final_status, refund.created_at + timedelta(seconds=90)))
@@ -277,6 +313,16 @@ class Scenario:
               delta_minor: int | None, refund: Refund) -> None:
         out.truth.append([refund_id, variance_type, system,
                           "" if delta_minor is None else money(delta_minor, refund.exponent), refund.currency])
+        if self.has_calendar and system == "erp" and variance_type in ENTRY_FAULTS:
+            # The refund's period (its confirmation's, else its creation's) is
+            # closed: the correction needs an adjusting entry elsewhere. Its
+            # delta is the ERP's amount minus the processor's.
+            period = self.period(refund.confirmed_at or refund.created_at)
+            if is_locked(period, self.as_of):
+                locked_delta = 0 if variance_type == "duplicate_erp_posting" else delta_minor
+                out.truth.append([refund_id, "locked_period_posting", "erp",
+                                  "" if locked_delta is None else money(locked_delta, refund.exponent),
+                                  refund.currency])
 
     # -- cases --------------------------------------------------------------
     def case(self) -> tuple[str, Output]:
@@ -442,7 +488,10 @@ class Scenario:
 
     def case_unmapped_status_processor(self, out: Output) -> None:
         refund = self.single()
-        out.processor += self.processor_rows(refund, final_status=self.rng.choice(["settled", "REFUND_SETTLED", "done"]))
+        final_status = self.rng.choice(["settled", "REFUND_SETTLED", "done"])
+        if refund.processor == "adyen" and "adyen" in self.processor_shapes:
+            final_status = "REFUND_SETTLED"  # an event code Adyen's shape reads as a refund event
+        out.processor += self.processor_rows(refund, final_status=final_status)
         out.storefront.append(self.storefront_row(refund))
         out.erp.append(self.erp_row(refund))
         self.label(out, refund.processor_refund_id, "unmapped_status", "processor", 0, refund)
@@ -474,6 +523,8 @@ class Scenario:
         refund = self.single()
         refund.processor = "stripe"
         refund.processor_refund_id = "re_" + refund.processor_refund_id[-10:]
+        if self.is_current_state("stripe"):
+            refund.confirmed_at = refund.created_at
         refund.storefront_reason = None
         refund.processor_reason = "product_recall"
         refund.gl_reason_code = None
@@ -498,6 +549,8 @@ class Scenario:
         confirmed = self.as_of - timedelta(seconds=self.rng.randint(60, int(self.sla.total_seconds()) - 60))
         refund = self.single(created_at=confirmed - timedelta(seconds=60))
         refund.confirmed_at = confirmed
+        if self.is_current_state(refund.processor):
+            refund.created_at = confirmed
         out.processor += self.processor_rows(refund)
         out.storefront.append(self.storefront_row(refund))
 
@@ -526,6 +579,8 @@ class Scenario:
         confirmed = local_confirmed.astimezone(timezone.utc).replace(tzinfo=None)
         refund = self.single(created_at=confirmed - timedelta(seconds=90))
         refund.confirmed_at = confirmed
+        if self.is_current_state(refund.processor):
+            refund.created_at = confirmed
         self.emit_clean(out, refund)
 
     def case_trap_duplicate_rows(self, out: Output) -> None:
@@ -540,11 +595,14 @@ class Scenario:
         assert refund.confirmed_at is not None
         reversed_status = {"stripe": "failed", "adyen": "refunded_reversed", "paypal": "FAILED",
                            "generic": "failed"}[refund.processor]
-        rows = self.processor_rows(refund)
-        reversal = list(rows[-1])
-        reversal[6] = reversed_status
-        reversal[9] = self.ts(refund.confirmed_at + timedelta(days=1))
-        out.processor += rows + [reversal]
+        if self.is_current_state(refund.processor):
+            out.processor += self.processor_rows(refund, final_status=reversed_status)
+        else:
+            rows = self.processor_rows(refund)
+            reversal = list(rows[-1])
+            reversal[6] = reversed_status
+            reversal[9] = self.ts(refund.confirmed_at + timedelta(days=1))
+            out.processor += rows + [reversal]
         out.storefront.append(self.storefront_row(refund, status=STOREFRONT_STATUS[refund.storefront]["failed"]))
         out.erp.append(self.erp_row(refund))
         out.erp.append(self.erp_row(refund, gl_account=GL_REVERSED,
@@ -620,16 +678,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sla-minutes", type=int, default=30, help="confirmation SLA the labels assume")
     parser.add_argument("--business-timezone", default="UTC", help="timezone of accounting periods")
     parser.add_argument("--format", choices=["csv", "parquet"], default="csv", help="input file format")
+    parser.add_argument("--processor-shapes", nargs="+", choices=PROCESSOR_SHAPES, default=["generic"],
+                        help="write processor refunds in these shapes; refunds are spread over them")
+    parser.add_argument("--storefront-shape", choices=["generic", "shopify"], default="generic",
+                        help="write storefront refunds in this shape")
+    parser.add_argument("--erp-shape", choices=["generic", "netsuite"], default="generic",
+                        help="write ERP postings in this shape")
     args = parser.parse_args(argv)
     if not 0 <= args.fault_rate + args.trap_rate <= 1:
         parser.error("--fault-rate plus --trap-rate must be between 0 and 1")
+    args.processor_shapes = list(dict.fromkeys(args.processor_shapes))
+    if args.processor_shapes == ["adyen"]:
+        parser.error("adyen alone cannot carry pending refunds (it notifies none): add another processor shape")
 
     scenario = Scenario(args)
+    if scenario.shaped and args.format != "csv":
+        parser.error("shaped inputs are written as CSV only")
     args.out.mkdir(parents=True, exist_ok=True)
     for stale in args.out.glob("*"):
         if stale.suffix in (".csv", ".parquet") and stale.stem in (
                 "storefront_refunds", "processor_refunds", "erp_refund_postings"):
             stale.unlink()
+        elif stale.is_dir() and stale.name in ("stripe", "adyen", "paypal", "shopify", "netsuite"):
+            for table in stale.glob("*.csv"):
+                table.unlink()
+    shapes = ShapeWriters(args.out, args.processor_shapes, args.storefront_shape, args.erp_shape,
+                          scenario.as_of, scenario.tz, args.seed) if scenario.shaped else None
+    generic_roles = {"storefront": args.storefront_shape == "generic",
+                     "processor": "generic" in args.processor_shapes, "erp": args.erp_shape == "generic"}
 
     suffix = ".csv" if args.format == "csv" else ".parquet.csv.tmp"
     files = {
@@ -639,6 +715,7 @@ def main(argv: list[str] | None = None) -> int:
         "truth": (args.out / "ground_truth.csv", TRUTH_COLUMNS),
         "rejections": (args.out / "expected_rejections.csv", REJECTION_COLUMNS),
     }
+    files = {name: spec for name, spec in files.items() if generic_roles.get(name, True)}
     handles = {name: open(path, "w", newline="", encoding="utf-8") for name, (path, _) in files.items()}
     writers = {name: csv.writer(handles[name]) for name in files}
     for name, (_, columns) in files.items():
@@ -646,13 +723,18 @@ def main(argv: list[str] | None = None) -> int:
     rows_written = dict.fromkeys(files, 0)
     try:
         for out in batches(scenario, args.refunds, args.bad_rows):
+            generic_rows: dict[str, list[list[str]]] = {}
+            if shapes is not None:
+                shapes.write_batch(out.storefront, out.processor, out.erp, generic_rows)
             for name in files:
-                rows = getattr(out, name)
+                rows = generic_rows.get(name, []) if shapes is not None and name in generic_roles \
+                    else getattr(out, name)
                 writers[name].writerows(rows)
                 rows_written[name] += len(rows)
     finally:
         for handle in handles.values():
             handle.close()
+        shape_rows = shapes.close() if shapes is not None else {}
 
     if args.format == "parquet":
         import pyarrow.csv as pacsv
@@ -669,7 +751,12 @@ def main(argv: list[str] | None = None) -> int:
         "as_of": args.as_of, "confirmation_sla_minutes": args.sla_minutes,
         "business_timezone": args.business_timezone, "amount_tolerance": 0,
         "seed": args.seed, "refunds_requested": args.refunds, "format": args.format,
-        "rows": {name: rows_written[name] for name in files},
+        "rows": {name: rows_written[name] for name in files} | shape_rows,
+        "dbt_vars": {
+            "storefront_shapes": [args.storefront_shape], "processor_shapes": args.processor_shapes,
+            "erp_shapes": [args.erp_shape],
+            **({"netsuite_order_id_field": "custbody_order_id"} if args.erp_shape == "netsuite" else {}),
+        },
         "cases": dict(sorted(scenario.counts.items())),
     }
     (args.out / "scenario.json").write_text(json.dumps(summary, indent=2) + "\n")

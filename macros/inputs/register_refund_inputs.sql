@@ -70,7 +70,8 @@
             it), and the serial reader keeps quoted newlines inside a field
             intact: DuckDB's parallel reader cannot do both. -#}
         {%- set reader = "read_csv('" ~ path ~ "', header = true, all_varchar = true, auto_detect = true, "
-            ~ "null_padding = true, parallel = false, strict_mode = false, encoding = '" ~ input_encoding() ~ "')" -%}
+            ~ "quote = '\"', escape = '\"', null_padding = true, parallel = false, strict_mode = false, "
+            ~ "encoding = '" ~ input_encoding() ~ "')" -%}
         {%- set row_number = 'row_number() over ()' -%}
     {%- endif -%}
     {{ return('select ' ~ row_number ~ ' as _source_row_number, ' ~ "'" ~ path ~ "' as _source_file, * from " ~ reader) }}

@@ -53,6 +53,7 @@ def dbt_build(work: Path, data_dir: Path, settings: dict, *extra: str, command: 
         "amount_tolerance": settings.get("amount_tolerance", 0),
         "business_timezone": settings["business_timezone"],
         **{key: settings[key] for key in ("input_encoding", "source_freshness_hours") if key in settings},
+        **settings.get("dbt_vars", {}),
     }
     result = subprocess.run(
         [str(DBT), "--no-use-colors", command, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),

@@ -7,7 +7,9 @@
     reference in `authorization`, else a key of the gateway's `receipt` JSON
     (var shopify_receipt_refund_id_key, default refund_id, then id). The
     refund's request time and reason come from `refund` and
-    `order_adjustment`; the transaction's processed_at dates its status. -#}
+    `order_adjustment`; the transaction's processed_at dates its status; the
+    scope (partial or full) compares the refund with the sale it refunds
+    (parent_id). -#}
 {{ config(enabled=refund_shape_enabled('storefront', 'shopify')) }}
 
 {%- set receipt_key = name_var('shopify_receipt_refund_id_key', 'refund_id') %}
@@ -21,7 +23,7 @@ transactions as (
             source('shopify', 'transaction'),
             'shopify/transaction',
             required=['id', 'order_id', 'kind', 'status', 'amount', 'currency', 'created_at'],
-            optional=['refund_id', 'authorization', 'receipt', 'gateway', 'processed_at', 'test'],
+            optional=['refund_id', 'parent_id', 'authorization', 'receipt', 'gateway', 'processed_at', 'test'],
             aliases={'authorization': 'gateway_reference', 'test': 'is_test'},
         ) }}
     from {{ source('shopify', 'transaction') }}
@@ -76,12 +78,37 @@ refund_reasons as (
 
 ),
 
+parent_amounts as (
+
+    -- What each transaction moved, once per id (a re-synced table may hold it twice).
+    select
+        trim(id) as transaction_id,
+        max(trim(amount)) as amount
+    from transactions
+    group by trim(id)
+
+),
+
 refund_transactions as (
 
-    select * from transactions
+    select
+        transactions.*,
+        -- Scope, as the storefront sees it: less than the sale or capture it
+        -- refunds is partial, all of it is full; unknown without the parent.
+        case
+            when {{ amount_text_is_decimal('trim(transactions.amount)') }} and {{ amount_text_is_decimal('parents.amount') }}
+                then case
+                    when cast(trim(transactions.amount) as decimal(38, 9)) < cast(parents.amount as decimal(38, 9))
+                        then 'partial'
+                    else 'full'
+                end
+        end as refund_type
+    from transactions
+    left join parent_amounts as parents
+        on trim(transactions.parent_id) = parents.transaction_id
     where
-        lower(trim(kind)) = 'refund'
-        and coalesce(lower(trim(is_test)), 'false') not in ('true', 't', '1', 'yes')
+        lower(trim(transactions.kind)) = 'refund'
+        and coalesce(lower(trim(transactions.is_test)), 'false') not in ('true', 't', '1', 'yes')
 
 ),
 
@@ -100,7 +127,7 @@ final as (
         refund_transactions.amount,
         {{ shape_text('major') }} as amount_unit,
         refund_transactions.currency,
-        {{ shape_text(none) }} as refund_type,
+        refund_transactions.refund_type,
         refund_reasons.reason,
         refund_transactions.status,
         coalesce(refund_requests.requested_at, refund_transactions.created_at) as created_at,
