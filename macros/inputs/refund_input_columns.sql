@@ -11,6 +11,11 @@
     {%- set wanted = (required + optional) | unique | list -%}
     {%- if not execute -%}
         {%- set found = {} -%}
+    {%- elif var('refund_recon_lint', false) -%}
+        {#- sqlfluff compiles every model, shapes whose tables this machine
+            does not have included: take every column as present. -#}
+        {%- set found = {'_source_row_number': '_source_row_number', '_source_file': '_source_file'} -%}
+        {%- for name in wanted -%}{%- do found.update({name: name}) -%}{%- endfor -%}
     {%- else -%}
         {%- set found = {} -%}
         {%- for column in adapter.get_columns_in_relation(relation) -%}

@@ -32,6 +32,8 @@
 {% macro refund_shapes(role) %}
     {%- set raw = var(role ~ '_shapes', ['generic']) -%}
     {%- if raw is string -%}
+        {#- 'stripe, adyen' or '[stripe, adyen]' as typed on a command line -#}
+        {%- set raw = raw | replace('[', '') | replace(']', '') | replace('"', '') | replace("'", '') -%}
         {%- set raw = raw.split(',') -%}
     {%- endif -%}
     {%- set shapes = [] -%}

@@ -9,6 +9,7 @@ _PORT, _DATABASE); skips with a message otherwise. `.ci/run` starts one.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -125,3 +126,61 @@ def test_dialect_check_passes_and_catches_a_duckdb_function(tmp_path: Path) -> N
     assert "models/bad.sql:1: strftime" in found.stdout and "models/bad.sql:1: ::" in found.stdout
     assert "macros/bad.sql:1: regexp_full_match (in macro helper)" in found.stdout
     assert "duckdb__helper" not in found.stdout
+
+
+@pytest.fixture(scope="module")
+def shaped_postgres(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Stripe, PayPal, Shopify and NetSuite tables loaded as text, built on PostgreSQL."""
+    import csv
+
+    work = tmp_path_factory.mktemp("postgres_shapes")
+    data = work / "data"
+    settings = generate(data, "--refunds", "1200", "--seed", "31", "--fault-rate", "0.4", "--trap-rate", "0.3",
+                        "--business-timezone", "Europe/Berlin", "--processor-shapes", "stripe", "paypal",
+                        "--storefront-shape", "shopify", "--erp-shape", "netsuite")
+    run_id = uuid.uuid4().hex[:8]
+    target_schema = f"recon_shapes_{run_id}"
+    shape_schemas = {shape: f"{shape}_{run_id}" for shape in ("stripe", "paypal", "shopify", "netsuite")}
+    with connect() as con, con.cursor() as cur:
+        for shape, schema in shape_schemas.items():
+            cur.execute(f"create schema {schema}")
+            for path in sorted((data / shape).glob("*.csv")):
+                with open(path, encoding="utf-8", newline="") as handle:
+                    header = next(csv.reader(handle))
+                columns = ", ".join(f'"{column}" text' for column in header)
+                cur.execute(f'create table {schema}."{path.stem}" ({columns})')
+                with open(path, encoding="utf-8") as handle:
+                    cur.copy_expert(f'copy {schema}."{path.stem}" from stdin with (format csv, header true)', handle)
+    env = {**os.environ, "REFUND_RECON_PG_SCHEMA": target_schema, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    dbt_vars = {"as_of": settings["as_of"], "business_timezone": settings["business_timezone"],
+                **settings["dbt_vars"], **{f"{shape}_schema": schema for shape, schema in shape_schemas.items()}}
+    build = subprocess.run(
+        [str(DBT), "--no-use-colors", "build", "--target", "postgres", "--exclude-resource-type", "unit_test",
+         "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR), "--target-path", str(work / "target"),
+         "--log-path", str(work / "logs"), "--vars", json.dumps(dbt_vars)],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
+    )
+    result = {"build": build, "data": data, "variances": []}
+    with connect() as con, con.cursor() as cur:
+        if build.returncode == 0:
+            cur.execute(f"select refund_id, variance_type, discrepancy_system, amount_delta, currency "
+                        f"from {target_schema}.fct_refund_variances")
+            result["variances"] = cur.fetchall()
+        for schema in [*shape_schemas.values(), target_schema, f"{target_schema}_staging",
+                       f"{target_schema}_intermediate", f"{target_schema}_mappings"]:
+            cur.execute(f"drop schema if exists {schema} cascade")
+    return result
+
+
+def test_shapes_on_postgres_report_exactly_the_labelled_variances(shaped_postgres: dict) -> None:
+    import csv
+
+    assert shaped_postgres["build"].returncode == 0, shaped_postgres["build"].stdout[-3000:]
+    got = {(refund_id, kind, system, None if delta is None else delta.normalize(), currency)
+           for refund_id, kind, system, delta, currency in shaped_postgres["variances"]}
+    with open(shaped_postgres["data"] / "ground_truth.csv", encoding="utf-8") as handle:
+        want = {(row["refund_id"], row["variance_type"], row["discrepancy_system"],
+                 Decimal(row["amount_delta"]).normalize() if row["amount_delta"] else None, row["currency"])
+                for row in csv.DictReader(handle)}
+    assert any(kind == "locked_period_posting" for _, kind, _, _, _ in want)
+    assert got == want

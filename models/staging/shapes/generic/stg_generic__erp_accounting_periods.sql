@@ -5,7 +5,10 @@
 
 select
     cast(null as {{ dbt.type_bigint() }}) as source_row_number,
-    {%- for column in refund_shape_columns('erp_accounting_periods')[1:] %}
-    cast(null as {{ dbt.type_string() }}) as {{ column }}{{ ',' if not loop.last }}
-    {%- endfor %}
+    cast(null as {{ dbt.type_string() }}) as source_file,
+    cast(null as {{ dbt.type_string() }}) as accounting_period,
+    cast(null as {{ dbt.type_string() }}) as period_name,
+    cast(null as {{ dbt.type_string() }}) as is_closed,
+    cast(null as {{ dbt.type_string() }}) as is_locked,
+    cast(null as {{ dbt.type_string() }}) as closed_at
 where 1 = 0

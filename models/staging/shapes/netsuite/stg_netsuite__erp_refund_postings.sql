@@ -17,13 +17,7 @@
 {%- set reason_field = name_var('netsuite_reason_code_field', 'custbody_refund_reason_code') %}
 {%- set order_field = var('netsuite_order_id_field', '') | string | trim | lower %}
 {%- set order_field = name_var('netsuite_order_id_field') if order_field else none %}
-{%- set refund_types = [] %}
-{%- for refund_type in var('netsuite_refund_transaction_types', ['CustRfnd', 'CashRfnd']) %}
-    {%- if not modules.re.match('^[A-Za-z0-9_]{1,40}$', refund_type | string) %}
-        {{ refund_recon_fail("var netsuite_refund_transaction_types must list type names such as CustRfnd, got '" ~ refund_type ~ "'") }}
-    {%- endif %}
-    {%- do refund_types.append(refund_type | string | lower) %}
-{%- endfor %}
+{%- set refund_types = netsuite_refund_types() %}
 
 with
 
