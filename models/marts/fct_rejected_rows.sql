@@ -1,5 +1,5 @@
 {#- Every input row that cannot be reconciled, with where it came from (input,
-    file, row), the column at fault and why. Together with the reconciled
+    shape, file, row), the column at fault and why. Together with the reconciled
     refunds this accounts for every input row (see the conservation tests). -#}
 
 with
@@ -29,6 +29,7 @@ unioned as (
 
     select
         'storefront_refunds' as input_name,
+        source_shape,
         source_file,
         source_row_number,
         storefront_refund_id as record_id,
@@ -46,6 +47,7 @@ unioned as (
 
     select
         'processor_refunds' as input_name,
+        source_shape,
         source_file,
         source_row_number,
         processor_refund_id as record_id,
@@ -63,6 +65,7 @@ unioned as (
 
     select
         'erp_refund_postings' as input_name,
+        source_shape,
         source_file,
         source_row_number,
         erp_document_id as record_id,
@@ -82,10 +85,11 @@ final as (
 
     select
         cast(
-            {{ dbt.concat(['input_name', "':'", 'cast(source_row_number as ' ~ dbt.type_string() ~ ')']) }}
+            {{ dbt.concat(['input_name', "':'", 'source_shape', "':'", 'cast(source_row_number as ' ~ dbt.type_string() ~ ')']) }}
             as {{ dbt.type_string() }}
         ) as rejected_row_id,
         cast(input_name as {{ dbt.type_string() }}) as input_name,
+        cast(source_shape as {{ dbt.type_string() }}) as source_shape,
         cast(source_file as {{ dbt.type_string() }}) as source_file,
         cast(source_row_number as {{ dbt.type_bigint() }}) as source_row_number,
         cast(record_id as {{ dbt.type_string() }}) as record_id,
