@@ -28,7 +28,7 @@ import json
 import os
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -63,6 +63,8 @@ class Settings:
     source_freshness_hours: int
     tolerate_amount: Decimal | None
     webhook_env: str
+    shapes: dict[str, list[str]] = field(default_factory=dict)
+    extra_vars: dict[str, str] = field(default_factory=dict)
 
     @property
     def checkpoint_id(self) -> str:
@@ -77,6 +79,8 @@ class Settings:
             "amount_tolerance": self.amount_tolerance,
             "business_timezone": self.business_timezone,
             "source_freshness_hours": self.source_freshness_hours,
+            **{f"{role}_shapes": shapes for role, shapes in self.shapes.items()},
+            **self.extra_vars,
         }
 
 
@@ -117,6 +121,13 @@ def parse_args(argv: list[str] | None) -> Settings | argparse.Namespace:
     run.add_argument("--webhook-env", default="REFUND_RECON_WEBHOOK_URL",
                      help="name of the environment variable holding the Slack-compatible webhook URL "
                           "(default REFUND_RECON_WEBHOOK_URL); unset means no webhook")
+    for role, choices in (("storefront", "generic, shopify"), ("processor", "generic, stripe, adyen, paypal"),
+                          ("erp", "generic, netsuite")):
+        run.add_argument(f"--{role}-shapes", nargs="+", metavar="SHAPE",
+                         help=f"the shapes the {role} tables come in ({choices}; default generic); "
+                              "several are unioned (README: Your data)")
+    run.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
+                     help="another dbt var, e.g. --var netsuite_refund_id_field=otherrefnum (repeatable)")
     change_checks.add_arguments(sub)
     args = parser.parse_args(argv)
     if args.command != "run":
@@ -126,12 +137,20 @@ def parse_args(argv: list[str] | None) -> Settings | argparse.Namespace:
         datetime.fromisoformat(as_of.replace("Z", "+00:00"))
     except ValueError:
         parser.error(f"--as-of must be ISO 8601, got {as_of!r}")
+    extra_vars = {}
+    for item in args.var:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip().isidentifier():
+            parser.error(f"--var takes NAME=VALUE, got {item!r}")
+        extra_vars[name.strip()] = value
+    shapes = {role: getattr(args, f"{role}_shapes") for role in ("storefront", "processor", "erp")
+              if getattr(args, f"{role}_shapes")}
     return Settings(
         data_dir=args.data_dir.resolve(), as_of=as_of, target=args.target, database=args.database.resolve(),
         reports_dir=args.reports_dir.resolve(), confirmation_sla_minutes=args.sla_minutes,
         amount_tolerance=args.amount_tolerance, business_timezone=args.business_timezone,
         source_freshness_hours=args.freshness_hours, tolerate_amount=args.tolerate_amount,
-        webhook_env=args.webhook_env,
+        webhook_env=args.webhook_env, shapes=shapes, extra_vars=extra_vars,
     )
 
 
@@ -161,16 +180,40 @@ def exclusive(database: Path) -> Iterator[None]:
             handle.truncate()
 
 
+def input_files(settings: Settings) -> list[tuple[str, list[Path]]]:
+    """(input name, candidate files) for every input of the enabled shapes.
+
+    A generic input is <data_dir>/<input>.csv or .parquet; another shape's
+    tables are the files in <data_dir>/<shape>/ (which tables a shape needs,
+    the build checks and names).
+    """
+    inputs: list[tuple[str, list[Path]]] = []
+    for role, name in zip(("storefront", "processor", "erp"), INPUTS):
+        for shape in settings.shapes.get(role) or ["generic"]:
+            if shape == "generic":
+                inputs.append((name, [settings.data_dir / f"{name}.csv", settings.data_dir / f"{name}.parquet"]))
+                continue
+            folder = settings.data_dir / shape
+            tables = sorted({path.stem for path in folder.glob("*") if path.suffix in (".csv", ".parquet")})
+            if not tables:
+                inputs.append((f"{shape} ({role})", []))
+            for table in tables:
+                inputs.append((f"{shape}/{table}", [folder / f"{table}.csv", folder / f"{table}.parquet"]))
+    return list(dict(inputs).items())
+
+
 def check_inputs(settings: Settings) -> list[str]:
     """Each input exists once and has rows; returns problems (empty = fine)."""
     import duckdb
 
     problems = []
     with duckdb.connect() as con:
-        for name in INPUTS:
-            found = [p for p in (settings.data_dir / f"{name}.csv", settings.data_dir / f"{name}.parquet") if p.exists()]
+        for name, candidates in input_files(settings):
+            found = [p for p in candidates if p.exists()]
             if not found:
-                problems.append(f"{name}: no {name}.csv or .parquet in {settings.data_dir}")
+                expected = f"{name}.csv or .parquet" if candidates else "tables (README: Your data)"
+                where = candidates[0].parent if candidates else settings.data_dir / name.split(" ")[0]
+                problems.append(f"{name}: no {expected} in {where}")
                 continue
             if len(found) > 1:
                 problems.append(f"{name}: both .csv and .parquet present; keep one")

@@ -161,3 +161,27 @@ def test_missing_shape_table_is_a_clear_error(stripe_shopify_netsuite: Build, tm
     assert build.returncode != 0
     assert "input 'netsuite/accountingperiod' not found" in build.output
     assert str(data / "netsuite" / "accountingperiod.csv") in build.output
+
+
+def test_runner_checkpoints_shaped_tables(stripe_shopify_netsuite: Build, tmp_path: Path) -> None:
+    """The checkpoint runner takes the shapes and per-shape vars, and reports what the build reports."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import PROJECT_DIR
+
+    vars_ = stripe_shopify_netsuite.settings
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_DIR / "scripts" / "checkpoint.py"), "run",
+         "--data-dir", str(stripe_shopify_netsuite.data_dir), "--as-of", vars_["as_of"],
+         "--business-timezone", vars_["business_timezone"], "--database", str(tmp_path / "recon.duckdb"),
+         "--reports-dir", str(tmp_path / "reports"), "--processor-shapes", "stripe", "paypal",
+         "--storefront-shapes", "shopify", "--erp-shapes", "netsuite",
+         "--var", "netsuite_order_id_field=custbody_order_id"],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]  # variances_found
+    summary = json.loads(next((tmp_path / "reports").glob("cp_*/summary.json")).read_text())
+    assert summary["outcome"] == "variances_found"
+    assert summary["open_variance_count"] == len(labelled_rows(stripe_shopify_netsuite))
