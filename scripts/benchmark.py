@@ -50,8 +50,9 @@ REFERENCE_RUNNER = textwrap.dedent("""
         data_dir=sys.argv[2], seeds_dir=sys.argv[3], as_of=sys.argv[4].replace('T', ' ').rstrip('Z'),
         sla_seconds=1800, tolerance='0', timezone='UTC')
     con = duckdb.connect()
+    con.execute(f"set memory_limit = '{sys.argv[6]}'" if len(sys.argv) > 6 else "select 1")
     con.execute(sql)
-    if len(sys.argv) > 5:
+    if len(sys.argv) > 5 and sys.argv[5]:
         con.execute(f"copy (select * from variances) to '{sys.argv[5]}' (header, delimiter ',')")
 """)
 
@@ -119,14 +120,15 @@ def slowest_models(work: Path, top: int = 6) -> list[tuple[str, float]]:
     return sorted(timed, key=lambda item: -item[1])[:top]
 
 
-def bench_size(size: int, root: Path, runs: int, smoke: bool) -> dict:
+def bench_size(size: int, root: Path, runs: int, smoke: bool, memory_limit: str, pandas_max: int) -> dict:
     folder = root / f"n{size}"
     data = folder / "data"
     generate(size, data)
     rows = json.loads((data / "scenario.json").read_text())["rows"]
     work = folder / "work"
     database = work / "recon.duckdb"
-    env = {"REFUND_RECON_DUCKDB": str(database), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {"REFUND_RECON_DUCKDB": str(database), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+           "REFUND_RECON_DUCKDB_MEMORY_LIMIT": memory_limit}
     reference_cmd = [PYTHON, "-c", REFERENCE_RUNNER, str(PROJECT_DIR / "benchmarks" / "reference.sql"), str(data),
                      str(PROJECT_DIR / "seeds"), AS_OF]
     pandas_cmd = [PYTHON, "-c", PANDAS_RUNNER, str(PROJECT_DIR / "benchmarks"), str(data), str(PROJECT_DIR / "seeds"), AS_OF]
@@ -146,27 +148,30 @@ def bench_size(size: int, root: Path, runs: int, smoke: bool) -> dict:
             # Correctness first: the three paths give the same variances.
             project = project_variances(database, folder / "project_variances.csv")
             result["slowest_models"] = slowest_models(work)
-            timings["reference"].append(measure([*reference_cmd, str(folder / "reference_variances.csv")]))
-            timings["pandas"].append(measure([*pandas_cmd, str(folder / "pandas_variances.csv")]))
+            timings["reference"].append(measure([*reference_cmd, str(folder / "reference_variances.csv"), memory_limit]))
+            (folder / "pandas_variances.csv").unlink(missing_ok=True)
+            if size <= pandas_max:
+                timings["pandas"].append(measure([*pandas_cmd, str(folder / "pandas_variances.csv")]))
             # None: the path did not finish (out of memory, say); False: it finished with other variances.
             checks = {name: variance_set(folder / f"{name}_variances.csv") == project
                       if (folder / f"{name}_variances.csv").exists() else None for name in ("reference", "pandas")}
-            result.update(variances=len(project), checks=checks)
+            result.update(variances=len(project), checks=checks, pandas_run=size <= pandas_max)
             print(f"  {len(project):,} variances; reference {verdict(checks['reference'])}, "
                   f"pandas {verdict(checks['pandas'])}", flush=True)
             if smoke:
                 return result
         else:
-            timings["reference"].append(measure(reference_cmd))
-            timings["pandas"].append(measure(pandas_cmd))
+            timings["reference"].append(measure([*reference_cmd, "", memory_limit]))
+            if size <= pandas_max:
+                timings["pandas"].append(measure(pandas_cmd))
         timings["parse"].append(measure(dbt_args("parse", work, data, "--no-partial-parse"), env))
         fresh_database()
         measure(dbt_args("seed", work, data), env)
         timings["run"].append(measure(dbt_args("run", work, data), env))
         timings["test"].append(measure(dbt_args("test", work, data), env))
-    result["median_seconds"] = {k: statistics.median(t["seconds"] for t in v) if not any(t.get("failed") for t in v)
-                                else None for k, v in timings.items()}
-    result["peak_mib"] = {k: max(t["peak_kib"] for t in v) / 1024 for k, v in timings.items()}
+    result["median_seconds"] = {k: statistics.median(t["seconds"] for t in v)
+                                if v and not any(t.get("failed") for t in v) else None for k, v in timings.items()}
+    result["peak_mib"] = {k: max(t["peak_kib"] for t in v) / 1024 if v else None for k, v in timings.items()}
     return result
 
 
@@ -178,18 +183,20 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {memory} GiB, {platform.system()} {platform.release()}, Python {platform.python_version()}"
 
 
-def write_markdown(results: list[dict], out: Path, runs: int, large_runs: int) -> None:
+def write_markdown(results: list[dict], out: Path, runs: int, large_runs: int, memory_limit: str) -> None:
     lines = [
         "# Benchmarks", "",
         f"Measured by `scripts/benchmark.py` on {datetime.now(timezone.utc):%Y-%m-%d}: {machine()}.",
         f"Median wall time over {runs} runs ({large_runs} at 10M); peak resident memory of the process tree. Each size is a generated "
-        "scenario (about 1% faults, 1% clean traps), as_of 2026-03-01.", "",
+        "scenario (about 1% faults, 1% clean traps), as_of 2026-03-01. DuckDB `memory_limit` "
+        f"{memory_limit} for the build and the reference script (profiles.yml default; env "
+        "REFUND_RECON_DUCKDB_MEMORY_LIMIT).", "",
         "| refunds | input rows (storefront / processor / ERP) | variances | dbt parse | dbt build | dbt run (models) "
         "| dbt test | reference SQL | pandas | build / reference | pandas / build | build peak MiB | pandas peak MiB | reference peak MiB |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    def fmt(value: float | None, suffix: str = " s") -> str:
-        return "failed" if value is None else f"{value:.1f}{suffix}"
+    def fmt(value: float | None, suffix: str = " s", ran: bool = True) -> str:
+        return "not run" if not ran else ("failed" if value is None else f"{value:.1f}{suffix}")
 
     def ratio(numerator: float | None, denominator: float | None) -> str:
         return "n/a" if numerator is None or denominator is None else f"{numerator / denominator:.2f}x"
@@ -199,10 +206,12 @@ def write_markdown(results: list[dict], out: Path, runs: int, large_runs: int) -
         lines.append(
             f"| {r['size']:,} | {rows['storefront']:,} / {rows['processor']:,} / {rows['erp']:,} | {r['variances']:,} "
             f"| {fmt(t['parse'])} | {fmt(t['build'])} | {fmt(t['run'])} | {fmt(t['test'])} | {fmt(t['reference'])} "
-            f"| {fmt(t['pandas'])} | {ratio(t['build'], t['reference'])} | {ratio(t['pandas'], t['build'])} "
-            f"| {m['build']:.0f} | {m['pandas']:.0f} | {m['reference']:.0f} |")
+            f"| {fmt(t['pandas'], ran=r.get('pandas_run', True))} | {ratio(t['build'], t['reference'])} "
+            f"| {ratio(t['pandas'], t['build'])} | {m['build']:.0f} "
+            f"| {fmt(m['pandas'], '', ran=r.get('pandas_run', True))} | {m['reference']:.0f} |")
     lines += ["", "Correctness (same variances as the project, checked before timing):", ""]
-    lines += [f"- {r['size']:,}: reference {verdict(r['checks']['reference'])}, pandas {verdict(r['checks']['pandas'])}"
+    lines += [f"- {r['size']:,}: reference {verdict(r['checks']['reference'])}, pandas "
+              + (verdict(r['checks']['pandas']) if r.get("pandas_run", True) else "not run at this size (--pandas-max-size)")
               for r in results]
     lines += ["", "Where the build's time goes (slowest models, seconds, from run_results.json):", ""]
     for r in results:
@@ -221,15 +230,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="where scenarios and databases go (generated scenarios are reused)")
     parser.add_argument("--out", type=Path, default=PROJECT_DIR / "BENCHMARKS.md", help="the results table")
     parser.add_argument("--smoke", action="store_true", help="correctness of the three paths only, no timing")
+    parser.add_argument("--memory-limit", default=os.environ.get("REFUND_RECON_DUCKDB_MEMORY_LIMIT", "3GB"),
+                        help="DuckDB memory_limit for the build and the reference (default 3GB, as profiles.yml)")
+    parser.add_argument("--pandas-max-size", type=int, default=2_000_000,
+                        help="largest size the pandas path runs at (default 2M: at 10M it needs more than 23 GiB)")
     args = parser.parse_args(argv)
     results = []
     for size in args.sizes:
-        results.append(bench_size(size, args.work_dir, args.large_runs if size >= 5_000_000 else args.runs, args.smoke))
+        results.append(bench_size(size, args.work_dir, args.large_runs if size >= 5_000_000 else args.runs, args.smoke,
+                                  args.memory_limit, args.pandas_max_size))
         (args.work_dir / "results.json").write_text(json.dumps(results, indent=2, default=str))
         if not args.smoke:  # after each size, so a long run that stops keeps what it measured
-            write_markdown(results, args.out, args.runs, args.large_runs)
+            write_markdown(results, args.out, args.runs, args.large_runs, args.memory_limit)
             print(f"wrote {args.out}", flush=True)
-    ok = all(check is True for r in results for check in r["checks"].values())
+    ok = all(check is True for r in results for name, check in r["checks"].items()
+             if name != "pandas" or r.get("pandas_run", True))
     print("all paths agree" if ok else "PATHS DISAGREE")
     return 0 if ok else 1
 
