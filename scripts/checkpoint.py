@@ -297,6 +297,29 @@ def read_marts(settings: Settings) -> tuple[dict[str, Any], list[dict[str, Any]]
     return summary, variances, trend
 
 
+def within_tolerance(variances: list[dict[str, Any]], tolerance: Decimal) -> bool:
+    """Every open variance's |amount_delta| is at most `tolerance`.
+
+    A variance without a delta (a currency mismatch: the amounts cannot be
+    compared) is never within a tolerance.
+    """
+    return all(v["amount_delta"] is not None and abs(v["amount_delta"]) <= tolerance for v in variances)
+
+
+def largest(variances: list[dict[str, Any]], count: int = 5) -> list[dict[str, Any]]:
+    """The largest |amount_delta| in each currency, the currencies with most open variances first.
+
+    Amounts in different currencies are never compared: 10,000 JPY is not
+    larger than 500 USD.
+    """
+    by_currency: dict[str, list[dict[str, Any]]] = {}
+    for variance in variances:
+        if variance["amount_delta"]:
+            by_currency.setdefault(variance["currency"] or "", []).append(variance)
+    ranked = sorted(by_currency.values(), key=lambda group: (-len(group), group[0]["currency"] or ""))
+    return [max(group, key=lambda v: abs(v["amount_delta"])) for group in ranked[:count]]
+
+
 def message(summary: dict[str, Any], variances: list[dict[str, Any]]) -> str:
     outcome = summary["outcome"]
     head = f"Refund reconciliation checkpoint {summary['checkpoint_id']} (as of {summary['as_of']} UTC): "
@@ -319,9 +342,8 @@ def message(summary: dict[str, Any], variances: list[dict[str, Any]]) -> str:
     if summary["open_variance_count"]:
         by_type = ", ".join(f"{k} {v}" for k, v in sorted(summary["variances_by_type"].items(), key=lambda i: -i[1]))
         lines.append(f"By type: {by_type}.")
-        top_amount = sorted(variances, key=lambda v: -abs(v["amount_delta"] or 0))[:5]
         lines.append("Largest: " + " | ".join(
-            f"{v['variance_type']} {v['refund_id']} {v['currency']} {v['amount_delta']}" for v in top_amount))
+            f"{v['variance_type']} {v['refund_id']} {v['currency']} {v['amount_delta']}" for v in largest(variances)))
         oldest = variances[:5]
         lines.append("Oldest: " + " | ".join(
             f"{v['variance_type']} {v['refund_id']} open {v['days_since_first_detected']} days" for v in oldest))
@@ -383,8 +405,7 @@ def checkpoint(settings: Settings) -> dict[str, Any]:
         print("[3/4] reading the marts", flush=True)
         summary, variances, trend = read_marts(settings)
         if summary["outcome"] == "variances_found" and settings.tolerate_amount is not None:
-            worst = max((abs(v["amount_delta"] or 0) for v in variances), default=Decimal(0))
-            summary["within_tolerance"] = worst <= settings.tolerate_amount
+            summary["within_tolerance"] = within_tolerance(variances, settings.tolerate_amount)
 
     print("[4/4] report and alerts", flush=True)
     text = message(summary, variances)

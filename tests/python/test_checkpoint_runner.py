@@ -301,3 +301,33 @@ def test_failed_webhook_is_reported_not_fatal() -> None:
     assert not result.delivered and result.attempts == 2
     assert "secret" not in result.detail
     assert mask_url("https://hooks.slack.com/services/T1/B2/XYZ") == "https://hooks.slack.com/…"
+
+
+def test_largest_compares_amounts_only_within_a_currency() -> None:
+    from decimal import Decimal
+
+    sys.path.insert(0, str(PROJECT_DIR / "scripts"))
+    from checkpoint import largest
+
+    variances = [
+        {"refund_id": "a", "currency": "JPY", "amount_delta": Decimal("-90000")},
+        {"refund_id": "b", "currency": "USD", "amount_delta": Decimal("-12.50")},
+        {"refund_id": "c", "currency": "USD", "amount_delta": Decimal("640.00")},
+        {"refund_id": "d", "currency": "USD", "amount_delta": Decimal("0")},
+        {"refund_id": "e", "currency": "EUR", "amount_delta": None},
+    ]
+    # USD first (two variances with a delta), its largest is c; JPY's only one is a.
+    assert [v["refund_id"] for v in largest(variances)] == ["c", "a"]
+
+
+def test_tolerate_amount_needs_every_delta_within_it() -> None:
+    from decimal import Decimal
+
+    from checkpoint import within_tolerance
+
+    small = [{"amount_delta": Decimal("-0.01")}, {"amount_delta": Decimal("0")}, {"amount_delta": Decimal("0.02")}]
+    assert within_tolerance(small, Decimal("0.02"))
+    assert not within_tolerance(small, Decimal("0.01"))
+    # A currency mismatch has no comparable amount: never tolerated.
+    assert not within_tolerance(small + [{"amount_delta": None}], Decimal("1000000"))
+    assert within_tolerance([], Decimal("0"))
