@@ -56,6 +56,19 @@ REFERENCE_RUNNER = textwrap.dedent("""
         con.execute(f"copy (select * from variances) to '{sys.argv[5]}' (header, delimiter ',')")
 """)
 
+# Reads the three input files into tables as the project's hook does (serial
+# CSV reader, every column as text): what any checkpoint over full-history
+# files pays before it can know which rows changed.
+READ_RUNNER = textwrap.dedent("""
+    import duckdb, sys
+    con = duckdb.connect()
+    con.execute(f"set memory_limit = '{sys.argv[2]}'")
+    for name in ("storefront_refunds", "processor_refunds", "erp_refund_postings"):
+        con.execute(f\"\"\"create table {name} as select row_number() over () as n, * from read_csv(
+            '{sys.argv[1]}/{name}.csv', header = true, all_varchar = true, quote = '"', escape = '"',
+            null_padding = true, parallel = false, strict_mode = false)\"\"\")
+""")
+
 PANDAS_RUNNER = textwrap.dedent("""
     import sys
     from pathlib import Path
@@ -137,7 +150,8 @@ def bench_size(size: int, root: Path, runs: int, smoke: bool, memory_limit: str,
         for leftover in (database, database.with_name(database.name + ".wal")):
             leftover.unlink(missing_ok=True)
 
-    timings: dict[str, list[dict]] = {name: [] for name in ("parse", "build", "run", "test", "reference", "pandas")}
+    timings: dict[str, list[dict]] = {name: [] for name in
+                                      ("parse", "build", "run", "test", "reference", "pandas", "read")}
     result: dict = {"size": size, "rows": rows}
     for run in range(1 if smoke else runs):
         print(f"[{size:,}] run {run + 1}/{1 if smoke else runs}" + (" (also the correctness check)" if run == 0 else ""),
@@ -167,6 +181,7 @@ def bench_size(size: int, root: Path, runs: int, smoke: bool, memory_limit: str,
             if size <= pandas_max:
                 timings["pandas"].append(measure(pandas_cmd))
         timings["parse"].append(measure(dbt_args("parse", work, data, "--no-partial-parse"), env))
+        timings["read"].append(measure([PYTHON, "-c", READ_RUNNER, str(data), memory_limit]))
         fresh_database()
         measure(dbt_args("seed", work, data), env)
         timings["run"].append(measure(dbt_args("run", work, data), env))
@@ -191,8 +206,8 @@ def write_markdown(results: list[dict], out: Path, runs: int, large_runs: int, m
         f"Measured by `scripts/benchmark.py` on {datetime.now(timezone.utc):%Y-%m-%d}: {machine()}.",
         f"Median wall time over {runs} runs ({large_runs} at 10M); peak resident memory of the process tree. Each size is a generated "
         "scenario (about 1% faults, 1% clean traps), as_of 2026-03-01. DuckDB `memory_limit` "
-        f"{memory_limit} for the build and the reference script (profiles.yml default; env "
-        "REFUND_RECON_DUCKDB_MEMORY_LIMIT).", "",
+        f"{memory_limit} for the build and the reference script (--memory-limit; the profile's default is 80% "
+        "of RAM, env REFUND_RECON_DUCKDB_MEMORY_LIMIT).", "",
         "| refunds | input rows (storefront / processor / ERP) | variances | dbt parse | dbt build | dbt run (models) "
         "| dbt test | reference SQL | pandas | build / reference | pandas / build | build peak MiB | pandas peak MiB | reference peak MiB |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -215,6 +230,10 @@ def write_markdown(results: list[dict], out: Path, runs: int, large_runs: int, m
     lines += [f"- {r['size']:,}: reference {verdict(r['checks']['reference'])}, pandas "
               + (verdict(r['checks']['pandas']) if r.get("pandas_run", True) else "not run at this size (--pandas-max-size)")
               for r in results]
+    lines += ["", "Reading the three input files alone (the serial CSV reader the project uses, every column as "
+              "text), which any checkpoint over full-history files pays before it knows what changed:", ""]
+    lines += [f"- {r['size']:,}: {fmt(r['median_seconds'].get('read'))}, "
+              f"{ratio(r['median_seconds'].get('read'), r['median_seconds']['build'])} of the build" for r in results]
     lines += ["", "Where the build's time goes (slowest models, seconds, from run_results.json):", ""]
     for r in results:
         lines.append(f"- {r['size']:,}: " + ", ".join(f"{name} {seconds:.1f}" for name, seconds in r["slowest_models"]))
@@ -232,8 +251,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="where scenarios and databases go (generated scenarios are reused)")
     parser.add_argument("--out", type=Path, default=PROJECT_DIR / "BENCHMARKS.md", help="the results table")
     parser.add_argument("--smoke", action="store_true", help="correctness of the three paths only, no timing")
-    parser.add_argument("--memory-limit", default=os.environ.get("REFUND_RECON_DUCKDB_MEMORY_LIMIT", "3GB"),
-                        help="DuckDB memory_limit for the build and the reference (default 3GB, as profiles.yml)")
+    parser.add_argument("--memory-limit", default=os.environ.get("REFUND_RECON_DUCKDB_MEMORY_LIMIT", "80%"),
+                        help="DuckDB memory_limit for the build and the reference (default 80%%, as profiles.yml)")
     parser.add_argument("--pandas-max-size", type=int, default=2_000_000,
                         help="largest size the pandas path runs at (default 2M: at 10M it needs more than 23 GiB)")
     args = parser.parse_args(argv)

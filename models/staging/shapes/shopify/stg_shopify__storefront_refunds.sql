@@ -67,14 +67,25 @@ refund_requests as (
 
 ),
 
-refund_reasons as (
+reasoned_adjustments as (
 
-    -- The refund's first adjustment that gives a reason.
     select
         trim(refund_id) as refund_id,
-        min(nullif(trim(reason), '')) as reason
+        trim(reason) as reason,
+        row_number() over (partition by trim(refund_id) order by source_row_number) as reason_rank
     from adjustments
-    group by trim(refund_id)
+    where nullif(trim(reason), '') is not null
+
+),
+
+refund_reasons as (
+
+    -- The reason of the refund's first adjustment (in table order) that gives one.
+    select
+        refund_id,
+        reason
+    from reasoned_adjustments
+    where reason_rank = 1
 
 ),
 
