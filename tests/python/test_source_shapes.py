@@ -45,6 +45,13 @@ def adyen_generic(tmp_path_factory: pytest.TempPathFactory) -> Build:
                         "--processor-shapes", "adyen", "generic")
 
 
+def rebuild_settings(build: Build) -> dict:
+    """The settings to build the same scenario again (shapes and per-shape vars included)."""
+    settings = dict(build.settings)
+    settings["dbt_vars"] = {key: value for key, value in settings.items() if key.endswith(("_shapes", "_field"))}
+    return settings
+
+
 def variance_rows(build: Build) -> set[tuple]:
     frame = build.query("""
         select refund_id, variance_type, discrepancy_system,
@@ -155,8 +162,7 @@ def test_missing_shape_table_is_a_clear_error(stripe_shopify_netsuite: Build, tm
     data = tmp_path / "data"
     shutil.copytree(stripe_shopify_netsuite.data_dir, data)
     (data / "netsuite" / "accountingperiod.csv").unlink()
-    settings = dict(stripe_shopify_netsuite.settings)
-    settings["dbt_vars"] = {key: value for key, value in settings.items() if key.endswith(("_shapes", "_field"))}
+    settings = rebuild_settings(stripe_shopify_netsuite)
     build = dbt_build(tmp_path, data, settings, "--select", "stg_netsuite__erp_refund_postings", command="run")
     assert build.returncode != 0
     assert "input 'netsuite/accountingperiod' not found" in build.output
@@ -185,3 +191,54 @@ def test_runner_checkpoints_shaped_tables(stripe_shopify_netsuite: Build, tmp_pa
     summary = json.loads(next((tmp_path / "reports").glob("cp_*/summary.json")).read_text())
     assert summary["outcome"] == "variances_found"
     assert summary["open_variance_count"] == len(labelled_rows(stripe_shopify_netsuite))
+
+
+def test_bad_shaped_rows_are_rejected_with_their_reason(stripe_shopify_netsuite: Build, tmp_path: Path) -> None:
+    """What DECISIONLOG promises for bad shaped rows: named in fct_rejected_rows, or read safely."""
+    import csv
+
+    data = tmp_path / "data"
+    shutil.copytree(stripe_shopify_netsuite.data_dir, data)
+
+    def append(path: Path, rows: list[dict[str, str]]) -> None:
+        with open(path, newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle))
+        with open(path, "a", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=header)
+            writer.writerows([{column: row.get(column, "") for column in header} for row in rows])
+
+    created = "2026-02-10T10:00:00Z"
+    append(data / "stripe" / "refund.csv", [
+        {"id": "re_hostile_fraction", "amount": "1250.5", "currency": "usd", "status": "succeeded", "created": created},
+        {"id": "re_hostile_metadata", "amount": "900", "currency": "usd", "status": "succeeded", "created": created,
+         "metadata": "{order_id: not json"},
+    ])
+    append(data / "netsuite" / "transaction.csv", [
+        {"id": "NS-HOSTILE-NO-LINES", "type": "CustRfnd", "createddate": created, "postingperiod": "100",
+         "currency": "1", "externalid": "re_hostile_metadata"},
+        {"id": "NS-HOSTILE-PERIOD", "type": "CashRfnd", "createddate": created, "postingperiod": "999999",
+         "currency": "1", "externalid": "re_hostile_metadata"},
+    ])
+    append(data / "netsuite" / "transactionaccountingline.csv", [
+        {"transaction": "NS-HOSTILE-PERIOD", "transactionline": "0", "account": "5", "amount": "9.00",
+         "debit": "9.00", "posting": "T"},
+    ])
+    settings = rebuild_settings(stripe_shopify_netsuite)
+    build = dbt_build(tmp_path, data, settings, "--exclude-resource-type", "unit_test")
+    assert build.returncode == 0, build.output[-3000:]
+    rejected = build.query("""
+        select record_id, rejected_column, rejection_reason, source_shape, source_file
+        from fct_rejected_rows where record_id like '%hostile%' or record_id like '%HOSTILE%' order by record_id
+    """)
+    assert rejected[["record_id", "rejected_column", "rejection_reason", "source_shape"]].values.tolist() == [
+        ["NS-HOSTILE-NO-LINES", "gl_account", "missing gl_account", "netsuite"],
+        ["NS-HOSTILE-PERIOD", "posting_period", "posting_period is not YYYY-MM", "netsuite"],
+        ["re_hostile_fraction", "amount", "minor-unit amount is not a whole number", "stripe"],
+    ]
+    assert rejected["source_file"].str.endswith(("netsuite/transaction.csv", "stripe/refund.csv")).all()
+    # Malformed metadata JSON is no order reference, not an error.
+    staged = build.query("""
+        select order_id, is_accepted, amount_minor from main_staging.stg_processor__refund_events
+        where processor_refund_id = 're_hostile_metadata'
+    """)
+    assert staged.values.tolist() == [[None, True, 900]]
