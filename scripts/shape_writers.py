@@ -217,6 +217,7 @@ class ShapeWriters:
         # The sale each order's refunds go back to: the full amount for a full
         # refund, more than the partial refunds together for partial ones.
         refunds_by_order: dict[str, dict[str, tuple[str, Decimal]]] = defaultdict(dict)
+        order_currency: dict[str, str] = {}
         for row in rows:
             try:
                 amount = Decimal(row[S_AMOUNT])
@@ -224,6 +225,7 @@ class ShapeWriters:
                 continue
             if row[S_ID] and row[S_ORDER] and amount > 0:
                 refunds_by_order[row[S_ORDER]][row[S_ID]] = (row[S_TYPE], amount)
+                order_currency.setdefault(row[S_ORDER], row[S_CURRENCY])
         sales: dict[str, str] = {}
         for order_id, refunds in refunds_by_order.items():
             scopes = {scope for scope, _ in refunds.values()}
@@ -231,9 +233,8 @@ class ShapeWriters:
             sale_amount = total + 1 if "partial" in scopes else max(amount for _, amount in refunds.values())
             sale_id = f"tx_sale_{self.next_id():010d}"
             sales[order_id] = sale_id
-            currency = next(r[S_CURRENCY] for r in rows if r[S_ORDER] == order_id)
             self.write("shopify/transaction", tx_columns, [
-                sale_id, order_id, "", "sale", "success", str(sale_amount), currency.upper(), "shopify_payments",
+                sale_id, order_id, "", "sale", "success", str(sale_amount), order_currency[order_id].upper(), "shopify_payments",
                 "", "", "", "", "", "false"])
         for row in rows:
             refund_id = f"rf_{row[S_ID]}" if row[S_ID] else f"rf_blank{self.next_id()}"

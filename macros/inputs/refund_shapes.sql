@@ -30,15 +30,9 @@
 
 {#- The shapes enabled for `role`, validated: a list of plain names. -#}
 {% macro refund_shapes(role) %}
-    {%- set raw = var(role ~ '_shapes', ['generic']) -%}
-    {%- if raw is string -%}
-        {#- 'stripe, adyen' or '[stripe, adyen]' as typed on a command line -#}
-        {%- set raw = raw | replace('[', '') | replace(']', '') | replace('"', '') | replace("'", '') -%}
-        {%- set raw = raw.split(',') -%}
-    {%- endif -%}
     {%- set shapes = [] -%}
-    {%- for item in raw -%}
-        {%- set shape = item | string | trim | lower -%}
+    {%- for item in list_var(role ~ '_shapes', ['generic']) -%}
+        {%- set shape = item | lower -%}
         {%- if not modules.re.match('^[a-z][a-z0-9_]{0,39}$', shape) -%}
             {{ refund_recon_fail("var " ~ role ~ "_shapes must list shape names such as generic, stripe or adyen, got '" ~ item ~ "'") }}
         {%- endif -%}

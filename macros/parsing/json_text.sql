@@ -36,12 +36,3 @@
     get_json_object({{ expr }}, '$.{{ key }}')
 {%- endmacro %}
 
-
-{#- A var naming a column or JSON key: a plain lower-case name, validated. -#}
-{% macro name_var(name, default) %}
-    {%- set raw = var(name, default) | string | trim | lower -%}
-    {%- if not modules.re.match('^[a-z_][a-z0-9_]{0,63}$', raw) -%}
-        {{ refund_recon_fail("var " ~ name ~ " must be a plain column or key name, got '" ~ raw ~ "'") }}
-    {%- endif -%}
-    {{- return(raw) -}}
-{% endmacro %}

@@ -90,3 +90,28 @@
     {%- endif -%}
     {{- return(raw) -}}
 {%- endmacro %}
+
+
+{#- A var naming a column or JSON key: a plain lower-case name, validated. -#}
+{% macro name_var(name, default=none) %}
+    {%- set raw = var(name, default) | string | trim | lower -%}
+    {%- if not modules.re.match('^[a-z_][a-z0-9_]{0,63}$', raw) -%}
+        {{ refund_recon_fail("var " ~ name ~ " must be a plain column or key name, got '" ~ raw ~ "'") }}
+    {%- endif -%}
+    {{- return(raw) -}}
+{% endmacro %}
+
+
+{#- A var holding a list: a YAML list, or text as typed on a command line
+    ('stripe, adyen' or '[stripe, adyen]'). Items are trimmed strings. -#}
+{% macro list_var(name, default) %}
+    {%- set raw = var(name, default) -%}
+    {%- if raw is string -%}
+        {%- set raw = (raw | replace('[', '') | replace(']', '') | replace('"', '') | replace("'", '')).split(',') -%}
+    {%- endif -%}
+    {%- set items = [] -%}
+    {%- for item in raw -%}
+        {%- do items.append(item | string | trim) -%}
+    {%- endfor -%}
+    {{ return(items) }}
+{% endmacro %}
