@@ -71,7 +71,7 @@
 
 {% macro refund_input_location(relation, input_name) %}
     {%- if target.type == 'duckdb' -%}
-        {{- return(duckdb_refund_input_file(input_name)) -}}
+        {{- return(duckdb_refund_input_files(input_name) | join(', ')) -}}
     {%- endif -%}
     {{- return('table ' ~ relation) -}}
 {% endmacro %}

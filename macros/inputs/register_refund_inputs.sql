@@ -33,6 +33,7 @@
         {{ return('select 1 as refund_inputs_are_tables') }}
     {%- endif -%}
     {%- set statements = [] -%}
+    {%- set files = [] -%}
     {%- for node in graph.sources.values() | sort(attribute='unique_id') if node.package_name == project_name -%}
         {%- set refund_file = (node.config.get('meta') or node.meta or {}).get('refund_file') -%}
         {%- if refund_file -%}
@@ -47,54 +48,78 @@
                 'create or replace view ' ~ node.schema ~ '.' ~ node.identifier ~ ' as '
                 ~ duckdb_refund_input_reader(refund_file)
             ) -%}
+            {%- do files.extend(duckdb_refund_input_files(refund_file)) -%}
         {%- endif -%}
     {%- endfor -%}
+    {#- Every file read, with its size and modification time: the incremental
+        checkpoint reads only files it has not seen, and refreshes fully when
+        one it has seen changed or went away (macros/checkpoint). -#}
+    {%- if files -%}
+        {%- set inputs_schema = var('refund_inputs_schema', 'refund_inputs') -%}
+        {%- do statements.append('create schema if not exists ' ~ inputs_schema) -%}
+        {%- do statements.append(
+            'create or replace view ' ~ inputs_schema ~ '.refund_input_files as '
+            ~ 'select filename as source_file, size, last_modified from read_blob(['
+            ~ "'" ~ (files | unique | sort | join("', '")) ~ "'])"
+        ) -%}
+    {%- endif -%}
     {{ return(statements | join(';\n') if statements else 'select 1 as no_refund_inputs') }}
 {% endmacro %}
 
 
-{#- select <row number>, <file>, * from the file that holds `refund_file`:
-    every column as text, since the staging models parse and validate each
-    value themselves. -#}
+{#- select <row number>, <file>, * from the file or the delivery files that
+    hold `refund_file`: every column as text, since the staging models parse
+    and validate each value themselves. Several delivery files are one
+    select per file, unioned by column name, so a filter on _source_file
+    skips a file without opening it (the incremental checkpoint reads only
+    the deliveries it has not seen). -#}
 {% macro duckdb_refund_input_reader(refund_file) %}
-    {%- set path = duckdb_refund_input_file(refund_file) -%}
-    {%- if path.endswith('.parquet') -%}
-        {%- set reader = "read_parquet('" ~ path ~ "', file_row_number = true)" -%}
-        {%- set row_number = 'file_row_number + 1' -%}
-    {%- else -%}
-        {%- set size = run_query("select size from read_blob('" ~ path ~ "')").columns[0].values()[0] -%}
-        {%- if size == 0 -%}
-            {{ refund_recon_fail("input '" ~ refund_file ~ "' (" ~ path ~ ") is empty: expected a header row and data rows") }}
+    {%- set readers = [] -%}
+    {%- for path in duckdb_refund_input_files(refund_file) -%}
+        {%- if path.endswith('.parquet') -%}
+            {%- set reader = "read_parquet('" ~ path ~ "', file_row_number = true)" -%}
+            {%- set row_number = 'file_row_number + 1' -%}
+        {%- else -%}
+            {%- set size = run_query("select size from read_blob('" ~ path ~ "')").columns[0].values()[0] -%}
+            {%- if size == 0 -%}
+                {{ refund_recon_fail("input '" ~ refund_file ~ "' (" ~ path ~ ") is empty: expected a header row and data rows") }}
+            {%- endif -%}
+            {#- A short row is padded with nulls (its missing values then reject
+                it), and the serial reader keeps quoted newlines inside a field
+                intact: DuckDB's parallel reader cannot do both. -#}
+            {%- set reader = "read_csv('" ~ path ~ "', header = true, all_varchar = true, auto_detect = true, "
+                ~ "quote = '\"', escape = '\"', null_padding = true, parallel = false, strict_mode = false, "
+                ~ "encoding = '" ~ input_encoding() ~ "')" -%}
+            {%- set row_number = 'row_number() over ()' -%}
         {%- endif -%}
-        {#- A short row is padded with nulls (its missing values then reject
-            it), and the serial reader keeps quoted newlines inside a field
-            intact: DuckDB's parallel reader cannot do both. -#}
-        {%- set reader = "read_csv('" ~ path ~ "', header = true, all_varchar = true, auto_detect = true, "
-            ~ "quote = '\"', escape = '\"', null_padding = true, parallel = false, strict_mode = false, "
-            ~ "encoding = '" ~ input_encoding() ~ "')" -%}
-        {%- set row_number = 'row_number() over ()' -%}
-    {%- endif -%}
-    {{ return('select ' ~ row_number ~ ' as _source_row_number, ' ~ "'" ~ path ~ "' as _source_file, * from " ~ reader) }}
+        {%- do readers.append('select ' ~ row_number ~ ' as _source_row_number, ' ~ "'" ~ path ~ "' as _source_file, * from " ~ reader) -%}
+    {%- endfor -%}
+    {{ return(readers | join('\nunion all by name\n')) }}
 {% endmacro %}
 
 
-{#- The one file that holds `input_name` (a generic input such as
+{#- The file that holds `input_name` (a generic input such as
     processor_refunds, or a shape's table such as stripe/refund) in the data
-    folder, or a clear error. -#}
-{% macro duckdb_refund_input_file(input_name) %}
+    folder: <input_name>.csv or .parquet, or a folder <input_name>/ of
+    delivery files (*.csv, *.parquet; a day's batch each, read in name
+    order, together the table). A list of paths, or a clear error. -#}
+{% macro duckdb_refund_input_files(input_name) %}
     {%- set data_dir = refund_data_dir() -%}
+    {%- set base = data_dir ~ "/" ~ input_name -%}
     {%- set found = run_query(
-        "select file from glob('" ~ data_dir ~ "/" ~ input_name ~ ".csv') "
-        ~ "union all select file from glob('" ~ data_dir ~ "/" ~ input_name ~ ".parquet') order by file"
-    ) -%}
-    {%- set files = found.columns[0].values() | list -%}
-    {%- if files | length == 0 -%}
-        {{ refund_recon_fail("input '" ~ input_name ~ "' not found: expected " ~ data_dir ~ "/" ~ input_name ~ ".csv or .parquet (set var data_dir or env REFUND_RECON_DATA_DIR)") }}
-    {%- elif files | length > 1 -%}
-        {{ refund_recon_fail("input '" ~ input_name ~ "' is ambiguous: both " ~ (files | join(' and ')) ~ " exist; keep one") }}
+        "select file from glob('" ~ base ~ ".csv') union all select file from glob('" ~ base ~ ".parquet') order by file"
+    ).columns[0].values() | list -%}
+    {%- set deliveries = run_query(
+        "select file from glob('" ~ base ~ "/*.csv') union all select file from glob('" ~ base ~ "/*.parquet') order by file"
+    ).columns[0].values() | list -%}
+    {%- if found | length == 0 and deliveries | length == 0 -%}
+        {{ refund_recon_fail("input '" ~ input_name ~ "' not found: expected " ~ base ~ ".csv or .parquet, or a folder " ~ base ~ "/ of delivery files (set var data_dir or env REFUND_RECON_DATA_DIR)") }}
+    {%- elif found | length > 1 or (found and deliveries) -%}
+        {{ refund_recon_fail("input '" ~ input_name ~ "' is ambiguous: " ~ ((found + [base ~ "/"]) if deliveries else found) | join(' and ') ~ " exist; keep one") }}
     {%- endif -%}
-    {%- if "'" in files[0] or ';' in files[0] -%}
-        {{ refund_recon_fail("input path " ~ files[0] ~ " contains a quote or semicolon") }}
-    {%- endif -%}
-    {{ return(files[0]) }}
+    {%- set files = found or deliveries -%}
+    {%- for file in files if "'" in file or ';' in file -%}
+        {{ refund_recon_fail("input path " ~ file ~ " contains a quote or semicolon") }}
+    {%- endfor -%}
+    {{ return(files) }}
 {% endmacro %}

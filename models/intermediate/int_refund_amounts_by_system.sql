@@ -6,11 +6,23 @@
     together they did not fit a 3 GB DuckDB memory limit at 10M refunds
     (BENCHMARKS.md), apart each spills. -#}
 
+-- depends_on: {{ ref('int_checkpoint_touched_refunds') }}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ checkpoint_delete_recomputed('(key_system, refund_key) in (' ~ touched_refund_keys() ~ ')') }}",
+) }}
+
 with
 
 refunds as (
 
     select * from {{ ref('int_refunds_matched') }}
+    {% if checkpoint_is_incremental() -%}
+    where (key_system, refund_key) in ({{ touched_refund_keys() }})
+    {%- endif %}
 
 ),
 
@@ -32,6 +44,8 @@ refunds_dated as (
 system_amounts as (
 
     select
+        key_system,
+        refund_key,
         refund_date,
         order_id,
         canonical_status,
@@ -49,6 +63,8 @@ system_amounts as (
     union all
 
     select
+        key_system,
+        refund_key,
         refund_date,
         order_id,
         canonical_status,
@@ -66,6 +82,8 @@ system_amounts as (
     union all
 
     select
+        refund_dated.key_system,
+        refund_dated.refund_key,
         refund_dated.refund_date,
         refund_dated.order_id,
         refund_dated.canonical_status,

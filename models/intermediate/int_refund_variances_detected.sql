@@ -35,6 +35,19 @@
     'is_status_mismatch', 'is_duplicate_erp_posting', 'is_wrong_period', 'is_reason_mismatch',
 ] -%}
 
+-- depends_on: {{ ref('int_checkpoint_touched_refunds') }}
+
+{#- An incremental checkpoint recomputes every refund of the touched refunds
+    and orders, and the refunds whose SLA clock has run out since the
+    previous checkpoint (macro variance_recomputed_keys). -#}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ checkpoint_delete_recomputed('(key_system, refund_key) in (' ~ variance_recomputed_keys() ~ ')') }}",
+) }}
+
 with
 
 refunds as (
@@ -43,6 +56,9 @@ refunds as (
         *,
         {{ as_of_literal() }} as as_of
     from {{ ref('int_refunds_matched') }}
+    {% if checkpoint_is_incremental() -%}
+    where (key_system, refund_key) in ({{ variance_recomputed_keys() }})
+    {%- endif %}
 
 ),
 
@@ -160,7 +176,6 @@ flagged as (
         erp_scope,
         refund_scope,
         required_gl_reason_code,
-        as_of,
         is_partial_refund_collapsed,
 
         -- The period the refund belongs to: its confirmation's, else (never
@@ -277,8 +292,7 @@ detected as (
         erp_scope,
         refund_scope,
         required_gl_reason_code,
-        refund_period,
-        as_of
+        refund_period
     from flagged_with_locks
     where coalesce({{ flag }}, false)
     {% if not loop.last %}
