@@ -122,7 +122,8 @@
 
 {#- In a model: is this run recomputing only what changed? -#}
 {% macro checkpoint_is_incremental() %}
-    {{ return(is_incremental() and checkpoint_run_mode() == 'incremental') }}
+    {#- A unit test has no `this`: it tests the full computation. -#}
+    {{ return(this is not none and is_incremental() and checkpoint_run_mode() == 'incremental') }}
 {% endmacro %}
 
 
