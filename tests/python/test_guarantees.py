@@ -76,7 +76,7 @@ def test_interrupted_build_then_normal_build_equals_clean_build(scenario: tuple[
     killed_at = None
     assert process.stdout is not None
     for line in process.stdout:
-        if "START sql table model main_intermediate.int_refunds_matched" in line:
+        if "START" in line and "model main_intermediate.int_refunds_matched" in line:
             os.killpg(process.pid, signal.SIGKILL)  # mid-run: staging written, marts not yet
             killed_at = line.strip()
             break
