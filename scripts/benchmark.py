@@ -12,15 +12,27 @@ reported. The reference and pandas variances are checked against the
 project's before anything is timed. Results go to BENCHMARKS.md with the
 machine they ran on and where the time goes (dbt's run_results.json).
 
+The daily incremental checkpoint (--daily-days N, default 3): the same scenario
+split into a history file and N daily delivery files per input
+(split_deliveries.py); the history is checkpointed, then each day's delivery
+incrementally at its own as_of, then one full rebuild reads every file at the
+last as_of. Every model of the last incremental checkpoint is checked equal to
+the full rebuild (compare_builds.py) before the figures count.
+
+BENCHMARKS.md is written down to the line HAND_WRITTEN_MARKER; what follows it
+(the analysis) is kept.
+
 --smoke checks correctness only (one size, one run, no timing table).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -32,6 +44,11 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 DBT = str(Path(sys.executable).with_name("dbt"))
 AS_OF = "2026-03-01T00:00:00Z"
+HAND_WRITTEN_MARKER = "<!-- Written by hand from here on: scripts/benchmark.py keeps what follows. -->"
+sys.path.insert(0, str(PROJECT_DIR / "scripts"))
+
+from compare_builds import differences  # noqa: E402
+from split_deliveries import split  # noqa: E402
 
 # Runs `argv` as its own child and prints its wall seconds and peak RSS (KiB) as JSON.
 MEASURE = textwrap.dedent("""
@@ -95,10 +112,10 @@ def measure(argv: list[str], env: dict[str, str] | None = None) -> dict:
     return figures
 
 
-def dbt_args(command: str, work: Path, data: Path, *extra: str) -> list[str]:
+def dbt_args(command: str, work: Path, data: Path, *extra: str, as_of: str = AS_OF) -> list[str]:
     return [DBT, "--no-use-colors", command, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
             "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
-            "--vars", json.dumps({"data_dir": str(data), "as_of": AS_OF}), *extra]
+            "--vars", json.dumps({"data_dir": str(data), "as_of": as_of}), *extra]
 
 
 def generate(size: int, folder: Path) -> None:
@@ -192,6 +209,50 @@ def bench_size(size: int, root: Path, runs: int, smoke: bool, memory_limit: str,
     return result
 
 
+def bench_daily(size: int, root: Path, days: int, memory_limit: str) -> dict:
+    """History, then `days` incremental daily checkpoints, then a full rebuild of the same files; checked equal."""
+    folder = root / f"n{size}"
+    deliveries = folder / "deliveries"
+    manifest = split(folder / "data", deliveries, days)
+    work = folder / "daily"
+    shutil.rmtree(work, ignore_errors=True)
+    inputs = work / "data"
+    checkpoint = ("--exclude-resource-type", "unit_test")
+    daily_db, full_db = work / "daily.duckdb", work / "full.duckdb"
+    env = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "REFUND_RECON_DUCKDB_MEMORY_LIMIT": memory_limit}
+    runs = []
+    for day in range(days + 1):
+        for name in manifest["rows"]:
+            (inputs / name).mkdir(parents=True, exist_ok=True)
+            os.link(deliveries / name / f"day-{day:03d}.csv", inputs / name / f"day-{day:03d}.csv")
+        print(f"[{size:,}] daily checkpoint {day}/{days}" + (" (history)" if day == 0 else ""), flush=True)
+        runs.append(measure(dbt_args("build", work, inputs, *checkpoint, as_of=manifest["as_of"][day]),
+                            {**env, "REFUND_RECON_DUCKDB": str(daily_db)}))
+    slowest = slowest_models(work)
+    print(f"[{size:,}] full rebuild of the same files", flush=True)
+    full = measure(dbt_args("build", work, inputs, *checkpoint, as_of=manifest["as_of"][-1]),
+                   {**env, "REFUND_RECON_DUCKDB": str(full_db)})
+    found = differences(str(daily_db), str(full_db))
+    differ = sorted(name for name, (_, only_daily, only_full) in found.items() if only_daily or only_full)
+    print(f"  incremental equals full rebuild: {'yes' if not differ else 'NO: ' + ', '.join(differ)}", flush=True)
+    new_rows = [sum(counts) for counts in zip(*manifest["rows"].values())]  # every input, per delivery
+    totals = list(itertools.accumulate(new_rows))  # rows read so far
+    incremental = runs[1:]
+    return {
+        "days": days,
+        "history_seconds": runs[0]["seconds"],
+        "incremental_seconds": [run["seconds"] for run in incremental],
+        "incremental_peak_mib": max(run["peak_kib"] for run in incremental) / 1024,
+        "full_seconds": full["seconds"],
+        "full_peak_mib": full["peak_kib"] / 1024,
+        "failed": any(run.get("failed") for run in [*runs, full]),
+        "new_row_share": [new_rows[day] / totals[day] for day in range(1, days + 1)],
+        "equal": not differ,
+        "differ": differ,
+        "slowest_models": slowest,
+    }
+
+
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
@@ -237,7 +298,45 @@ def write_markdown(results: list[dict], out: Path, runs: int, large_runs: int, m
     lines += ["", "Where the build's time goes (slowest models, seconds, from run_results.json):", ""]
     for r in results:
         lines.append(f"- {r['size']:,}: " + ", ".join(f"{name} {seconds:.1f}" for name, seconds in r["slowest_models"]))
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    daily = [r for r in results if r.get("daily")]
+    if daily:
+        lines += ["", "## Daily incremental checkpoint", "",
+                  "The scenario split into a history file and daily delivery files per input (split_deliveries.py): "
+                  "the history is checkpointed, then each day's delivery at its own as_of, incrementally; then one "
+                  "full rebuild of the same files at the last as_of, in a fresh database. Models and data tests, as the "
+                  "runner builds; one run each.", "",
+                  "| refunds | days | new rows per day (share of all rows) | first checkpoint (history) "
+                  "| incremental day (median; min to max) | full rebuild | incremental / full | incremental peak MiB "
+                  "| full rebuild peak MiB | every model equal to the full rebuild |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in daily:
+            d = r["daily"]
+            seconds = d["incremental_seconds"]
+            median = statistics.median(seconds)
+            lines.append(
+                f"| {r['size']:,} | {d['days']} | {min(d['new_row_share']):.1%} to {max(d['new_row_share']):.1%} "
+                f"| {d['history_seconds']:.1f} s | {median:.1f} s; {min(seconds):.1f} to {max(seconds):.1f} s "
+                f"| {d['full_seconds']:.1f} s | {median / d['full_seconds']:.0%} | {d['incremental_peak_mib']:.0f} "
+                f"| {d['full_peak_mib']:.0f} | {'yes' if d['equal'] else 'NO: ' + ', '.join(d['differ'])}"
+                f"{' (a run failed)' if d['failed'] else ''} |")
+        lines += ["", "Where the last incremental day's time goes (slowest models, seconds, from run_results.json):", ""]
+        lines += [f"- {r['size']:,}: " + ", ".join(f"{name} {seconds:.1f}" for name, seconds in r["daily"]["slowest_models"])
+                  for r in daily]
+    lines += ["", "## Cost growth", "",
+              "Wall time against refunds (seconds, and seconds per million refunds):", "",
+              "| refunds | checkpoint build | per 1M | reference SQL | per 1M | incremental day (median) | per 1M |",
+              "|---|---|---|---|---|---|---|"]
+    for r in results:
+        t = r["median_seconds"]
+        day = statistics.median(r["daily"]["incremental_seconds"]) if r.get("daily") else None
+        per = [f"{fmt(value, '', ran)} | {fmt(None if value is None else value / r['size'] * 1e6, '', ran)}"
+               for value, ran in ((t["build"], True), (t["reference"], True), (day, day is not None))]
+        lines.append(f"| {r['size']:,} | " + " | ".join(per) + " |")
+    kept = ""
+    if out.exists() and HAND_WRITTEN_MARKER in out.read_text(encoding="utf-8"):
+        kept = out.read_text(encoding="utf-8").split(HAND_WRITTEN_MARKER, 1)[1]
+    lines += ["", HAND_WRITTEN_MARKER]
+    out.write_text("\n".join(lines) + (kept if kept else "\n"), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -255,17 +354,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="DuckDB memory_limit for the build and the reference (default 80%%, as profiles.yml)")
     parser.add_argument("--pandas-max-size", type=int, default=2_000_000,
                         help="largest size the pandas path runs at (default 2M: at 10M it needs more than 23 GiB)")
+    parser.add_argument("--daily-days", type=int, default=3,
+                        help="daily deliveries checkpointed incrementally after the history (default 3; 0: none)")
     args = parser.parse_args(argv)
     results = []
     for size in args.sizes:
         results.append(bench_size(size, args.work_dir, args.large_runs if size >= 5_000_000 else args.runs, args.smoke,
                                   args.memory_limit, args.pandas_max_size))
+        if args.daily_days and not args.smoke:
+            results[-1]["daily"] = bench_daily(size, args.work_dir, args.daily_days, args.memory_limit)
         (args.work_dir / "results.json").write_text(json.dumps(results, indent=2, default=str))
         if not args.smoke:  # after each size, so a long run that stops keeps what it measured
             write_markdown(results, args.out, args.runs, args.large_runs, args.memory_limit)
             print(f"wrote {args.out}", flush=True)
     ok = all(check is True for r in results for name, check in r["checks"].items()
-             if name != "pandas" or r.get("pandas_run", True))
+             if name != "pandas" or r.get("pandas_run", True)) and all(r["daily"]["equal"] for r in results if "daily" in r)
     print("all paths agree" if ok else "PATHS DISAGREE")
     return 0 if ok else 1
 

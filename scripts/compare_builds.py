@@ -18,7 +18,7 @@ import duckdb
 
 # Different by design between N daily checkpoints and one full build.
 HISTORY_MODELS = {"fct_variance_history", "fct_checkpoint_runs", "int_checkpoint_touched_keys",
-                  "int_checkpoint_touched_refunds", "int_checkpoint_state"}
+                  "int_checkpoint_touched_refunds", "int_checkpoint_variance_scope", "int_checkpoint_state"}
 HISTORY_COLUMNS = {"fct_refund_variances": {"first_detected_at", "days_since_first_detected", "detail"}}
 
 

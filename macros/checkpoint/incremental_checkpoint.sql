@@ -195,32 +195,10 @@
 {% endmacro %}
 
 
-{#- The refund keys whose variances an incremental checkpoint recomputes:
-    the touched refunds, every refund of a touched order, and every refund
-    whose SLA clock ran out between the previous checkpoint's as_of and this
-    one's (missing_in_erp, missing_at_processor), each with all the refunds
-    of its order (partial refunds are judged per order). The ERP calendar
-    (locked periods) comes only with NetSuite, which checkpoints in full. -#}
+{#- The refund keys whose variances this run recomputes
+    (int_checkpoint_variance_scope). -#}
 {% macro variance_recomputed_keys() -%}
-    {%- set sla_seconds = confirmation_sla_minutes() ~ ' * 60' -%}
-    {%- set previous_as_of = '(select max(as_of) from ' ~ checkpoint_state_relation() ~ ')' -%}
-    with clock_or_touch as (
-        select key_system, refund_key, order_id
-        from {{ ref('int_refunds_matched') }}
-        where
-            (key_system, refund_key) in ({{ touched_refund_keys() }})
-            or order_id in ({{ touched_orders() }})
-            {%- for column in ['confirmed_at', 'storefront_created_at'] %}
-            or coalesce({{ dbt.datediff(column, as_of_literal(), 'second') }} > {{ sla_seconds }}, false)
-            <> coalesce({{ dbt.datediff(column, previous_as_of, 'second') }} > {{ sla_seconds }}, false)
-            {%- endfor %}
-    )
-    select key_system, refund_key from {{ ref('int_refunds_matched') }}
-    where order_id in (select order_id from clock_or_touch)
-    union
-    select key_system, refund_key from clock_or_touch
-    union
-    {{ touched_refund_keys() }}
+    select key_system, refund_key from {{ ref('int_checkpoint_variance_scope') }}
 {%- endmacro %}
 
 

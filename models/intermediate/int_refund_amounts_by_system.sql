@@ -26,6 +26,17 @@ refunds as (
 
 ),
 
+erp_postings as (
+
+    select * from {{ ref('int_erp_postings_deduplicated') }}
+    {% if checkpoint_is_incremental() -%}
+    where
+        processor_refund_id in (select refund_key from ({{ touched_refund_keys() }}) as keys where key_system = 'processor')
+        or erp_document_id in (select refund_key from ({{ touched_refund_keys() }}) as keys where key_system = 'erp')
+    {%- endif %}
+
+),
+
 refunds_dated as (
 
     select
@@ -97,7 +108,7 @@ system_amounts as (
         0 as processor_refund_count,
         1 as erp_posting_count
     from refunds_dated as refund_dated
-    inner join {{ ref('int_erp_postings_deduplicated') }} as postings
+    inner join erp_postings as postings
         on
             refund_dated.key_system = case when postings.is_linked then 'processor' else 'erp' end
             and refund_dated.refund_key = case when postings.is_linked then postings.processor_refund_id else postings.erp_document_id end

@@ -35,11 +35,11 @@
     'is_status_mismatch', 'is_duplicate_erp_posting', 'is_wrong_period', 'is_reason_mismatch',
 ] -%}
 
--- depends_on: {{ ref('int_checkpoint_touched_refunds') }}
+-- depends_on: {{ ref('int_checkpoint_variance_scope') }}
 
-{#- An incremental checkpoint recomputes every refund of the touched refunds
-    and orders, and the refunds whose SLA clock has run out since the
-    previous checkpoint (macro variance_recomputed_keys). -#}
+{#- An incremental checkpoint recomputes the refunds in
+    int_checkpoint_variance_scope: the touched refunds, their orders, and the
+    refunds whose SLA clock has run out since the previous checkpoint. -#}
 
 {{ config(
     materialized='incremental',

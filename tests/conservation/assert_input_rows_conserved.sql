@@ -1,23 +1,49 @@
 {#- Nothing is lost: per input (all its enabled shapes), every row is either folded into a reconciled
     record or listed in fct_rejected_rows, and every reconciled record reaches
-    the three-way match. Returns one row per input that breaks either. -#}
+    the three-way match. Returns one row per input that breaks either.
+    An incremental checkpoint counts the rows of the delivery files it read
+    now, and takes the files read before at the row counts they had then
+    (int_checkpoint_state; unchanged since, by size and modification time):
+    staging must still hold exactly those rows. -#}
+
+-- depends_on: {{ ref('stg_storefront__refunds') }}, {{ ref('stg_processor__refund_events') }}, {{ ref('stg_erp__refund_postings') }}
+
+{%- set incremental = checkpoint_run_mode() == 'incremental' %}
 
 with
 
 input_rows as (
 
     -- The rows each enabled shape delivered (var <role>_shapes).
-    {% for role, input_name in [
-        ('storefront', 'storefront_refunds'),
-        ('processor', 'processor_refunds'),
-        ('erp', 'erp_refund_postings'),
+    {% for role, input_name, staging in [
+        ('storefront', 'storefront_refunds', 'stg_storefront__refunds'),
+        ('processor', 'processor_refunds', 'stg_processor__refund_events'),
+        ('erp', 'erp_refund_postings', 'stg_erp__refund_postings'),
     ] %}
     select
         '{{ input_name }}' as input_name,
         count(*) as row_count
-    from ({{ union_refund_shapes(role, input_name) }}) as shape_rows
+    from ({{ union_refund_shapes(role, input_name, only_unread_files=incremental) }}) as shape_rows
+    {% if incremental -%}
+    union all
+    select
+        '{{ input_name }}' as input_name,
+        coalesce(sum(row_count), 0) as row_count
+    from {{ checkpoint_state_relation() }}
+    where source_file in (select source_file from {{ ref(staging) }})
+    {% endif -%}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
+
+),
+
+input_totals as (
+
+    select
+        input_name,
+        sum(row_count) as row_count
+    from input_rows
+    group by input_name
 
 ),
 
@@ -81,7 +107,7 @@ compared as (
         coalesce(rejected_rows.row_count, 0) as rejected_row_count,
         coalesce(reconciled_rows.record_count, 0) as reconciled_record_count,
         coalesce(matched_records.record_count, 0) as matched_record_count
-    from input_rows
+    from input_totals as input_rows
     left join reconciled_rows on input_rows.input_name = reconciled_rows.input_name
     left join rejected_rows on input_rows.input_name = rejected_rows.input_name
     left join matched_records on input_rows.input_name = matched_records.input_name
