@@ -65,6 +65,7 @@ class Settings:
     webhook_env: str
     shapes: dict[str, list[str]] = field(default_factory=dict)
     extra_vars: dict[str, str] = field(default_factory=dict)
+    full_refresh: bool = False
 
     @property
     def checkpoint_id(self) -> str:
@@ -95,7 +96,8 @@ def parse_args(argv: list[str] | None) -> Settings | argparse.Namespace:
     run.add_argument("--data-dir", type=Path,
                      default=Path(os.environ.get("REFUND_RECON_DATA_DIR") or PROJECT_DIR / "data" / "sample"),
                      help="folder with storefront_refunds, processor_refunds and erp_refund_postings (.csv or "
-                          ".parquet); default env REFUND_RECON_DATA_DIR, else the bundled sample")
+                          ".parquet, or a folder of delivery files each); default env REFUND_RECON_DATA_DIR, else "
+                          "the bundled sample")
     run.add_argument("--as-of", default=None,
                      help="the checkpoint clock, ISO 8601 UTC such as 2026-03-01T00:00:00Z (default: now). Every "
                           "age and SLA is measured against it; re-running the same --as-of replaces that checkpoint")
@@ -126,6 +128,10 @@ def parse_args(argv: list[str] | None) -> Settings | argparse.Namespace:
         run.add_argument(f"--{role}-shapes", nargs="+", metavar="SHAPE",
                          help=f"the shapes the {role} tables come in ({choices}; default generic); "
                               "several are unioned (README: Your data)")
+    run.add_argument("--full-refresh", action="store_true",
+                     help="rebuild every model from scratch (needed after a change of a model's columns); the "
+                          "checkpoint history is kept. Otherwise a checkpoint over delivery folders is incremental "
+                          "(README: Daily checkpoints)")
     run.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
                      help="another dbt var, e.g. --var netsuite_refund_id_field=otherrefnum (repeatable)")
     change_checks.add_arguments(sub)
@@ -150,7 +156,7 @@ def parse_args(argv: list[str] | None) -> Settings | argparse.Namespace:
         reports_dir=args.reports_dir.resolve(), confirmation_sla_minutes=args.sla_minutes,
         amount_tolerance=args.amount_tolerance, business_timezone=args.business_timezone,
         source_freshness_hours=args.freshness_hours, tolerate_amount=args.tolerate_amount,
-        webhook_env=args.webhook_env, shapes=shapes, extra_vars=extra_vars,
+        webhook_env=args.webhook_env, shapes=shapes, extra_vars=extra_vars, full_refresh=args.full_refresh,
     )
 
 
@@ -183,7 +189,8 @@ def exclusive(database: Path) -> Iterator[None]:
 def input_files(settings: Settings) -> list[tuple[str, list[Path]]]:
     """(input name, candidate files) for every input of the enabled shapes.
 
-    A generic input is <data_dir>/<input>.csv or .parquet; another shape's
+    A generic input is <data_dir>/<input>.csv or .parquet, or a folder
+    <data_dir>/<input>/ of delivery files (README: Daily checkpoints); another shape's
     tables are the files in <data_dir>/<shape>/ (which tables a shape needs,
     the build checks and names).
     """
@@ -191,7 +198,8 @@ def input_files(settings: Settings) -> list[tuple[str, list[Path]]]:
     for role, name in zip(("storefront", "processor", "erp"), INPUTS):
         for shape in settings.shapes.get(role) or ["generic"]:
             if shape == "generic":
-                inputs.append((name, [settings.data_dir / f"{name}.csv", settings.data_dir / f"{name}.parquet"]))
+                inputs.append((name, [settings.data_dir / f"{name}.csv", settings.data_dir / f"{name}.parquet",
+                                      settings.data_dir / name]))
                 continue
             folder = settings.data_dir / shape
             tables = sorted({path.stem for path in folder.glob("*") if path.suffix in (".csv", ".parquet")})
@@ -216,8 +224,18 @@ def check_inputs(settings: Settings) -> list[str]:
                 problems.append(f"{name}: no {expected} in {where}")
                 continue
             if len(found) > 1:
-                problems.append(f"{name}: both .csv and .parquet present; keep one")
+                problems.append(f"{name}: {' and '.join(p.name for p in found)} present; keep one")
                 continue
+            described = found[0].name
+            if found[0].is_dir():
+                # Delivery files: count the latest only (the build reads just
+                # the ones it has not read before).
+                deliveries = sorted(p for p in found[0].iterdir() if p.suffix in (".csv", ".parquet"))
+                if not deliveries:
+                    problems.append(f"{name}: no .csv or .parquet delivery files in {found[0]}")
+                    continue
+                found = [deliveries[-1]]
+                described = f"{len(deliveries)} delivery files in {deliveries[-1].parent.name}/, the latest {deliveries[-1].name}"
             path = str(found[0]).replace("'", "''")
             reader = f"read_parquet('{path}')" if path.endswith(".parquet") else \
                 f"read_csv('{path}', all_varchar = true, header = true, null_padding = true, strict_mode = false)"
@@ -226,7 +244,7 @@ def check_inputs(settings: Settings) -> list[str]:
             except duckdb.Error as error:
                 rows = 0
                 print(f"  {name}: cannot count rows ({str(error).splitlines()[0]}); the build will say more")
-            print(f"  {name}: {rows} rows in {found[0].name}")
+            print(f"  {name}: {rows} rows in {described}")
             if rows == 0:
                 print(f"  {name}: WARNING no rows: this source will be reported stale")
     return problems
@@ -246,6 +264,7 @@ def build(settings: Settings) -> bool:
         "build", "--exclude-resource-type", "unit_test",
         "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
         "--target", settings.target, "--vars", json.dumps(settings.dbt_vars()),
+        *(["--full-refresh"] if settings.full_refresh else []),
     ])
     if result.exception is not None:
         print(f"dbt build could not run: {result.exception}", file=sys.stderr)

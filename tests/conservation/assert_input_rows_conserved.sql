@@ -3,8 +3,8 @@
     the three-way match. Returns one row per input that breaks either.
     An incremental checkpoint counts the rows of the delivery files it read
     now, and takes the files read before at the row counts they had then
-    (int_checkpoint_state; unchanged since, by size and modification time):
-    staging must still hold exactly those rows. -#}
+    (int_checkpoint_state; unchanged since, by size and modification time),
+    and staging must still hold exactly that many rows of those files. -#}
 
 -- depends_on: {{ ref('stg_storefront__refunds') }}, {{ ref('stg_processor__refund_events') }}, {{ ref('stg_erp__refund_postings') }}
 
@@ -22,15 +22,27 @@ input_rows as (
     ] %}
     select
         '{{ input_name }}' as input_name,
-        count(*) as row_count
+        count(*) as row_count,
+        0 as recorded_earlier_row_count,
+        0 as staged_earlier_row_count
     from ({{ union_refund_shapes(role, input_name, only_unread_files=incremental) }}) as shape_rows
     {% if incremental -%}
     union all
     select
         '{{ input_name }}' as input_name,
-        coalesce(sum(row_count), 0) as row_count
+        coalesce(sum(row_count), 0) as row_count,
+        coalesce(sum(row_count), 0) as recorded_earlier_row_count,
+        0 as staged_earlier_row_count
     from {{ checkpoint_state_relation() }}
     where source_file in (select source_file from {{ ref(staging) }})
+    union all
+    select
+        '{{ input_name }}' as input_name,
+        0 as row_count,
+        0 as recorded_earlier_row_count,
+        count(*) as staged_earlier_row_count
+    from {{ ref(staging) }}
+    where source_file in (select source_file from {{ checkpoint_state_relation() }})
     {% endif -%}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
@@ -41,7 +53,9 @@ input_totals as (
 
     select
         input_name,
-        sum(row_count) as row_count
+        sum(row_count) as row_count,
+        sum(recorded_earlier_row_count) as recorded_earlier_row_count,
+        sum(staged_earlier_row_count) as staged_earlier_row_count
     from input_rows
     group by input_name
 
@@ -103,6 +117,8 @@ compared as (
     select
         input_rows.input_name,
         input_rows.row_count as input_row_count,
+        input_rows.recorded_earlier_row_count,
+        input_rows.staged_earlier_row_count,
         coalesce(reconciled_rows.row_count, 0) as reconciled_row_count,
         coalesce(rejected_rows.row_count, 0) as rejected_row_count,
         coalesce(reconciled_rows.record_count, 0) as reconciled_record_count,
@@ -118,3 +134,4 @@ select * from compared
 where
     input_row_count <> reconciled_row_count + rejected_row_count
     or reconciled_record_count <> matched_record_count
+    or recorded_earlier_row_count <> staged_earlier_row_count

@@ -10,10 +10,14 @@ build reads all the files at the last as_of. Every model must hold the same rows
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -106,6 +110,24 @@ def was_incremental(work: Path) -> bool:
     compiled = work.joinpath("target", "compiled", "refund_recon", "models", "staging", "processor",
                              "stg_processor__refund_events.sql").read_text(encoding="utf-8")
     return "where source_file not in (" in compiled
+
+
+def test_the_runner_checkpoints_delivery_folders_incrementally(daily: dict) -> None:
+    work = copy_of_daily_checkpoint(daily, "runner")
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_DIR / "scripts" / "checkpoint.py"), "run", "--data-dir", str(daily["data"]),
+         "--as-of", daily["manifest"]["as_of"][-1], "--business-timezone", daily["settings"]["business_timezone"],
+         "--database", str(work / "recon.duckdb"), "--reports-dir", str(work / "reports")],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+    )
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-2000:]  # variances_found
+    assert f"{DAYS + 1} delivery files in processor_refunds/, the latest day-{DAYS:03d}.csv" in result.stdout
+    assert "START sql incremental model main_intermediate.int_refunds_matched" in result.stdout
+    assert was_incremental(PROJECT_DIR)  # the runner compiles into the project's target/
+    with duckdb.connect(str(work / "recon.duckdb"), read_only=True) as con:
+        assert con.execute("select count(*) from fct_refund_variances").fetchone()[0] == \
+            daily["full"].query("select count(*) as n from fct_refund_variances")["n"][0]
 
 
 def test_a_setting_an_earlier_clock_or_a_rewritten_delivery_recompute_everything(daily: dict) -> None:
