@@ -18,7 +18,10 @@ with
 
 input_files as (
 
-    select source_file, size, last_modified
+    select
+        source_file,
+        size,
+        last_modified
     from {{ var('refund_inputs_schema', 'refund_inputs') }}.refund_input_files
 
 ),
@@ -30,18 +33,26 @@ staged_rows as (
     -- The rows each file gave: counted from staging for the files this run
     -- read, carried over for the files read before (unchanged since).
     {% for model in ['stg_storefront__refunds', 'stg_processor__refund_events', 'stg_erp__refund_postings'] -%}
-    select source_file, count(*) as row_count
+    select
+        source_file,
+        count(*) as row_count
     from {{ ref(model) }}
-    {% if incremental -%}
+    {%- if incremental %}
     where {{ checkpoint_new_row() }}
-    {% endif -%}
+    {%- endif %}
     group by source_file
     union all
     {% endfor -%}
-    {% if incremental -%}
-    select source_file, row_count from {{ checkpoint_state_relation() }}
-    {%- else -%}
-    select cast(null as {{ dbt.type_string() }}), cast(null as {{ dbt.type_bigint() }}) where 1 = 0
+    {%- if incremental %}
+    select
+        source_file,
+        row_count
+    from {{ checkpoint_state_relation() }}
+    {%- else %}
+    select
+        cast(null as {{ dbt.type_string() }}),
+        cast(null as {{ dbt.type_bigint() }})
+    where 1 = 0
     {%- endif %}
 
 ),

@@ -26,11 +26,10 @@ with
 postings as (
 
     select * from {{ ref('stg_erp__refund_postings') }}
-    where
-        is_accepted
-        {% if checkpoint_is_incremental() -%}
+    where is_accepted
+    {%- if checkpoint_is_incremental() %}
         and erp_document_id in ({{ touched('erp_candidate') }})
-        {%- endif %}
+    {%- endif %}
 
 ),
 
@@ -127,7 +126,7 @@ final as (
 )
 
 select * from final
-{% if checkpoint_is_incremental() -%}
+{%- if checkpoint_is_incremental() %}
 where
     erp_document_id in ({{ touched('new_erp_document') }})
     or processor_refund_id in ({{ touched('processor_refund') }})

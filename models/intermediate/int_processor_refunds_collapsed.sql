@@ -17,11 +17,10 @@ with
 events as (
 
     select * from {{ ref('stg_processor__refund_events') }}
-    where
-        is_accepted
-        {% if checkpoint_is_incremental() -%}
+    where is_accepted
+    {%- if checkpoint_is_incremental() %}
         and processor_refund_id in ({{ touched('new_processor_refund') }})
-        {%- endif %}
+    {%- endif %}
 
 ),
 

@@ -20,7 +20,7 @@ with
 refunds as (
 
     select * from {{ ref('int_refunds_matched') }}
-    {% if checkpoint_is_incremental() -%}
+    {%- if checkpoint_is_incremental() %}
     where (key_system, refund_key) in ({{ touched_refund_keys() }})
     {%- endif %}
 
@@ -29,7 +29,7 @@ refunds as (
 erp_postings as (
 
     select * from {{ ref('int_erp_postings_deduplicated') }}
-    {% if checkpoint_is_incremental() -%}
+    {%- if checkpoint_is_incremental() %}
     where
         processor_refund_id in (select refund_key from ({{ touched_refund_keys() }}) as keys where key_system = 'processor')
         or erp_document_id in (select refund_key from ({{ touched_refund_keys() }}) as keys where key_system = 'erp')

@@ -56,7 +56,7 @@ refunds as (
         *,
         {{ as_of_literal() }} as as_of
     from {{ ref('int_refunds_matched') }}
-    {% if checkpoint_is_incremental() -%}
+    {%- if checkpoint_is_incremental() %}
     where (key_system, refund_key) in ({{ variance_recomputed_keys() }})
     {%- endif %}
 

@@ -21,7 +21,7 @@ with
 processor_refunds as (
 
     select * from {{ ref('int_processor_refunds_collapsed') }}
-    {% if checkpoint_is_incremental() -%}
+    {%- if checkpoint_is_incremental() %}
     where processor_refund_id in ({{ touched('processor_refund') }})
     {%- endif %}
 
@@ -36,7 +36,7 @@ known_processor_refunds as (
 storefront_refunds as (
 
     select * from {{ ref('int_storefront_refunds_deduplicated') }}
-    {% if checkpoint_is_incremental() -%}
+    {%- if checkpoint_is_incremental() %}
     where storefront_refund_id in (
         select touched_id from {{ ref('int_checkpoint_touched_refunds') }}
         where touched_kind = 'refund' and key_system = 'storefront'
@@ -48,7 +48,7 @@ storefront_refunds as (
 erp_postings as (
 
     select * from {{ ref('int_erp_postings_deduplicated') }}
-    {% if checkpoint_is_incremental() -%}
+    {%- if checkpoint_is_incremental() %}
     where erp_document_id in (
         select touched_id from {{ ref('int_checkpoint_touched_refunds') }}
         where touched_kind = 'refund' and key_system = 'erp'

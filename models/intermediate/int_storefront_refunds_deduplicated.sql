@@ -16,11 +16,10 @@ with
 refunds as (
 
     select * from {{ ref('stg_storefront__refunds') }}
-    where
-        is_accepted
-        {% if checkpoint_is_incremental() -%}
+    where is_accepted
+    {%- if checkpoint_is_incremental() %}
         and storefront_refund_id in ({{ touched('new_storefront_refund') }})
-        {%- endif %}
+    {%- endif %}
 
 ),
 

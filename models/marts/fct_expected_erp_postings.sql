@@ -19,15 +19,14 @@ with
 refunds as (
 
     select * from {{ ref('int_refunds_matched') }}
-    where
-        has_processor_record
-        {% if checkpoint_is_incremental() -%}
+    where has_processor_record
+    {%- if checkpoint_is_incremental() %}
         and (
             order_id is null
             or order_id in ({{ touched_orders() }})
             or (key_system, refund_key) in ({{ touched_refund_keys() }})
         )
-        {%- endif %}
+    {%- endif %}
 
 ),
 

@@ -21,7 +21,7 @@ with
 system_amounts as (
 
     select * from {{ ref('int_refund_amounts_by_system') }}
-    {% if checkpoint_is_incremental() -%}
+    {%- if checkpoint_is_incremental() %}
     where order_id is null or order_id in ({{ touched_orders() }})
     {%- endif %}
 
