@@ -134,7 +134,8 @@
         .columns[0].values() -%}
     {%- set literals = [] -%}
     {%- for file in files -%}{%- do literals.append("'" ~ file ~ "'") -%}{%- endfor -%}
-    {{ return('(' ~ (literals | join(', ') if literals else 'null') ~ ')') }}
+    {#- Never an empty list (invalid SQL) nor null (`not in (null)` keeps no row). -#}
+    {{ return('(' ~ (literals | join(', ') if literals else "''") ~ ')') }}
 {% endmacro %}
 
 
