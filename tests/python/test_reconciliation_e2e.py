@@ -185,7 +185,7 @@ def test_dbt_tests_ran_and_passed(labelled_build: Build) -> None:
     for name in ("assert_input_rows_conserved", "assert_money_conserved",
                  "int_refund_variances_detected::partial_refund_collapsed_replaces_missing_and_amount"):
         assert f"PASS {name}" in log, name
-    assert "20 unit tests" in log
+    assert "21 unit tests" in log
 
 
 def test_missing_required_column_is_a_clear_error(labelled_build: Build, tmp_path: Path) -> None:
