@@ -147,14 +147,14 @@
 
 
 {#- pre_hook of an incremental model: remove the rows this run recomputes.
-    Everything on a full run; in an incremental run the rows that meet
+    Everything on a full run (`where 1 = 1`: BigQuery wants a where clause); in an incremental run the rows that meet
     `condition` (SQL on the model's columns). The model then appends the
     recomputed rows. -#}
 {% macro checkpoint_delete_recomputed(condition) %}
     {%- if not is_incremental() -%}
         {{ return('select 1 as nothing_to_delete') }}
     {%- elif checkpoint_run_mode() != 'incremental' -%}
-        {{ return('delete from ' ~ this) }}
+        {{ return('delete from ' ~ this ~ ' where 1 = 1') }}
     {%- endif -%}
     {{ return('delete from ' ~ this ~ ' where ' ~ condition) }}
 {% endmacro %}
@@ -190,7 +190,7 @@
     {%- if not is_incremental() -%}
         {{ return('select 1 as nothing_to_delete') }}
     {%- elif checkpoint_run_mode() != 'incremental' -%}
-        {{ return('delete from ' ~ this) }}
+        {{ return('delete from ' ~ this ~ ' where 1 = 1') }}
     {%- endif -%}
     {{ return('delete from ' ~ this ~ ' where ' ~ checkpoint_new_row()) }}
 {% endmacro %}
