@@ -41,9 +41,11 @@ refunds_on_order as (
     select
         *,
         -- Refunds without an order id share no order (as in the variance rules).
-        case when order_id is not null then
-            sum(case when coalesce(processor_status, 'unknown') not in ('failed', 'canceled') then 1 else 0 end)
-                over (partition by order_id)
+        case
+            when order_id is not null
+                then sum(
+                    case when coalesce(processor_status, 'unknown') not in ('failed', 'canceled') then 1 else 0 end
+                ) over (partition by order_id)
         end as live_refunds_on_order
     from refunds
 
