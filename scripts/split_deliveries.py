@@ -68,9 +68,10 @@ def split(scenario: Path, out: Path, days: int) -> dict:
                     where = "_arrival > ? and _arrival <= ?"
                     params = [cuts[day - 1], cuts[day]]
                 target = folder / f"day-{day:03d}.csv"
-                con.execute(f"copy (select {select} from rows where {where}) to '{target}' (header, quote '\"')",
-                            params)
-                rows[name].append(con.execute(f"select count(*) from rows where {where}", params).fetchone()[0])
+                # COPY answers with the number of rows it wrote.
+                rows[name].append(con.execute(
+                    f"copy (select {select} from rows where {where}) to '{target}' (header, quote '\"')", params,
+                ).fetchone()[0])
     manifest = {
         "as_of": [cut.strftime("%Y-%m-%dT%H:%M:%SZ") for cut in cuts],
         "rows": rows,

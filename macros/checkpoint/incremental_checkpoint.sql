@@ -176,6 +176,14 @@
 {%- endmacro %}
 
 
+{#- The refund keys of one key_system (processor, storefront, erp) this run
+    recomputes: their ids. -#}
+{% macro touched_refund_ids(key_system) -%}
+    select touched_id from {{ ref('int_checkpoint_touched_refunds') }}
+    where touched_kind = 'refund' and key_system = '{{ key_system }}'
+{%- endmacro %}
+
+
 {#- The orders whose refunds this run recomputes. -#}
 {% macro touched_orders() -%}
     select touched_id from {{ ref('int_checkpoint_touched_refunds') }} where touched_kind = 'order'
@@ -196,19 +204,12 @@
 {% endmacro %}
 
 
-{#- The refund keys whose variances this run recomputes
-    (int_checkpoint_variance_scope). -#}
-{% macro variance_recomputed_keys() -%}
-    select key_system, refund_key from {{ ref('int_checkpoint_variance_scope') }}
-{%- endmacro %}
-
-
 {#- The rows of fct_expected_erp_postings an incremental checkpoint
     recomputes: the touched processor refunds and every refund of a touched
     order or without one (a refund's expected scope counts its order's live
-    refunds). -#}
-{% macro expected_postings_recomputed() -%}
+    refunds). `id_column` holds the processor refund id. -#}
+{% macro expected_postings_recomputed(id_column) -%}
     order_id is null
     or order_id in ({{ touched_orders() }})
-    or processor_refund_id in (select refund_key from ({{ touched_refund_keys() }}) as keys where key_system = 'processor')
+    or {{ id_column }} in ({{ touched_refund_ids('processor') }})
 {%- endmacro %}

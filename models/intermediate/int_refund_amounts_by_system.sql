@@ -31,8 +31,8 @@ erp_postings as (
     select * from {{ ref('int_erp_postings_deduplicated') }}
     {%- if checkpoint_is_incremental() %}
     where
-        processor_refund_id in (select refund_key from ({{ touched_refund_keys() }}) as keys where key_system = 'processor')
-        or erp_document_id in (select refund_key from ({{ touched_refund_keys() }}) as keys where key_system = 'erp')
+        processor_refund_id in ({{ touched_refund_ids('processor') }})
+        or erp_document_id in ({{ touched_refund_ids('erp') }})
     {%- endif %}
 
 ),

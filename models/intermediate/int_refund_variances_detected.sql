@@ -45,7 +45,9 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ checkpoint_delete_recomputed('(key_system, refund_key) in (' ~ variance_recomputed_keys() ~ ')') }}",
+    pre_hook="{{ checkpoint_delete_recomputed(
+        '(key_system, refund_key) in (select key_system, refund_key from ' ~ ref('int_checkpoint_variance_scope') ~ ')'
+    ) }}",
 ) }}
 
 with
@@ -57,7 +59,7 @@ refunds as (
         {{ as_of_literal() }} as as_of
     from {{ ref('int_refunds_matched') }}
     {%- if checkpoint_is_incremental() %}
-    where (key_system, refund_key) in ({{ variance_recomputed_keys() }})
+    where (key_system, refund_key) in (select key_system, refund_key from {{ ref('int_checkpoint_variance_scope') }})
     {%- endif %}
 
 ),

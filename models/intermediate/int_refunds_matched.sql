@@ -37,10 +37,7 @@ storefront_refunds as (
 
     select * from {{ ref('int_storefront_refunds_deduplicated') }}
     {%- if checkpoint_is_incremental() %}
-    where storefront_refund_id in (
-        select touched_id from {{ ref('int_checkpoint_touched_refunds') }}
-        where touched_kind = 'refund' and key_system = 'storefront'
-    )
+    where storefront_refund_id in ({{ touched_refund_ids('storefront') }})
     {%- endif %}
 
 ),
@@ -49,10 +46,7 @@ erp_postings as (
 
     select * from {{ ref('int_erp_postings_deduplicated') }}
     {%- if checkpoint_is_incremental() %}
-    where erp_document_id in (
-        select touched_id from {{ ref('int_checkpoint_touched_refunds') }}
-        where touched_kind = 'refund' and key_system = 'erp'
-    )
+    where erp_document_id in ({{ touched_refund_ids('erp') }})
     {%- endif %}
 
 ),

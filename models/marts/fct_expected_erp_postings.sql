@@ -11,7 +11,7 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ checkpoint_delete_recomputed(expected_postings_recomputed()) }}",
+    pre_hook="{{ checkpoint_delete_recomputed(expected_postings_recomputed('processor_refund_id')) }}",
 ) }}
 
 with
@@ -21,11 +21,7 @@ refunds as (
     select * from {{ ref('int_refunds_matched') }}
     where has_processor_record
     {%- if checkpoint_is_incremental() %}
-        and (
-            order_id is null
-            or order_id in ({{ touched_orders() }})
-            or (key_system, refund_key) in ({{ touched_refund_keys() }})
-        )
+        and ({{ expected_postings_recomputed('refund_key') }})
     {%- endif %}
 
 ),
