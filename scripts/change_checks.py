@@ -25,6 +25,8 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from recon_runner.dbt import run_dbt
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 INPUTS = ("storefront_refunds", "processor_refunds", "erp_refund_postings")
 STOREFRONT_HEADER = ("storefront_refund_id,order_id,processor_refund_id,amount,currency,refund_type,reason,status,"
@@ -127,15 +129,10 @@ def now_utc() -> str:
 
 
 def dbt_build_models(project_dir: Path, work: Path, data_dir: Path, dbt_vars: dict, select: list[str]) -> bool:
-    """Seeds and models only, into work/recon.duckdb; output shown as dbt prints it."""
-    env = {**os.environ, "REFUND_RECON_DUCKDB": str(work / "recon.duckdb"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    dbt = Path(sys.executable).with_name("dbt")
-    command = [str(dbt) if dbt.exists() else "dbt", "--no-use-colors", "--quiet", "build",
-               "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
-               "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
-               "--vars", json.dumps({**dbt_vars, "data_dir": str(data_dir)}),
-               "--resource-type", "seed", "--resource-type", "model", "--select", *select]
-    result = subprocess.run(command, cwd=project_dir, env=env, capture_output=True, text=True)
+    """Seeds and models only, into work/recon.duckdb; dbt's output shown only when it fails."""
+    result = run_dbt("build", "--quiet", "--resource-type", "seed", "--resource-type", "model", "--select", *select,
+                     database=work / "recon.duckdb", dbt_vars={**dbt_vars, "data_dir": str(data_dir)},
+                     target="duckdb", artifacts=work, capture=True, project_dir=project_dir)
     if result.returncode != 0:
         print(result.stdout[-4000:] + result.stderr[-2000:])
     return result.returncode == 0

@@ -53,21 +53,14 @@
 {% endmacro %}
 
 
-{#- Every enabled shape's model of `input_name`, unioned by column name.
-    only_unread_files: just the rows of delivery files the previous complete
-    checkpoint did not read (the incremental checkpoint; the file list is
-    literal, so DuckDB does not open the files it skips). -#}
-{% macro union_refund_shapes(role, input_name, only_unread_files=false) %}
+{#- Every enabled shape's model of `input_name`, unioned by column name. -#}
+{% macro union_refund_shapes(role, input_name) %}
     {%- set columns = refund_shape_columns(input_name) -%}
-    {%- set read_files = checkpoint_read_files_list() if only_unread_files else none -%}
     {%- for shape in refund_shapes(role) %}
     select
         cast('{{ shape }}' as {{ dbt.type_string() }}) as source_shape,
         {{ columns | join(',\n        ') }}
     from {{ ref('stg_' ~ shape ~ '__' ~ input_name) }}
-    {%- if read_files %}
-    where source_file not in {{ read_files }}
-    {%- endif %}
     {%- if not loop.last %}
     union all
     {%- endif %}

@@ -33,7 +33,6 @@
         {{ return('select 1 as refund_inputs_are_tables') }}
     {%- endif -%}
     {%- set statements = [] -%}
-    {%- set files = [] -%}
     {%- for node in graph.sources.values() | sort(attribute='unique_id') if node.package_name == project_name -%}
         {%- set refund_file = (node.config.get('meta') or node.meta or {}).get('refund_file') -%}
         {%- if refund_file -%}
@@ -48,21 +47,8 @@
                 'create or replace view ' ~ node.schema ~ '.' ~ node.identifier ~ ' as '
                 ~ duckdb_refund_input_reader(refund_file)
             ) -%}
-            {%- do files.extend(duckdb_refund_input_files(refund_file)) -%}
         {%- endif -%}
     {%- endfor -%}
-    {#- Every file read, with its size and modification time: the incremental
-        checkpoint reads only files it has not seen, and refreshes fully when
-        one it has seen changed or went away (macros/checkpoint). -#}
-    {%- if files -%}
-        {%- set inputs_schema = var('refund_inputs_schema', 'refund_inputs') -%}
-        {%- do statements.append('create schema if not exists ' ~ inputs_schema) -%}
-        {%- do statements.append(
-            'create or replace view ' ~ inputs_schema ~ '.refund_input_files as '
-            ~ 'select filename as source_file, size, last_modified from read_blob(['
-            ~ "'" ~ (files | unique | sort | join("', '")) ~ "'])"
-        ) -%}
-    {%- endif -%}
     {{ return(statements | join(';\n') if statements else 'select 1 as no_refund_inputs') }}
 {% endmacro %}
 
@@ -70,9 +56,7 @@
 {#- select <row number>, <file>, * from the file or the delivery files that
     hold `refund_file`: every column as text, since the staging models parse
     and validate each value themselves. Several delivery files are one
-    select per file, unioned by column name, so a filter on _source_file
-    skips a file without opening it (the incremental checkpoint reads only
-    the deliveries it has not seen). -#}
+    select per file, unioned by column name. -#}
 {% macro duckdb_refund_input_reader(refund_file) %}
     {%- set readers = [] -%}
     {%- for path in duckdb_refund_input_files(refund_file) -%}

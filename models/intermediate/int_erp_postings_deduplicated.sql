@@ -8,28 +8,12 @@
       orphan    - links to no processor refund (no id, or one the processor
                   does not know) -#}
 
-{#- An incremental checkpoint recomputes the documents with a new row and
-    every document whose current processor refund id is touched (all of
-    that id's bookings, for their rank): int_checkpoint_touched_keys. -#}
-
--- depends_on: {{ ref('int_checkpoint_touched_keys') }}
-
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ checkpoint_delete_recomputed('erp_document_id in (' ~ touched('new_erp_document') ~ ') or processor_refund_id in (' ~ touched('processor_refund') ~ ')') }}",
-) }}
-
 with
 
 postings as (
 
     select * from {{ ref('stg_erp__refund_postings') }}
     where is_accepted
-    {%- if checkpoint_is_incremental() %}
-        and erp_document_id in ({{ touched('erp_candidate') }})
-    {%- endif %}
 
 ),
 
@@ -51,7 +35,7 @@ ranked as (
         *,
         row_number() over (
             partition by erp_document_id
-            order by received_at desc, posted_at desc, source_file desc, source_row_number desc
+            order by received_at desc, posted_at desc, source_row_number desc
         ) as recency_rank,
         count(*) over (partition by erp_document_id) as source_row_count,
         -- A corrected version of a document is not a late delivery: the
@@ -126,8 +110,3 @@ final as (
 )
 
 select * from final
-{%- if checkpoint_is_incremental() %}
-where
-    erp_document_id in ({{ touched('new_erp_document') }})
-    or processor_refund_id in ({{ touched('processor_refund') }})
-{%- endif %}

@@ -3,24 +3,12 @@
     and reasons mapped, and confirmed_at = the earliest event at which the
     refund reached a final success status. -#}
 
--- depends_on: {{ ref('int_checkpoint_touched_keys') }}
-
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ checkpoint_delete_recomputed('processor_refund_id in (' ~ touched('new_processor_refund') ~ ')') }}",
-) }}
-
 with
 
 events as (
 
     select * from {{ ref('stg_processor__refund_events') }}
     where is_accepted
-    {%- if checkpoint_is_incremental() %}
-        and processor_refund_id in ({{ touched('new_processor_refund') }})
-    {%- endif %}
 
 ),
 
@@ -58,7 +46,7 @@ ranked as (
         *,
         row_number() over (
             partition by processor_refund_id
-            order by event_at desc, source_file desc, source_row_number desc
+            order by event_at desc, source_row_number desc
         ) as recency_rank
     from events_mapped
 

@@ -6,34 +6,11 @@
     together they did not fit a 3 GB DuckDB memory limit at 10M refunds
     (BENCHMARKS.md), apart each spills. -#}
 
--- depends_on: {{ ref('int_checkpoint_touched_refunds') }}
-
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ checkpoint_delete_recomputed('(key_system, refund_key) in (' ~ touched_refund_keys() ~ ')') }}",
-) }}
-
 with
 
 refunds as (
 
     select * from {{ ref('int_refunds_matched') }}
-    {%- if checkpoint_is_incremental() %}
-    where (key_system, refund_key) in ({{ touched_refund_keys() }})
-    {%- endif %}
-
-),
-
-erp_postings as (
-
-    select * from {{ ref('int_erp_postings_deduplicated') }}
-    {%- if checkpoint_is_incremental() %}
-    where
-        processor_refund_id in ({{ touched_refund_ids('processor') }})
-        or erp_document_id in ({{ touched_refund_ids('erp') }})
-    {%- endif %}
 
 ),
 
@@ -55,8 +32,6 @@ refunds_dated as (
 system_amounts as (
 
     select
-        key_system,
-        refund_key,
         refund_date,
         order_id,
         canonical_status,
@@ -74,8 +49,6 @@ system_amounts as (
     union all
 
     select
-        key_system,
-        refund_key,
         refund_date,
         order_id,
         canonical_status,
@@ -93,8 +66,6 @@ system_amounts as (
     union all
 
     select
-        refund_dated.key_system,
-        refund_dated.refund_key,
         refund_dated.refund_date,
         refund_dated.order_id,
         refund_dated.canonical_status,
@@ -108,7 +79,7 @@ system_amounts as (
         0 as processor_refund_count,
         1 as erp_posting_count
     from refunds_dated as refund_dated
-    inner join erp_postings as postings
+    inner join {{ ref('int_erp_postings_deduplicated') }} as postings
         on
             refund_dated.key_system = case when postings.is_linked then 'processor' else 'erp' end
             and refund_dated.refund_key = case when postings.is_linked then postings.processor_refund_id else postings.erp_document_id end

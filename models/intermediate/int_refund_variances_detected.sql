@@ -35,21 +35,6 @@
     'is_status_mismatch', 'is_duplicate_erp_posting', 'is_wrong_period', 'is_reason_mismatch',
 ] -%}
 
--- depends_on: {{ ref('int_checkpoint_variance_scope') }}
-
-{#- An incremental checkpoint recomputes the refunds in
-    int_checkpoint_variance_scope: the touched refunds, their orders, and the
-    refunds whose SLA clock has run out since the previous checkpoint. -#}
-
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ checkpoint_delete_recomputed(
-        '(key_system, refund_key) in (select key_system, refund_key from ' ~ ref('int_checkpoint_variance_scope') ~ ')'
-    ) }}",
-) }}
-
 with
 
 refunds as (
@@ -58,9 +43,6 @@ refunds as (
         *,
         {{ as_of_literal() }} as as_of
     from {{ ref('int_refunds_matched') }}
-    {%- if checkpoint_is_incremental() %}
-    where (key_system, refund_key) in (select key_system, refund_key from {{ ref('int_checkpoint_variance_scope') }})
-    {%- endif %}
 
 ),
 
@@ -178,6 +160,7 @@ flagged as (
         erp_scope,
         refund_scope,
         required_gl_reason_code,
+        as_of,
         is_partial_refund_collapsed,
 
         -- The period the refund belongs to: its confirmation's, else (never
@@ -294,7 +277,8 @@ detected as (
         erp_scope,
         refund_scope,
         required_gl_reason_code,
-        refund_period
+        refund_period,
+        as_of
     from flagged_with_locks
     where coalesce({{ flag }}, false)
     {% if not loop.last %}

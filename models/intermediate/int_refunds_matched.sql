@@ -4,50 +4,23 @@
     its own (keyed by its own id), never guessed into a match. Only joins
     here; the variance rules live in int_refund_variances_detected. -#}
 
-{#- An incremental checkpoint recomputes the refund keys in
-    int_checkpoint_touched_refunds: every record of each is there. -#}
-
--- depends_on: {{ ref('int_checkpoint_touched_refunds') }}, {{ ref('int_checkpoint_touched_keys') }}
-
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ checkpoint_delete_recomputed('(key_system, refund_key) in (' ~ touched_refund_keys() ~ ')') }}",
-) }}
-
 with
 
 processor_refunds as (
 
     select * from {{ ref('int_processor_refunds_collapsed') }}
-    {%- if checkpoint_is_incremental() %}
-    where processor_refund_id in ({{ touched('processor_refund') }})
-    {%- endif %}
-
-),
-
-known_processor_refunds as (
-
-    select processor_refund_id from {{ ref('int_processor_refunds_collapsed') }}
 
 ),
 
 storefront_refunds as (
 
     select * from {{ ref('int_storefront_refunds_deduplicated') }}
-    {%- if checkpoint_is_incremental() %}
-    where storefront_refund_id in ({{ touched_refund_ids('storefront') }})
-    {%- endif %}
 
 ),
 
 erp_postings as (
 
     select * from {{ ref('int_erp_postings_deduplicated') }}
-    {%- if checkpoint_is_incremental() %}
-    where erp_document_id in ({{ touched_refund_ids('erp') }})
-    {%- endif %}
 
 ),
 
@@ -55,11 +28,11 @@ storefront_keyed as (
 
     select
         storefront_refunds.*,
-        case when known_processor_refunds.processor_refund_id is not null then 'processor' else 'storefront' end as key_system,
-        coalesce(known_processor_refunds.processor_refund_id, storefront_refunds.storefront_refund_id) as refund_key
+        case when processor_refunds.processor_refund_id is not null then 'processor' else 'storefront' end as key_system,
+        coalesce(processor_refunds.processor_refund_id, storefront_refunds.storefront_refund_id) as refund_key
     from storefront_refunds
-    left join known_processor_refunds
-        on storefront_refunds.processor_refund_id = known_processor_refunds.processor_refund_id
+    left join processor_refunds
+        on storefront_refunds.processor_refund_id = processor_refunds.processor_refund_id
 
 ),
 

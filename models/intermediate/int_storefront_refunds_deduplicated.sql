@@ -2,24 +2,12 @@
     updated_at, else created_at; later rows in the file win ties), with the
     storefront's status and reason mapped to canonical values. -#}
 
--- depends_on: {{ ref('int_checkpoint_touched_keys') }}
-
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ checkpoint_delete_recomputed('storefront_refund_id in (' ~ touched('new_storefront_refund') ~ ')') }}",
-) }}
-
 with
 
 refunds as (
 
     select * from {{ ref('stg_storefront__refunds') }}
     where is_accepted
-    {%- if checkpoint_is_incremental() %}
-        and storefront_refund_id in ({{ touched('new_storefront_refund') }})
-    {%- endif %}
 
 ),
 
@@ -43,7 +31,7 @@ ranked as (
         *,
         row_number() over (
             partition by storefront_refund_id
-            order by recorded_at desc, source_file desc, source_row_number desc
+            order by recorded_at desc, source_row_number desc
         ) as recency_rank,
         count(*) over (partition by storefront_refund_id) as source_row_count
     from refunds

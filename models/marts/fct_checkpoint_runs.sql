@@ -1,14 +1,23 @@
-{#- One row per checkpoint: what each system delivered, how fresh it is, the
-    open, new and resolved variances, and the outcome. A source that
-    delivered no rows, nothing newer than the freshness window, or nothing new
-    since the previous checkpoint makes the outcome stale_sources: never
-    clean. Incremental and never fully refreshed: it is the record. A build
-    that fails records no row here; the runner reports it as `failed`. -#}
+{#- One row per completed checkpoint: what each system delivered, how fresh
+    it is, the open, new and resolved variances, and the outcome with the
+    rules that decided it (README "Outcomes"):
+
+      stale_sources    a source delivered no rows, nothing newer than the
+                       freshness window, or nothing new since the previous
+                       checkpoint (more rows or a newer record);
+      variances_found  otherwise, any open variance or any rejected input row;
+      clean            otherwise: zero open variances, zero rejected rows,
+                       every source fresh.
+
+    Incremental and never fully refreshed: it is the record. The runner builds
+    in a copy of the database and swaps it in only when the whole build passed,
+    so a failed checkpoint never lands here and is never the "previous
+    checkpoint" (the runner logs it in checkpoint_attempts). -#}
 
 {{ config(
     materialized='incremental',
     full_refresh=false,
-    on_schema_change='fail',
+    on_schema_change='append_new_columns',
     pre_hook="{{ replace_current_checkpoint('as_of') }}",
 ) }}
 
@@ -137,6 +146,7 @@ previous_checkpoint as (
 previous_checkpoint as (
 
     select
+        cast(null as {{ dbt.type_string() }}) as checkpoint_id,
         cast(null as {{ dbt.type_bigint() }}) as storefront_rows_read,
         cast(null as {{ dbt.type_bigint() }}) as processor_rows_read,
         cast(null as {{ dbt.type_bigint() }}) as erp_rows_read,
@@ -156,22 +166,27 @@ freshness as (
         deliveries.rows_read,
         deliveries.rows_rejected,
         deliveries.latest_record_at,
-        deliveries.rows_read = 0
-        or deliveries.latest_record_at is null
-        or deliveries.latest_record_at < {{ dbt.dateadd('hour', -window_hours, as_of_literal()) }}
-        or coalesce(
-            deliveries.rows_read <= case deliveries.system_name
-                when 'storefront' then previous_checkpoint.storefront_rows_read
-                when 'processor' then previous_checkpoint.processor_rows_read
-                else previous_checkpoint.erp_rows_read
-            end
-            and deliveries.latest_record_at <= case deliveries.system_name
-                when 'storefront' then previous_checkpoint.storefront_latest_record_at
-                when 'processor' then previous_checkpoint.processor_latest_record_at
-                else previous_checkpoint.erp_latest_record_at
-            end,
-            false
-        ) as is_stale
+        previous_checkpoint.checkpoint_id as previous_checkpoint_id,
+        case
+            when deliveries.rows_read = 0 then 'no rows'
+            when deliveries.latest_record_at is null then 'no accepted row'
+            when deliveries.latest_record_at < {{ dbt.dateadd('hour', -window_hours, as_of_literal()) }}
+                then 'newest record ' || cast(deliveries.latest_record_at as {{ dbt.type_string() }})
+                    || ' is older than {{ window_hours }} h'
+            when coalesce(
+                deliveries.rows_read <= case deliveries.system_name
+                    when 'storefront' then previous_checkpoint.storefront_rows_read
+                    when 'processor' then previous_checkpoint.processor_rows_read
+                    else previous_checkpoint.erp_rows_read
+                end
+                and deliveries.latest_record_at <= case deliveries.system_name
+                    when 'storefront' then previous_checkpoint.storefront_latest_record_at
+                    when 'processor' then previous_checkpoint.processor_latest_record_at
+                    else previous_checkpoint.erp_latest_record_at
+                end,
+                false
+            ) then 'nothing new since ' || previous_checkpoint.checkpoint_id
+        end as stale_reason
     from deliveries
     left join previous_checkpoint on 1 = 1
 
@@ -184,16 +199,19 @@ pivoted as (
         max(case when system_name = '{{ system_name }}' then rows_read end) as {{ system_name }}_rows_read,
         max(case when system_name = '{{ system_name }}' then latest_record_at end) as {{ system_name }}_latest_record_at,
         {%- endfor %}
-        sum(rows_rejected) as rows_rejected
+        sum(rows_rejected) as rows_rejected,
+        max(previous_checkpoint_id) as previous_checkpoint_id
     from freshness
 
 ),
 
 stale as (
 
-    select {{ dbt.listagg('system_name', "', '", 'order by system_name') }} as stale_sources
+    select
+        {{ dbt.listagg('system_name', "', '", 'order by system_name') }} as stale_sources,
+        {{ dbt.listagg("system_name || ' ' || stale_reason", "'; '", 'order by system_name') }} as stale_reasons
     from freshness
-    where is_stale
+    where stale_reason is not null
 
 ),
 
@@ -221,9 +239,19 @@ final as (
             case
                 when stale.stale_sources is not null then 'stale_sources'
                 when coalesce(variance_counts.open_variance_count, 0) > 0 then 'variances_found'
+                when coalesce(pivoted.rows_rejected, 0) > 0 then 'variances_found'
                 else 'clean'
             end as {{ dbt.type_string() }}
-        ) as outcome
+        ) as outcome,
+        -- Every rule that fired, so a reader knows why the outcome is not clean.
+        cast(
+            {{ dbt.concat([
+                "coalesce('stale: ' || stale.stale_reasons || '; ', '')",
+                "case when coalesce(variance_counts.open_variance_count, 0) > 0 then cast(variance_counts.open_variance_count as " ~ dbt.type_string() ~ ") || ' open variances; ' else '' end",
+                "case when coalesce(pivoted.rows_rejected, 0) > 0 then cast(pivoted.rows_rejected as " ~ dbt.type_string() ~ ") || ' input rows rejected (fct_rejected_rows); ' else '' end",
+            ]) }} as {{ dbt.type_string() }}
+        ) as outcome_reasons,
+        cast(pivoted.previous_checkpoint_id as {{ dbt.type_string() }}) as previous_checkpoint_id
     from pivoted
     cross join totals
     cross join variance_counts

@@ -2,27 +2,12 @@
     the writeback dry run and the reconciliation compare against. One row per
     processor refund, keyed by the processor refund id (the idempotency key). -#}
 
--- depends_on: {{ ref('int_checkpoint_touched_refunds') }}
-
-{#- An incremental checkpoint recomputes the touched processor refunds and
-    every refund of a touched order or without one (macros/checkpoint). -#}
-
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ checkpoint_delete_recomputed(expected_postings_recomputed('processor_refund_id')) }}",
-) }}
-
 with
 
 refunds as (
 
     select * from {{ ref('int_refunds_matched') }}
     where has_processor_record
-    {%- if checkpoint_is_incremental() %}
-        and ({{ expected_postings_recomputed('refund_key') }})
-    {%- endif %}
 
 ),
 

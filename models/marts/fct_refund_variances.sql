@@ -38,8 +38,8 @@ joined as (
         variances.amount_delta_minor,
         variances.currency,
         variances.minor_units,
-        {{ as_of_literal() }} as as_of,
-        coalesce(history.first_detected_at, {{ as_of_literal() }}) as first_detected_at
+        variances.as_of,
+        coalesce(history.first_detected_at, variances.as_of) as first_detected_at
     from variances
     inner join refunds
         on
@@ -48,7 +48,7 @@ joined as (
     left join history
         on
             variances.variance_id = history.variance_id
-            and history.checkpoint_as_of = {{ as_of_literal() }}
+            and variances.as_of = history.checkpoint_as_of
 
 ),
 

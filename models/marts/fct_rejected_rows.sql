@@ -85,7 +85,10 @@ final as (
 
     select
         cast(
-            {{ dbt.concat(['input_name', "':'", 'source_shape', "':'", 'cast(source_row_number as ' ~ dbt.type_string() ~ ')']) }}
+            {{ dbt.concat([
+                'input_name', "':'", 'source_shape', "':'", "coalesce(source_file, '')", "':'",
+                'cast(source_row_number as ' ~ dbt.type_string() ~ ')',
+            ]) }}
             as {{ dbt.type_string() }}
         ) as rejected_row_id,
         cast(input_name as {{ dbt.type_string() }}) as input_name,

@@ -66,13 +66,13 @@ previously_open as (
 open_now as (
 
     select
-        {{ as_of_literal() }} as checkpoint_as_of,
+        current_variances.as_of as checkpoint_as_of,
         current_variances.variance_id,
         current_variances.refund_key as refund_id,
         current_variances.variance_type,
         current_variances.discrepancy_system,
         'open' as state,
-        coalesce(previously_open.first_detected_at, {{ as_of_literal() }}) as first_detected_at,
+        coalesce(previously_open.first_detected_at, current_variances.as_of) as first_detected_at,
         cast(null as timestamp) as resolved_at,
         current_variances.amount_delta_minor,
         current_variances.currency,

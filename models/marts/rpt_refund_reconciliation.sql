@@ -4,26 +4,11 @@
     The ERP total is what the ledger holds: every posting, duplicates
     included, reversals netted. -#}
 
--- depends_on: {{ ref('int_checkpoint_touched_refunds') }}
-
-{#- An incremental checkpoint recomputes the rows of the touched orders and
-    the rows without an order (macros/checkpoint). -#}
-
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ checkpoint_delete_recomputed('order_id is null or order_id in (' ~ touched_orders() ~ ')') }}",
-) }}
-
 with
 
 system_amounts as (
 
     select * from {{ ref('int_refund_amounts_by_system') }}
-    {%- if checkpoint_is_incremental() %}
-    where order_id is null or order_id in ({{ touched_orders() }})
-    {%- endif %}
 
 ),
 

@@ -1,63 +1,23 @@
 {#- Nothing is lost: per input (all its enabled shapes), every row is either folded into a reconciled
     record or listed in fct_rejected_rows, and every reconciled record reaches
-    the three-way match. Returns one row per input that breaks either.
-    An incremental checkpoint counts the rows of the delivery files it read
-    now, and takes the files read before at the row counts they had then
-    (int_checkpoint_state; unchanged since, by size and modification time),
-    and staging must still hold exactly that many rows of those files. -#}
-
--- depends_on: {{ ref('stg_storefront__refunds') }}, {{ ref('stg_processor__refund_events') }}, {{ ref('stg_erp__refund_postings') }}
-
-{%- set incremental = checkpoint_run_mode() == 'incremental' %}
+    the three-way match. Returns one row per input that breaks either. -#}
 
 with
 
 input_rows as (
 
     -- The rows each enabled shape delivered (var <role>_shapes).
-    {% for role, input_name, staging in [
-        ('storefront', 'storefront_refunds', 'stg_storefront__refunds'),
-        ('processor', 'processor_refunds', 'stg_processor__refund_events'),
-        ('erp', 'erp_refund_postings', 'stg_erp__refund_postings'),
+    {% for role, input_name in [
+        ('storefront', 'storefront_refunds'),
+        ('processor', 'processor_refunds'),
+        ('erp', 'erp_refund_postings'),
     ] %}
     select
         '{{ input_name }}' as input_name,
-        count(*) as row_count,
-        0 as recorded_earlier_row_count,
-        0 as staged_earlier_row_count
-    from ({{ union_refund_shapes(role, input_name, only_unread_files=incremental) }}) as shape_rows
-    {% if incremental -%}
-    union all
-    select
-        '{{ input_name }}' as input_name,
-        coalesce(sum(row_count), 0) as row_count,
-        coalesce(sum(row_count), 0) as recorded_earlier_row_count,
-        0 as staged_earlier_row_count
-    from {{ checkpoint_state_relation() }}
-    where source_file in (select source_file from {{ ref(staging) }})
-    union all
-    select
-        '{{ input_name }}' as input_name,
-        0 as row_count,
-        0 as recorded_earlier_row_count,
-        count(*) as staged_earlier_row_count
-    from {{ ref(staging) }}
-    where source_file in (select source_file from {{ checkpoint_state_relation() }})
-    {% endif -%}
+        count(*) as row_count
+    from ({{ union_refund_shapes(role, input_name) }}) as shape_rows
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
-
-),
-
-input_totals as (
-
-    select
-        input_name,
-        sum(row_count) as row_count,
-        sum(recorded_earlier_row_count) as recorded_earlier_row_count,
-        sum(staged_earlier_row_count) as staged_earlier_row_count
-    from input_rows
-    group by input_name
 
 ),
 
@@ -117,13 +77,11 @@ compared as (
     select
         input_rows.input_name,
         input_rows.row_count as input_row_count,
-        input_rows.recorded_earlier_row_count,
-        input_rows.staged_earlier_row_count,
         coalesce(reconciled_rows.row_count, 0) as reconciled_row_count,
         coalesce(rejected_rows.row_count, 0) as rejected_row_count,
         coalesce(reconciled_rows.record_count, 0) as reconciled_record_count,
         coalesce(matched_records.record_count, 0) as matched_record_count
-    from input_totals as input_rows
+    from input_rows
     left join reconciled_rows on input_rows.input_name = reconciled_rows.input_name
     left join rejected_rows on input_rows.input_name = rejected_rows.input_name
     left join matched_records on input_rows.input_name = matched_records.input_name
@@ -134,4 +92,3 @@ select * from compared
 where
     input_row_count <> reconciled_row_count + rejected_row_count
     or reconciled_record_count <> matched_record_count
-    or recorded_earlier_row_count <> staged_earlier_row_count

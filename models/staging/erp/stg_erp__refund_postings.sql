@@ -3,19 +3,12 @@
     posting_period defaulted as the contract says. A row that cannot be
     reconciled keeps its place here with rejected_column and rejection_reason. -#}
 
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ checkpoint_delete_unread_rows() }}",
-) }}
-
 with
 
 source as (
 
     -- every enabled shape of this input (var erp_shapes), as text
-    {{ union_refund_shapes('erp', 'erp_refund_postings', only_unread_files=checkpoint_is_incremental()) }}
+    {{ union_refund_shapes('erp', 'erp_refund_postings') }}
 
 ),
 

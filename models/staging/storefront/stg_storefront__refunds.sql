@@ -2,19 +2,12 @@
     integer minor units; timestamps in UTC. A row that cannot be reconciled
     keeps its place here with rejected_column and rejection_reason set. -#}
 
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ checkpoint_delete_unread_rows() }}",
-) }}
-
 with
 
 source as (
 
     -- every enabled shape of this input (var storefront_shapes), as text
-    {{ union_refund_shapes('storefront', 'storefront_refunds', only_unread_files=checkpoint_is_incremental()) }}
+    {{ union_refund_shapes('storefront', 'storefront_refunds') }}
 
 ),
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import html
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ OUTCOME_STYLE = {
     "failed": ("#5a0f0f", "FAILED: the checkpoint did not complete"),
 }
 TABLE_LIMIT = 1000
+STALE_COLOR, DOT_COLOR = "#8a1c1c", "#3a6ea5"
 
 
 def age_bucket(days: int) -> str:
@@ -62,9 +65,12 @@ def bar_chart(title: str, counts: list[tuple[str, int]]) -> str:
             f'font-size="12" font-family="sans-serif">{"".join(bars)}</svg></figure>')
 
 
-def trend_chart(points: list[tuple[str, int]]) -> str:
-    """Open variances per checkpoint as an inline SVG line."""
+def trend_chart(history: list[tuple[str, int | None, str]]) -> str:
+    """Open variances per completed checkpoint as an inline SVG line; a stale
+    checkpoint's point is marked red (failed checkpoints are not in the
+    history: they changed nothing)."""
     width, height, pad = 640, 180, 40
+    points = [(label, count or 0) for label, count, _ in history]
     if not points:
         return "<p>No checkpoint history yet.</p>"
     peak = max(count for _, count in points) or 1
@@ -72,10 +78,10 @@ def trend_chart(points: list[tuple[str, int]]) -> str:
     coords = [(pad + i * step, height - pad - (height - 2 * pad) * count / peak) for i, (_, count) in enumerate(points)]
     line = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
     dots = "".join(
-        f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#3a6ea5"/>'
+        f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{STALE_COLOR if outcome == "stale_sources" else DOT_COLOR}"/>'
         f'<text x="{x:.1f}" y="{y - 8:.1f}" text-anchor="middle">{count}</text>'
         f'<text x="{x:.1f}" y="{height - pad + 16}" text-anchor="middle" font-size="10">{html.escape(label[:10])}</text>'
-        for (x, y), (label, count) in zip(coords, points)
+        for (x, y), (label, count), (_, _, outcome) in zip(coords, points, history)
     )
     return (f'<figure><figcaption>Open variances per checkpoint</figcaption>'
             f'<svg role="img" aria-label="Open variances per checkpoint" width="{width}" height="{height}" '
@@ -94,7 +100,7 @@ def table(columns: list[str], rows: list[list[Any]]) -> str:
 
 
 def write_html(path: Path, summary: dict[str, Any], variances: list[dict[str, Any]],
-               trend: list[tuple[str, int]]) -> None:
+               trend: list[tuple[str, int | None, str]]) -> None:
     color, banner = OUTCOME_STYLE[summary["outcome"]]
     by_type: dict[str, int] = {}
     by_age = {label: 0 for label, _, _ in AGE_BUCKETS}
@@ -104,7 +110,7 @@ def write_html(path: Path, summary: dict[str, Any], variances: list[dict[str, An
     totals = table(
         ["currency", "storefront", "processor", "ERP", "net variance (ERP - storefront)"],
         [[t["currency"], t["storefront_total"], t["processor_total"], t["erp_total"], t["net_variance"]]
-         for t in summary["totals"]],
+         for t in summary.get("booked_totals", [])],
     )
     shown = variances[:TABLE_LIMIT]
     variance_table = table(
@@ -114,8 +120,8 @@ def write_html(path: Path, summary: dict[str, Any], variances: list[dict[str, An
     )
     more = (f"<p>Showing {len(shown)} of {len(variances)}; the full list is in variances.csv.</p>"
             if len(variances) > len(shown) else "")
-    stale = summary.get("stale_sources")
-    detail = f"<p>Stale sources: {html.escape(stale)}</p>" if stale else ""
+    reasons = summary.get("outcome_reasons")
+    detail = f"<p>Why: {html.escape(reasons)}</p>" if reasons else ""
     if summary.get("error"):
         detail += f"<p>{html.escape(summary['error'])}</p>"
     page = f"""<!doctype html>
@@ -133,9 +139,9 @@ figure {{ margin: 12px 0; }} figcaption {{ font-weight: bold; margin-bottom: 4px
 </style></head><body>
 <div class="banner">{html.escape(banner)}
 <small>Checkpoint {html.escape(summary['checkpoint_id'])} as of {html.escape(summary['as_of'])} UTC;
-{summary['open_variance_count']} open, {summary['new_variance_count']} new, {summary['resolved_variance_count']} resolved</small></div>
+{summary.get('open_variance_count') or 0} open, {summary.get('new_variance_count') or 0} new, {summary.get('resolved_variance_count') or 0} resolved</small></div>
 {detail}
-<h2>Three-column totals</h2>
+<h2>Refunds the ledger must book (status succeeded)</h2>
 {totals}
 <h2>Open variances</h2>
 <div class="charts">
@@ -149,3 +155,26 @@ figure {{ margin: 12px 0; }} figcaption {{ font-weight: bold; margin-bottom: 4px
 </body></html>
 """
     path.write_text(page, encoding="utf-8")
+
+
+def write_report_folder(reports_dir: Path, name: str, summary: dict[str, Any], variances: list[dict[str, Any]],
+                        columns: list[str], trend: list[tuple[str, int | None, str]]) -> Path:
+    """variances.csv, summary.json and report.html in reports_dir/name, all or
+    nothing: written to a hidden folder beside it, then renamed into place (a
+    folder already there is moved aside first and removed after)."""
+    final = reports_dir / name
+    staging = reports_dir / f".{name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        write_csv(staging / "variances.csv", variances, columns)
+        write_json(staging / "summary.json", summary)
+        write_html(staging / "report.html", summary, variances, trend)
+        aside = reports_dir / f".{name}.old-{os.getpid()}"
+        if final.exists():
+            final.rename(aside)
+        staging.rename(final)
+        shutil.rmtree(aside, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return final

@@ -24,10 +24,30 @@ class Delivery:
 
 def mask_url(url: str) -> str:
     """scheme://host/… : enough to tell which endpoint, never the secret path."""
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}/…"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "?"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<malformed URL>"
+    return f"{parts.scheme or '?'}://{host}{port}/…"
+
+
+def webhook_url_problem(url: str) -> str | None:
+    """Why `url` cannot be a webhook endpoint, or None. The answer never
+    quotes the URL: its path is the secret."""
+    if any(character.isspace() or ord(character) < 32 for character in url):
+        return "contains a space or a control character"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a malformed port)
+    except ValueError:
+        return "is not a URL"
+    if parts.scheme not in ("http", "https"):
+        return "must start with https:// (or http://)"
+    if not parts.hostname:
+        return "has no host"
+    return None
 
 
 def post_json(url: str, payload: dict, timeout_seconds: float = 10.0, attempts: int = 3,
@@ -46,7 +66,7 @@ def post_json(url: str, payload: dict, timeout_seconds: float = 10.0, attempts: 
             last_error = f"HTTP {error.code}"
             if 400 <= error.code < 500 and error.code != 429:
                 break  # the endpoint refuses this message: retrying will not help
-        except (urllib.error.URLError, TimeoutError, OSError) as error:
+        except Exception as error:  # noqa: BLE001 (any failure to deliver is reported, never raised)
             last_error = type(error).__name__ + ": " + str(getattr(error, "reason", error))
         if attempt < attempts:
             time.sleep(backoff_seconds * 2 ** (attempt - 1))

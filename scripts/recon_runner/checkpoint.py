@@ -1,0 +1,256 @@
+"""One checkpoint, start to finish: lock, check inputs, build in a copy of the
+database, publish it, read the marts, write the report and notify.
+
+Nothing the checkpoint changes is visible until the build and every data test
+passed: the marts and the history move together, in one rename (store.py).
+A failed checkpoint changes nothing but its own row in checkpoint_attempts
+and its own report folder (<checkpoint_id>-failed).
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from . import store
+from .dbt import run_dbt
+from .marts import VARIANCE_COLUMNS, read_checkpoint
+from .message import message, within_tolerance
+from .notify import mask_url, post_json, webhook_url_problem
+from .reports import write_report_folder
+from .store import Busy, CheckpointError
+
+EXIT_CODES = {"clean": 0, "variances_found": 1, "stale_sources": 2, "failed": 3, "busy": 4, "usage": 64}
+INPUTS = ("storefront_refunds", "processor_refunds", "erp_refund_postings")
+DUCKDB_TARGETS = ("prod", "duckdb")
+
+
+@dataclass
+class Settings:
+    data_dir: Path
+    as_of: str
+    target: str
+    database: Path
+    reports_dir: Path
+    confirmation_sla_minutes: int
+    amount_tolerance: str
+    business_timezone: str
+    source_freshness_hours: int
+    tolerate_amount: Decimal | None
+    webhook_env: str
+    shapes: dict[str, list[str]] = field(default_factory=dict)
+    extra_vars: dict[str, str] = field(default_factory=dict)
+    full_refresh: bool = False
+    debug: bool = False
+
+    @property
+    def checkpoint_id(self) -> str:
+        moment = datetime.fromisoformat(self.as_of.replace("Z", "+00:00"))
+        return "cp_" + moment.strftime("%Y%m%dT%H%M%SZ")
+
+    @property
+    def as_of_utc(self) -> datetime:
+        return datetime.fromisoformat(self.as_of.replace("Z", "+00:00")).replace(tzinfo=None)
+
+    def dbt_vars(self) -> dict[str, object]:
+        return {
+            "data_dir": str(self.data_dir),
+            "as_of": self.as_of,
+            "confirmation_sla_minutes": self.confirmation_sla_minutes,
+            "amount_tolerance": self.amount_tolerance,
+            "business_timezone": self.business_timezone,
+            "source_freshness_hours": self.source_freshness_hours,
+            **{f"{role}_shapes": shapes for role, shapes in self.shapes.items()},
+            **self.extra_vars,
+        }
+
+
+def input_files(settings: Settings) -> list[tuple[str, list[Path]]]:
+    """(input name, candidate files) for every input of the enabled shapes.
+
+    A generic input is <data_dir>/<input>.csv or .parquet, or a folder
+    <data_dir>/<input>/ of delivery files; another shape's tables are the
+    files in <data_dir>/<shape>/ (which tables a shape needs, the build checks
+    and names).
+    """
+    inputs: list[tuple[str, list[Path]]] = []
+    for role, name in zip(("storefront", "processor", "erp"), INPUTS):
+        for shape in settings.shapes.get(role) or ["generic"]:
+            if shape == "generic":
+                inputs.append((name, [settings.data_dir / f"{name}.csv", settings.data_dir / f"{name}.parquet",
+                                      settings.data_dir / name]))
+                continue
+            folder = settings.data_dir / shape
+            tables = sorted({path.stem for path in folder.glob("*") if path.suffix in (".csv", ".parquet")})
+            if not tables:
+                inputs.append((f"{shape} ({role})", []))
+            for table in tables:
+                inputs.append((f"{shape}/{table}", [folder / f"{table}.csv", folder / f"{table}.parquet"]))
+    return list(dict(inputs).items())
+
+
+def check_inputs(settings: Settings) -> None:
+    """Each input exists once. Rows are counted by the build itself (one
+    reader, so the count is the rows reconciled): a source with no rows is
+    reported stale from the build's own count."""
+    if not settings.data_dir.is_dir():
+        raise CheckpointError(f"data folder {settings.data_dir} does not exist or is not a folder")
+    if not os.access(settings.data_dir, os.R_OK | os.X_OK):
+        raise CheckpointError(f"data folder {settings.data_dir} is not readable")
+    problems = []
+    for name, candidates in input_files(settings):
+        found = [p for p in candidates if p.exists()]
+        if not found:
+            expected = f"{name}.csv or .parquet, or a folder {name}/" if candidates else "tables (README: Your data)"
+            where = candidates[0].parent if candidates else settings.data_dir / name.split(" ")[0]
+            problems.append(f"{name}: no {expected} in {where}")
+        elif len(found) > 1:
+            problems.append(f"{name}: {' and '.join(p.name for p in found)} present; keep one")
+        else:
+            print(f"  {name}: {found[0]}")
+    if problems:
+        raise CheckpointError("input missing: " + "; ".join(problems))
+
+
+def webhook(settings: Settings) -> str | None:
+    """The webhook URL from the environment, validated; None when unset."""
+    url = os.environ.get(settings.webhook_env, "").strip()
+    if not url:
+        return None
+    problem = webhook_url_problem(url)
+    if problem:
+        raise CheckpointError(f"env {settings.webhook_env} {problem} (the URL is not shown: it holds a secret)")
+    return url
+
+
+def deliver(settings: Settings, url: str | None, text: str, summary: dict[str, Any]) -> dict[str, Any]:
+    if not url:
+        print(f"  webhook: not configured (set env {settings.webhook_env} to send this message)")
+        return {"channel": "webhook", "delivered": False, "detail": f"not configured (env {settings.webhook_env})"}
+    result = post_json(url, {"text": text, "outcome": summary["outcome"], "checkpoint_id": summary["checkpoint_id"]})
+    status = "delivered" if result.delivered else f"NOT delivered after {result.attempts} attempts ({result.detail})"
+    print(f"  webhook {mask_url(url)}: {status}")
+    return {"channel": "webhook", "endpoint": mask_url(url), "delivered": result.delivered,
+            "attempts": result.attempts, "detail": result.detail}
+
+
+def build(settings: Settings, work: Path) -> None:
+    """dbt build of models and data tests into the work copy (unit tests run in CI)."""
+    result = run_dbt("build", "--exclude-resource-type", "unit_test",
+                     *(["--full-refresh"] if settings.full_refresh else []),
+                     database=work, dbt_vars=settings.dbt_vars(), target=settings.target)
+    if result.returncode != 0:
+        raise CheckpointError(f"dbt build failed (exit {result.returncode}): a model or a data test failed; "
+                              "the dbt output above names it")
+
+
+def is_duckdb(settings: Settings) -> bool:
+    return settings.target in DUCKDB_TARGETS
+
+
+def run(settings: Settings, started: datetime) -> tuple[dict[str, Any], list[dict], list[tuple], str | None]:
+    """The checkpoint under the lock: (summary, variances, trend, webhook URL).
+    Raises CheckpointError (failed) or Busy; records a failed attempt itself."""
+    database = settings.database
+    attempt = {"attempt_id": f"{settings.checkpoint_id}@{started:%Y%m%dT%H%M%SZ}",
+               "checkpoint_id": settings.checkpoint_id, "as_of": settings.as_of_utc, "started_at": started,
+               "data_dir": str(settings.data_dir)}
+    work = database.with_name(database.name + ".building")
+    try:
+        url = webhook(settings)
+        print("[1/4] inputs present", flush=True)
+        if is_duckdb(settings):
+            check_inputs(settings)
+            store.settle(database)
+            work = store.work_copy(database)
+        else:
+            work = database  # a warehouse target builds in place (README: Outcomes)
+        print("[2/4] dbt build (models and data tests, in a copy of the database)", flush=True)
+        build(settings, work)
+        print("[3/4] reading the marts", flush=True)
+        summary, variances, trend = read_checkpoint(work, settings.checkpoint_id, settings.data_dir)
+        store.record_attempt(work, {**attempt, "finished_at": store.now_utc(), "outcome": summary["outcome"],
+                                    "exit_code": EXIT_CODES[summary["outcome"]],
+                                    "reason": summary["outcome_reasons"]})
+        if work != database:
+            store.publish(work, database)
+        return summary, variances, trend, url
+    except BaseException as error:
+        if work != database:
+            store.discard(work)
+        if isinstance(error, Busy):
+            raise
+        reason = one_line(error)
+        try:
+            store.record_attempt(database, {**attempt, "finished_at": store.now_utc(), "outcome": "failed",
+                                            "exit_code": EXIT_CODES["failed"], "reason": reason})
+        except Exception as failure:  # noqa: BLE001 (the record is best effort; the exit code is not)
+            print(f"  (the failure could not be recorded in {database}: {one_line(failure)})")
+        raise CheckpointError(reason) from error
+
+
+def one_line(error: BaseException) -> str:
+    if isinstance(error, (CheckpointError, Busy)):
+        return str(error)
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"unexpected {type(error).__name__}" + (f": {text}" if text else "")
+
+
+def checkpoint(settings: Settings) -> int:
+    """Run one checkpoint and return its exit code. Every outcome but busy
+    writes summary.json; every error is one line (a traceback with --debug)."""
+    started = store.now_utc()
+    print(f"Checkpoint {settings.checkpoint_id}: data {settings.data_dir}, database {settings.database}", flush=True)
+    try:
+        settings.reports_dir.mkdir(parents=True, exist_ok=True)
+        probe = settings.reports_dir / f".write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        print(f"FAILED: reports folder {settings.reports_dir} is not writable: {error.strerror or error}. "
+              "Nothing was changed.")
+        return EXIT_CODES["failed"]
+    variances: list[dict] = []
+    trend: list[tuple] = []
+    url = None
+    try:
+        with store.exclusive(settings.database):
+            summary, variances, trend, url = run(settings, started)
+    except Busy as busy:
+        print(f"BUSY: {busy}. Nothing was changed; run again when it has finished.")
+        return EXIT_CODES["busy"]
+    except (CheckpointError, Exception) as error:  # noqa: BLE001 (every error is a failed checkpoint)
+        if settings.debug:
+            traceback.print_exc()
+        summary = {"checkpoint_id": settings.checkpoint_id, "as_of": settings.as_of, "outcome": "failed",
+                   "error": one_line(error), "data_dir": str(settings.data_dir)}
+        print(f"FAILED: {summary['error']}")
+    outcome = summary["outcome"]
+    code = EXIT_CODES[outcome]
+    if outcome == "variances_found" and settings.tolerate_amount is not None:
+        summary["within_tolerance"] = within_tolerance(summary, variances, settings.tolerate_amount)
+    print("[4/4] report and alerts", flush=True)
+    text = message(summary, variances)
+    print("\n" + text + "\n")
+    summary["message"] = text
+    summary["deliveries"] = [{"channel": "terminal", "delivered": True}, deliver(settings, url, text, summary)]
+    folder = settings.checkpoint_id + ("-failed" if outcome == "failed" else "")
+    try:
+        written = write_report_folder(settings.reports_dir, folder, summary, variances, VARIANCE_COLUMNS, trend)
+        print(f"  reports: {written}/variances.csv, summary.json, report.html")
+    except Exception as error:  # noqa: BLE001
+        if settings.debug:
+            traceback.print_exc()
+        print(f"FAILED: the report files could not be written to {settings.reports_dir / folder}: {one_line(error)}"
+              f" (the checkpoint itself completed as {outcome} and is recorded)")
+        return EXIT_CODES["failed"]
+    if summary.get("within_tolerance"):
+        print(f"Every open variance is within --tolerate-amount {settings.tolerate_amount}: exit 0.")
+        code = 0
+    print(f"Outcome: {outcome} (exit {code})")
+    return code

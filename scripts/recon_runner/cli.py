@@ -1,0 +1,154 @@
+"""Run a refund reconciliation checkpoint and say plainly how it went.
+
+(Two more commands check a change before it ships: `validate-writeback`, a
+dry run of a changed integration, and `mapping-impact`, the variances a
+mapping-seed change adds and removes; see `--help` of each.)
+
+A checkpoint checks that every input is there, builds the models and data
+tests in a copy of the checkpoint database, swaps the copy in only when the
+whole build passed, reads the marts, writes the report files and sends one
+message: a clean run says so and why, any other outcome says which rule fired.
+
+Outcomes and exit codes (for a scheduler):
+  0   clean            zero open variances, zero rejected input rows, every source delivered
+                       new rows inside the freshness window (or: every variance within
+                       --tolerate-amount and no row rejected)
+  1   variances_found  open variances or rejected input rows; the report lists them
+  2   stale_sources    a source delivered no rows, nothing fresh, or nothing new since the
+                       previous checkpoint: never reported as clean
+  3   failed           any error: the build or a data test failed, an input is missing, a
+                       folder is unreadable, a setting is invalid; nothing was changed
+  4   busy             another checkpoint, or a process writing the database, holds it;
+                       nothing was changed
+  64  usage            the command line is wrong
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from .checkpoint import EXIT_CODES, Settings, checkpoint
+from .dbt import PROJECT_DIR
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors exit 64 (EX_USAGE), not argparse's 2 (= stale_sources here)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: usage error: {message}", file=sys.stderr)
+        sys.exit(EXIT_CODES["usage"])
+
+
+def amount(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not an amount: {text!r}") from None
+    if not value.is_finite() or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative amount, got {text!r}")
+    return value
+
+
+def build_parser() -> Parser:
+    import change_checks
+
+    parser = Parser(prog="checkpoint.py", description=__doc__.split("\n\n")[0],
+                    epilog=__doc__[__doc__.index("Outcomes and exit codes"):],
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    run = sub.add_parser("run", help="run one checkpoint", description=__doc__,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("--data-dir", type=Path,
+                     default=Path(os.environ.get("REFUND_RECON_DATA_DIR") or PROJECT_DIR / "data" / "sample"),
+                     help="folder with storefront_refunds, processor_refunds and erp_refund_postings (.csv or "
+                          ".parquet, or a folder of delivery files each); default env REFUND_RECON_DATA_DIR, else "
+                          "the bundled sample")
+    run.add_argument("--as-of", default=None,
+                     help="the checkpoint clock, ISO 8601 UTC such as 2026-03-01T00:00:00Z (default: now). Every "
+                          "age and SLA is measured against it; re-running the same --as-of replaces that checkpoint")
+    run.add_argument("--target", default=os.environ.get("REFUND_RECON_TARGET", "prod"),
+                     help="dbt target from profiles.yml (default prod: the DuckDB file of --database; or env "
+                          "REFUND_RECON_TARGET)")
+    run.add_argument("--database", type=Path,
+                     default=Path(os.environ.get("REFUND_RECON_PROD_DUCKDB") or PROJECT_DIR / "refund_recon.duckdb"),
+                     help="DuckDB file holding the marts and the checkpoint history (default refund_recon.duckdb, "
+                          "or env REFUND_RECON_PROD_DUCKDB)")
+    run.add_argument("--reports-dir", type=Path, default=PROJECT_DIR / "reports",
+                     help="where each checkpoint's variances.csv, summary.json and report.html go (default reports/)")
+    run.add_argument("--sla-minutes", type=int, default=30,
+                     help="confirmation SLA: longest acceptable minutes from processor confirmation to ERP receipt")
+    run.add_argument("--amount-tolerance", default="0",
+                     help="largest absolute difference, in major units, still counted as equal (default 0)")
+    run.add_argument("--business-timezone", default="UTC",
+                     help="IANA timezone that decides dates and accounting periods (default UTC)")
+    run.add_argument("--freshness-hours", type=int, default=24,
+                     help="a source whose newest record is older than this at as_of is stale (default 24)")
+    run.add_argument("--tolerate-amount", type=amount, default=None,
+                     help="exit 0 when no row was rejected and every open variance's |amount_delta| is at most "
+                          "this (they are still reported and recorded as variances_found)")
+    run.add_argument("--webhook-env", default="REFUND_RECON_WEBHOOK_URL",
+                     help="name of the environment variable holding the Slack-compatible webhook URL "
+                          "(default REFUND_RECON_WEBHOOK_URL); unset means no webhook")
+    for role, choices in (("storefront", "generic, shopify"), ("processor", "generic, stripe, adyen, paypal"),
+                          ("erp", "generic, netsuite")):
+        run.add_argument(f"--{role}-shapes", nargs="+", metavar="SHAPE",
+                         help=f"the shapes the {role} tables come in ({choices}; default generic); "
+                              "several are unioned (README: Your data)")
+    run.add_argument("--full-refresh", action="store_true",
+                     help="rebuild every model from scratch (needed after a change of a model's columns); the "
+                          "checkpoint history is kept")
+    run.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
+                     help="another dbt var, e.g. --var netsuite_refund_id_field=otherrefnum (repeatable)")
+    run.add_argument("--debug", action="store_true", help="print a traceback with an error")
+    change_checks.add_arguments(sub)
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> Settings | argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command != "run":
+        return args
+    as_of = args.as_of or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        moment = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
+    except ValueError:
+        parser.error(f"--as-of must be ISO 8601, got {as_of!r}")
+    if moment.utcoffset() not in (None,) and moment.utcoffset().total_seconds() != 0:
+        parser.error(f"--as-of must be UTC (Z or +00:00), got {as_of!r}")
+    for name in ("sla_minutes", "freshness_hours"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must not be negative")
+    extra_vars = {}
+    for item in args.var:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip().isidentifier():
+            parser.error(f"--var takes NAME=VALUE, got {item!r}")
+        extra_vars[name.strip()] = value
+    shapes = {role: getattr(args, f"{role}_shapes") for role in ("storefront", "processor", "erp")
+              if getattr(args, f"{role}_shapes")}
+    return Settings(
+        data_dir=args.data_dir.resolve(), as_of=as_of, target=args.target, database=args.database.resolve(),
+        reports_dir=args.reports_dir.resolve(), confirmation_sla_minutes=args.sla_minutes,
+        amount_tolerance=args.amount_tolerance, business_timezone=args.business_timezone,
+        source_freshness_hours=args.freshness_hours, tolerate_amount=args.tolerate_amount,
+        webhook_env=args.webhook_env, shapes=shapes, extra_vars=extra_vars, full_refresh=args.full_refresh,
+        debug=args.debug,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = parse_args(argv)
+    if isinstance(settings, argparse.Namespace):
+        import change_checks
+
+        command = {"validate-writeback": change_checks.validate_writeback,
+                   "mapping-impact": change_checks.mapping_impact}[settings.command]
+        return command(settings)
+    return checkpoint(settings)

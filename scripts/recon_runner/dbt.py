@@ -1,0 +1,42 @@
+"""The one way this project starts dbt from Python: a subprocess of the dbt
+that sits beside this interpreter, with the project's profiles and a chosen
+DuckDB file. A subprocess, not dbtRunner in-process: a finished dbt leaves
+no open handle on the database file, so the runner can swap the file in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+def dbt_executable() -> str:
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else "dbt"
+
+
+def run_dbt(command: str, *args: str, database: Path | None = None, dbt_vars: dict | None = None,
+            target: str | None = None, artifacts: Path | None = None, capture: bool = False,
+            project_dir: Path = PROJECT_DIR, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`dbt <command>` on the project. `database` is the DuckDB file every
+    DuckDB target writes; `artifacts` a folder for target/ and logs/ (default
+    the project's own). Output goes to the terminal unless `capture`."""
+    full_env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(env or {})}
+    if database is not None:
+        full_env["REFUND_RECON_DUCKDB"] = str(database)
+        full_env["REFUND_RECON_PROD_DUCKDB"] = str(database)
+    argv = [dbt_executable(), "--no-use-colors", command, "--project-dir", str(project_dir),
+            "--profiles-dir", str(project_dir)]
+    if target:
+        argv += ["--target", target]
+    if artifacts is not None:
+        argv += ["--target-path", str(artifacts / "target"), "--log-path", str(artifacts / "logs")]
+    if dbt_vars:
+        argv += ["--vars", json.dumps(dbt_vars)]
+    return subprocess.run([*argv, *args], cwd=project_dir, env=full_env, text=True,
+                          capture_output=capture, stdin=subprocess.DEVNULL)
