@@ -32,7 +32,8 @@ from conftest import INPUT_COLUMNS, PROJECT_DIR
 RUNNER = PROJECT_DIR / "scripts" / "checkpoint.py"
 sys.path.insert(0, str(PROJECT_DIR / "scripts"))
 
-from notify import mask_url, post_json  # noqa: E402
+from recon_runner.message import largest, within_tolerance  # noqa: E402
+from recon_runner.notify import mask_url, post_json  # noqa: E402
 
 STOREFRONT, PROCESSOR, ERP = (INPUT_COLUMNS[name] for name in ("storefront_refunds", "processor_refunds",
                                                                   "erp_refund_postings"))
@@ -225,11 +226,14 @@ def test_clean_day_is_confirmed_by_webhook(days: dict) -> None:
     assert [m["outcome"] for m in messages] == [
         "variances_found", "variances_found", "variances_found", "clean", "stale_sources", "stale_sources"]
     clean = messages[3]["text"]
-    assert "CLEAN" in clean and "zero variances are open" in clean
-    assert "storefront 6 rows, processor 12 rows, ERP 8 rows" in clean
-    assert "USD storefront 165.0000 / processor 165.0000 / ERP 165.0000" in clean
+    assert "CLEAN. Zero open variances, zero rejected input rows" in clean
+    assert "storefront 6 rows (newest 2026-03-05 01:01:00), processor 12 rows" in clean and "ERP 8 rows" in clean
+    # Like with like: the refunds the ledger must book, and the net is what the numbers say.
+    assert ("USD storefront 165.00 / processor 165.00 / ERP 165.00, net variance (ERP - storefront) 0.00"
+            in clean)
     stale = messages[4]["text"]
-    assert "STALE SOURCES: erp delivered nothing new" in stale and "CLEAN" not in stale
+    assert "STALE SOURCES: erp" in stale and "CLEAN" not in stale
+    assert "erp nothing new since cp_20260305T060000Z" in stale
     first = messages[0]["text"]
     assert "reason_mismatch re_A" in first
     # The URL's secret path is never printed.
@@ -247,14 +251,14 @@ def test_rerun_of_the_same_checkpoint_changes_nothing(days: dict) -> None:
 def test_report_files_are_written(days: dict) -> None:
     folder = days["work"] / "reports" / "cp_20260305T060000Z"
     page = (folder / "report.html").read_text()
-    for needle in ("CLEAN: every source delivered and zero variances are open", "Three-column totals",
+    for needle in ("CLEAN: every source delivered and zero variances are open", "Refunds the ledger must book",
                    "By type", "By age", "Open variances per checkpoint", "Variance table"):
         assert needle in page
     assert "<script" not in page and "http" not in page.replace("http://www.w3.org", "")
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["outcome"] == "clean" and summary["open_variance_count"] == 0
-    assert [d["channel"] for d in summary["deliveries"]] == ["terminal", "json", "webhook"]
-    assert summary["deliveries"][2]["delivered"] is True
+    assert [d["channel"] for d in summary["deliveries"]] == ["terminal", "webhook"]
+    assert summary["deliveries"][1]["delivered"] is True
     assert "secret-token" not in json.dumps(summary)
 
 
@@ -286,7 +290,7 @@ def test_a_second_checkpoint_on_the_same_database_is_refused(tmp_path: Path) -> 
             cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120,
         )
     assert result.returncode == 4
-    assert "Another checkpoint is running" in result.stderr and "pid 12345" in result.stderr
+    assert "BUSY: another checkpoint is running" in result.stdout and "pid 12345" in result.stdout
     assert not database.exists()
 
 
@@ -306,9 +310,6 @@ def test_failed_webhook_is_reported_not_fatal() -> None:
 def test_largest_compares_amounts_only_within_a_currency() -> None:
     from decimal import Decimal
 
-    sys.path.insert(0, str(PROJECT_DIR / "scripts"))
-    from checkpoint import largest
-
     variances = [
         {"refund_id": "a", "currency": "JPY", "amount_delta": Decimal("-90000")},
         {"refund_id": "b", "currency": "USD", "amount_delta": Decimal("-12.50")},
@@ -323,11 +324,12 @@ def test_largest_compares_amounts_only_within_a_currency() -> None:
 def test_tolerate_amount_needs_every_delta_within_it() -> None:
     from decimal import Decimal
 
-    from checkpoint import within_tolerance
-
     small = [{"amount_delta": Decimal("-0.01")}, {"amount_delta": Decimal("0")}, {"amount_delta": Decimal("0.02")}]
-    assert within_tolerance(small, Decimal("0.02"))
-    assert not within_tolerance(small, Decimal("0.01"))
+    summary = {"rows_rejected": 0}
+    assert within_tolerance(summary, small, Decimal("0.02"))
+    assert not within_tolerance(summary, small, Decimal("0.01"))
     # A currency mismatch has no comparable amount: never tolerated.
-    assert not within_tolerance(small + [{"amount_delta": None}], Decimal("1000000"))
-    assert within_tolerance([], Decimal("0"))
+    assert not within_tolerance(summary, small + [{"amount_delta": None}], Decimal("1000000"))
+    assert within_tolerance(summary, [], Decimal("0"))
+    # A rejected row has no amount to tolerate.
+    assert not within_tolerance({"rows_rejected": 1}, [], Decimal("1000000"))

@@ -1,0 +1,263 @@
+"""A world of daily deliveries and checkpoints, and the oracle that says what
+each checkpoint must leave behind.
+
+The world writes delivery files (one folder per input, one file per delivery,
+as batch exports land), runs the real runner (scripts/checkpoint.py) against
+one checkpoint database, and after every run checks:
+
+- marts: every mart equals a fresh full build over the same files at the same
+  as_of (a separate database, plain `dbt run`), except the columns that are
+  history by design (when a variance was first seen);
+- history: fct_variance_history and fct_checkpoint_runs equal what the
+  sequence of completed checkpoints implies (modelled here from the rules in
+  README "Outcomes", not read back from the code);
+- outcome and exit code follow the rules; a failed or killed checkpoint
+  changes nothing a later checkpoint or a BI tool reads.
+
+Used by test_checkpoint_sequences.py (explicit sequences, one per reported
+fault, and a hypothesis state machine).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from conftest import INPUT_COLUMNS, PROJECT_DIR
+
+sys.path.insert(0, str(PROJECT_DIR / "scripts"))
+
+from compare_builds import differences  # noqa: E402
+from recon_runner.dbt import run_dbt  # noqa: E402
+
+RUNNER = PROJECT_DIR / "scripts" / "checkpoint.py"
+EXIT_CODES = {"clean": 0, "variances_found": 1, "stale_sources": 2, "failed": 3, "busy": 4}
+SYSTEMS = {"storefront": "storefront_refunds", "processor": "processor_refunds", "erp": "erp_refund_postings"}
+FRESHNESS_HOURS = 24
+START = datetime(2026, 3, 1)
+# The tables a checkpoint publishes (the runner's own log is not one of them).
+PUBLISHED = ("fct_refund_variances", "fct_variance_history", "fct_checkpoint_runs", "fct_rejected_rows",
+             "rpt_refund_reconciliation", "fct_expected_erp_postings")
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Recorded:
+    """What the oracle says a completed checkpoint recorded."""
+    as_of: datetime
+    open: dict[str, datetime]            # variance_id -> first_detected_at
+    resolved: dict[str, datetime]        # variance_id -> first_detected_at
+    rows_read: dict[str, int]
+    latest: dict[str, datetime | None]
+    outcome: str
+
+
+@dataclass
+class World:
+    root: Path
+    deliveries: int = 0
+    refunds: int = 0
+    latest_as_of: datetime | None = None
+    recorded: dict[datetime, Recorded] = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.data = self.root / "data"
+        self.database = self.root / "checkpoints.duckdb"
+        self.reports = self.root / "reports"
+        for name in SYSTEMS.values():
+            (self.data / name).mkdir(parents=True, exist_ok=True)
+
+    # ---- deliveries -------------------------------------------------------
+
+    def refund_rows(self, day: datetime, *, erp_amount: str | None = None, erp_reason: str = "RC-DMG",
+                    with_erp: bool = True, erp_received: datetime | None = None,
+                    status: str = "succeeded") -> dict[str, list[list[str]]]:
+        """One refund created at `day` in all three systems (clean unless told)."""
+        self.refunds += 1
+        name = f"{self.refunds:04d}"
+        created, confirmed = day, day + timedelta(minutes=1)
+        received = erp_received or day + timedelta(minutes=5)
+        amount = f"{10 + self.refunds}.00"
+        rows: dict[str, list[list[str]]] = {
+            "storefront": [[f"sr_{name}", f"ord_{name}", f"re_{name}", amount, "USD", "full", "damaged", status,
+                            stamp(created), stamp(confirmed), "online", "generic"]],
+            "processor": [[f"re_{name}", "stripe", f"ch_{name}", f"ord_{name}", amount, "USD", "pending", "",
+                           stamp(created), stamp(created)],
+                          [f"re_{name}", "stripe", f"ch_{name}", f"ord_{name}", amount, "USD", status, "",
+                           stamp(created), stamp(confirmed)]],
+            "erp": [],
+        }
+        if with_erp and status == "succeeded":
+            rows["erp"].append([f"CR-{name}", f"re_{name}", f"ord_{name}", "4900", erp_amount or amount, "USD",
+                                erp_reason, "full", stamp(received), stamp(received), received.strftime("%Y-%m")])
+        return rows
+
+    def deliver(self, parts: list[dict[str, list[list[str]]]], systems: tuple[str, ...] = tuple(SYSTEMS),
+                bad_row_first: bool = False) -> None:
+        """One delivery file per system in `systems`, holding the rows of `parts`.
+        bad_row_first: the first data row of each file is unreadable (no id), at
+        the same row number in every delivery."""
+        self.deliveries += 1
+        for system in systems:
+            rows = [row for part in parts for row in part.get(system, [])]
+            if bad_row_first:
+                header = INPUT_COLUMNS[SYSTEMS[system]]
+                bad = ["" for _ in header]
+                bad[header.index("amount")] = "1.00"
+                rows.insert(0, bad)
+            path = self.data / SYSTEMS[system] / f"delivery_{self.deliveries:03d}.csv"
+            with open(path, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(INPUT_COLUMNS[SYSTEMS[system]])
+                writer.writerows(rows)
+        self.log.append(f"deliver {self.deliveries} {systems} {len(parts)} refunds bad={bad_row_first}")
+
+    # ---- running ----------------------------------------------------------
+
+    def run(self, as_of: datetime, *extra: str, data_dir: Path | None = None,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        self.log.append(f"checkpoint {stamp(as_of)} {' '.join(extra)}")
+        return subprocess.run(
+            [sys.executable, str(RUNNER), "run", "--data-dir", str(data_dir or self.data), "--as-of", stamp(as_of),
+             "--database", str(self.database), "--reports-dir", str(self.reports), *extra],
+            cwd=PROJECT_DIR, capture_output=True, text=True, timeout=900,
+            env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(env or {})},
+        )
+
+    def snapshot(self) -> dict[str, list]:
+        """Every published table, as sorted rows (empty before the first checkpoint)."""
+        if not self.database.exists():
+            return {}
+        with duckdb.connect(str(self.database), read_only=True) as con:
+            names = {name for (name,) in con.execute("select table_name from duckdb_tables()").fetchall()}
+            return {table: sorted(map(repr, con.execute(f"select * from {table}").fetchall()))
+                    for table in PUBLISHED if table in names}
+
+    def fresh_build(self, as_of: datetime) -> Path:
+        """The oracle's marts: a full build of seeds and models over the same files, in a new database."""
+        folder = self.root / f"fresh_{stamp(as_of)}_{self.deliveries}"
+        database = folder / "fresh.duckdb"
+        if not database.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            result = run_dbt("build", "--resource-type", "seed", "--resource-type", "model",
+                             database=database, artifacts=folder, capture=True, target="duckdb",
+                             dbt_vars={"data_dir": str(self.data), "as_of": stamp(as_of),
+                                       "source_freshness_hours": FRESHNESS_HOURS})
+            assert result.returncode == 0, result.stdout[-3000:]
+        return database
+
+    def checkpoint(self, as_of: datetime, expect_failure: bool = False) -> subprocess.CompletedProcess:
+        """Run a checkpoint and check everything the oracle says about it."""
+        before = self.snapshot()
+        result = self.run(as_of)
+        output = result.stdout[-3000:] + result.stderr[-2000:]
+        if expect_failure:
+            assert result.returncode == EXIT_CODES["failed"], output
+            assert self.snapshot() == before, "a failed checkpoint changed what readers see"
+            summary = json.loads((self.reports / f"{cp_id(as_of)}-failed" / "summary.json").read_text())
+            assert summary["outcome"] == "failed" and summary["error"]
+            return result
+        fresh = self.fresh_build(as_of)
+        expected = self.expect(as_of, fresh)
+        assert result.returncode == EXIT_CODES[expected.outcome], (expected.outcome, output, self.log)
+        differ = {name: figures for name, figures in differences(str(self.database), str(fresh)).items()
+                  if figures[1] or figures[2]}
+        assert not differ, (differ, self.log)
+        self.recorded[as_of] = expected
+        self.check_history()
+        summary = json.loads((self.reports / cp_id(as_of) / "summary.json").read_text())
+        assert summary["outcome"] == expected.outcome
+        assert (self.reports / cp_id(as_of) / "report.html").exists()
+        self.latest_as_of = max(filter(None, [self.latest_as_of, as_of]))
+        return result
+
+    def expect(self, as_of: datetime, fresh: Path) -> Recorded:
+        """The oracle: what a completed checkpoint at as_of must record."""
+        with duckdb.connect(str(fresh), read_only=True) as con:
+            variances = [row[0] for row in con.execute(
+                "select variance_id from main_intermediate.int_refund_variances_detected").fetchall()]
+            rejected = con.execute("select count(*) from fct_rejected_rows").fetchone()[0]
+            rows_read, latest = {}, {}
+            for system, model, column in (("storefront", "stg_storefront__refunds", "recorded_at"),
+                                          ("processor", "stg_processor__refund_events", "event_at"),
+                                          ("erp", "stg_erp__refund_postings", "received_at")):
+                rows_read[system], latest[system] = con.execute(
+                    f"select count(*), max(case when is_accepted then {column} end) from main_staging.{model}"
+                ).fetchone()
+        earlier = [moment for moment in self.recorded if moment < as_of]
+        previous = self.recorded[max(earlier)] if earlier else None
+        previously_open = previous.open if previous else {}
+        opened = {v: previously_open.get(v, as_of) for v in variances}
+        resolved = {v: first for v, first in previously_open.items() if v not in opened}
+        stale = False
+        for system in SYSTEMS:
+            if rows_read[system] == 0 or latest[system] is None:
+                stale = True
+            elif latest[system] < as_of - timedelta(hours=FRESHNESS_HOURS):
+                stale = True
+            elif previous and rows_read[system] <= previous.rows_read[system] \
+                    and previous.latest[system] is not None and latest[system] <= previous.latest[system]:
+                stale = True
+        outcome = "stale_sources" if stale else ("variances_found" if variances or rejected else "clean")
+        return Recorded(as_of, opened, resolved, rows_read, latest, outcome)
+
+    def check_history(self) -> None:
+        with duckdb.connect(str(self.database), read_only=True) as con:
+            history = sorted(con.execute(
+                "select checkpoint_as_of, variance_id, state, first_detected_at from fct_variance_history").fetchall())
+            runs = sorted(con.execute("select as_of, outcome from fct_checkpoint_runs").fetchall())
+        expected = sorted(
+            [(r.as_of, v, "open", first) for r in self.recorded.values() for v, first in r.open.items()]
+            + [(r.as_of, v, "resolved", first) for r in self.recorded.values() for v, first in r.resolved.items()])
+        assert history == expected, (self.log, [h for h in history if h not in expected][:5],
+                                     [e for e in expected if e not in history][:5])
+        assert runs == sorted((r.as_of, r.outcome) for r in self.recorded.values()), (runs, self.log)
+
+    # ---- failures -----------------------------------------------------------
+
+    def failed_checkpoint(self, as_of: datetime) -> subprocess.CompletedProcess:
+        """A checkpoint whose ERP input is missing: exit 3, nothing changed."""
+        erp = self.data / SYSTEMS["erp"]
+        hidden = self.root / "erp_hidden"
+        erp.rename(hidden)
+        try:
+            return self.checkpoint(as_of, expect_failure=True)
+        finally:
+            hidden.rename(erp)
+
+    def killed_checkpoint(self, as_of: datetime, after_seconds: float = 3.0) -> None:
+        """A checkpoint killed (SIGKILL, the whole process group) during its build."""
+        before = self.snapshot()
+        self.log.append(f"kill {stamp(as_of)} after {after_seconds}s")
+        process = subprocess.Popen(
+            [sys.executable, str(RUNNER), "run", "--data-dir", str(self.data), "--as-of", stamp(as_of),
+             "--database", str(self.database), "--reports-dir", str(self.reports)],
+            cwd=PROJECT_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        building = self.database.with_name(self.database.name + ".building")
+        deadline = time.monotonic() + 60
+        while process.poll() is None and not building.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(after_seconds)
+        assert process.poll() is None, "the checkpoint finished before it could be killed: shorten after_seconds"
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        assert self.snapshot() == before, "a killed checkpoint changed what readers see"
+
+
+def cp_id(as_of: datetime) -> str:
+    return "cp_" + as_of.strftime("%Y%m%dT%H%M%SZ")
