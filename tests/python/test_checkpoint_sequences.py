@@ -97,7 +97,7 @@ def test_a_rejected_row_is_never_clean(tmp_path: Path) -> None:
     """Observation 4: one unreadable ERP row among clean data: variances_found, and the message says so."""
     world = World(tmp_path)
     world.deliver([world.refund_rows(START + timedelta(hours=1))])
-    world.deliver([world.refund_rows(START + timedelta(hours=2))], systems=("erp",), bad_row_first=True)
+    world.deliver([], systems=("erp",), bad_row_first=True)
     result = world.checkpoint(START + timedelta(hours=6))
     assert result.returncode == 1
     assert "0 open (0 new, 0 resolved), 1 input rows rejected" in result.stdout

@@ -1,0 +1,139 @@
+"""The runner's error paths: every error is exit 3 (failed) with one line
+naming what and where, busy is 4, a usage error 64; the webhook URL is
+checked before the build and never printed; summary.json is written for a
+failed checkpoint too; a plain `dbt build` writes the development database,
+not the finance history (issue 13, observations 7, 8 and 11).
+
+These fail before dbt starts, so each takes about a second.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import PROJECT_DIR
+
+RUNNER = PROJECT_DIR / "scripts" / "checkpoint.py"
+SAMPLE = PROJECT_DIR / "data" / "sample"
+AS_OF = "2026-03-01T00:00:00Z"
+sys.path.insert(0, str(PROJECT_DIR / "scripts"))
+
+
+def runner(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    base = {key: value for key, value in os.environ.items() if not key.startswith("REFUND_RECON_")}
+    command = [sys.executable, str(RUNNER), "run", "--as-of", AS_OF, *args]
+    if "--database" not in args:
+        command += ["--database", str(tmp_path / "recon.duckdb")]
+    if "--reports-dir" not in args:
+        command += ["--reports-dir", str(tmp_path / "reports")]
+    return subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120,
+                          env={**base, **(env or {})})
+
+
+def one_failure_line(result: subprocess.CompletedProcess) -> str:
+    assert "Traceback" not in result.stdout + result.stderr, result.stdout + result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("FAILED:")]
+    assert len(lines) == 1, result.stdout
+    return lines[0]
+
+
+def test_a_missing_data_folder_is_a_failed_checkpoint(tmp_path: Path) -> None:
+    result = runner(tmp_path, "--data-dir", str(tmp_path / "nowhere"))
+    assert result.returncode == 3
+    assert f"data folder {tmp_path / 'nowhere'} does not exist" in one_failure_line(result)
+    summary = json.loads((tmp_path / "reports" / "cp_20260301T000000Z-failed" / "summary.json").read_text())
+    assert summary["outcome"] == "failed" and "does not exist" in summary["error"]
+    assert not (tmp_path / "recon.duckdb.building").exists()
+
+
+def test_an_unusable_database_folder_is_a_failed_checkpoint(tmp_path: Path) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    result = runner(tmp_path, "--data-dir", str(SAMPLE), "--database", str(blocker / "recon.duckdb"))
+    assert result.returncode == 3
+    assert "lock file" in one_failure_line(result) and str(blocker) in one_failure_line(result)
+
+
+def test_an_unwritable_reports_folder_is_a_failed_checkpoint(tmp_path: Path) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    result = runner(tmp_path, "--data-dir", str(SAMPLE), "--reports-dir", str(blocker / "reports"))
+    assert result.returncode == 3
+    assert "reports folder" in one_failure_line(result) and "Nothing was changed" in result.stdout
+    assert not (tmp_path / "recon.duckdb").exists()
+
+
+@pytest.mark.parametrize("args", [["--as-of", "yesterday"], ["--no-such-flag"], ["--sla-minutes", "-5"],
+                                  ["--tolerate-amount", "NaN"], ["--as-of", "2026-03-01T00:00:00+02:00"]])
+def test_usage_errors_exit_64(tmp_path: Path, args: list[str]) -> None:
+    result = runner(tmp_path, *args)
+    assert result.returncode == 64, result.stderr
+    assert "usage error" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_process_writing_the_database_makes_the_checkpoint_busy(tmp_path: Path) -> None:
+    database = tmp_path / "recon.duckdb"
+    with duckdb.connect(str(database)) as writer:
+        writer.execute("create table held as select 1 as x")
+        result = runner(tmp_path, "--data-dir", str(SAMPLE))
+    assert result.returncode == 4, result.stdout[-2000:]
+    assert "BUSY: another process holds" in result.stdout and "Traceback" not in result.stdout
+    with duckdb.connect(str(database), read_only=True) as con:
+        assert con.execute("select count(*) from duckdb_tables()").fetchone()[0] == 1
+
+
+@pytest.mark.parametrize("url", ["hooks.example.com/services/T0/B0/Xq9-t0ken",
+                                 "https://hooks.example.com/services/T0/B0/Xq9 t0ken",
+                                 "https://hooks.example.com:99999/services/Xq9-t0ken",
+                                 "ftp://hooks.example.com/Xq9-t0ken"])
+def test_a_malformed_webhook_url_fails_before_the_build_and_is_never_printed(tmp_path: Path, url: str) -> None:
+    result = runner(tmp_path, "--data-dir", str(SAMPLE), env={"REFUND_RECON_WEBHOOK_URL": url})
+    assert result.returncode == 3
+    line = one_failure_line(result)
+    assert "REFUND_RECON_WEBHOOK_URL" in line
+    folder = tmp_path / "reports" / "cp_20260301T000000Z-failed"
+    everything = result.stdout + result.stderr + "".join(p.read_text() for p in folder.iterdir())
+    assert "Xq9" not in everything and "hooks.example.com" not in everything
+    assert json.loads((folder / "summary.json").read_text())["outcome"] == "failed"
+    # Nothing was built; the attempt is logged with its reason (and no URL).
+    with duckdb.connect(str(tmp_path / "recon.duckdb"), read_only=True) as con:
+        assert [name for (name,) in con.execute("select table_name from duckdb_tables()").fetchall()] == [
+            "checkpoint_attempts"]
+        reason = con.execute("select outcome, reason from checkpoint_attempts").fetchone()
+    assert reason[0] == "failed" and "REFUND_RECON_WEBHOOK_URL" in reason[1] and "Xq9" not in reason[1]
+
+
+def test_an_unexpected_error_is_failed_not_variances_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    from recon_runner import cli, store
+
+    def broken(database: Path) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(store, "settle", broken)
+    argv = ["run", "--as-of", AS_OF, "--data-dir", str(SAMPLE), "--database", str(tmp_path / "recon.duckdb"),
+            "--reports-dir", str(tmp_path / "reports")]
+    assert cli.main(argv) == 3
+    out = capsys.readouterr().out
+    assert "FAILED: unexpected ZeroDivisionError: division by zero" in out and "Traceback" not in out
+    assert cli.main([*argv, "--debug"]) == 3
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_a_plain_dbt_build_writes_the_development_database() -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("REFUND_RECON_")}
+    dbt = Path(sys.executable).with_name("dbt")
+    result = subprocess.run([str(dbt), "debug", "--project-dir", str(PROJECT_DIR), "--profiles-dir",
+                             str(PROJECT_DIR)], cwd=PROJECT_DIR, capture_output=True, text=True, env=env, timeout=120)
+    assert "path: refund_recon_dev.duckdb" in result.stdout, result.stdout[-2000:]
+    from recon_runner.cli import build_parser
+
+    defaults = build_parser().parse_args(["run"])
+    assert defaults.database == PROJECT_DIR / "refund_recon.duckdb" and defaults.target == "prod"
