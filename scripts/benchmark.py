@@ -12,12 +12,13 @@ reported. The reference and pandas variances are checked against the
 project's before anything is timed. Results go to BENCHMARKS.md with the
 machine they ran on and where the time goes (dbt's run_results.json).
 
-The daily incremental checkpoint (--daily-days N, default 3): the same scenario
-split into a history file and N daily delivery files per input
-(split_deliveries.py); the history is checkpointed, then each day's delivery
-incrementally at its own as_of, then one full rebuild reads every file at the
-last as_of. Every model of the last incremental checkpoint is checked equal to
-the full rebuild (compare_builds.py) before the figures count.
+The daily checkpoint (--daily-days N, default 3): the same scenario split into
+a history file and N daily delivery files per input (split_deliveries.py);
+the runner (scripts/checkpoint.py) checkpoints the history, then each day at
+its own as_of, as a scheduler would run it: copy of the database, full build,
+swap, report. Then one plain full `dbt build` of the same files at the last
+as_of, in a fresh database; every model of the last checkpoint is checked
+equal to it (compare_builds.py) before the figures count.
 
 BENCHMARKS.md is written down to the line HAND_WRITTEN_MARKER; what follows it
 (the analysis) is kept.
@@ -210,14 +211,13 @@ def bench_size(size: int, root: Path, runs: int, smoke: bool, memory_limit: str,
 
 
 def bench_daily(size: int, root: Path, days: int, memory_limit: str) -> dict:
-    """History, then `days` incremental daily checkpoints, then a full rebuild of the same files; checked equal."""
+    """The runner over the history, then `days` daily deliveries; then a fresh full build of the same files; checked equal."""
     folder = root / f"n{size}"
     deliveries = folder / "deliveries"
     manifest = split(folder / "data", deliveries, days)
     work = folder / "daily"
     shutil.rmtree(work, ignore_errors=True)
     inputs = work / "data"
-    checkpoint = ("--exclude-resource-type", "unit_test")
     daily_db, full_db = work / "daily.duckdb", work / "full.duckdb"
     env = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "REFUND_RECON_DUCKDB_MEMORY_LIMIT": memory_limit}
     runs = []
@@ -226,23 +226,29 @@ def bench_daily(size: int, root: Path, days: int, memory_limit: str) -> dict:
             (inputs / name).mkdir(parents=True, exist_ok=True)
             os.link(deliveries / name / f"day-{day:03d}.csv", inputs / name / f"day-{day:03d}.csv")
         print(f"[{size:,}] daily checkpoint {day}/{days}" + (" (history)" if day == 0 else ""), flush=True)
-        runs.append(measure(dbt_args("build", work, inputs, *checkpoint, as_of=manifest["as_of"][day]),
-                            {**env, "REFUND_RECON_DUCKDB": str(daily_db)}))
-    slowest = slowest_models(work)
-    print(f"[{size:,}] full rebuild of the same files", flush=True)
-    full = measure(dbt_args("build", work, inputs, *checkpoint, as_of=manifest["as_of"][-1]),
+        run = measure([PYTHON, str(PROJECT_DIR / "scripts" / "checkpoint.py"), "run", "--data-dir", str(inputs),
+                       "--as-of", manifest["as_of"][day], "--database", str(daily_db),
+                       "--reports-dir", str(work / "reports")], env)
+        # clean, variances_found and stale_sources are completed checkpoints.
+        run["failed"] = run["code"] not in (0, 1, 2)
+        runs.append(run)
+    slowest = slowest_models(PROJECT_DIR)
+    print(f"[{size:,}] fresh full build of the same files", flush=True)
+    full = measure(dbt_args("build", work, inputs, "--exclude-resource-type", "unit_test", as_of=manifest["as_of"][-1]),
                    {**env, "REFUND_RECON_DUCKDB": str(full_db)})
     found = differences(str(daily_db), str(full_db))
     differ = sorted(name for name, (_, only_daily, only_full) in found.items() if only_daily or only_full)
-    print(f"  incremental equals full rebuild: {'yes' if not differ else 'NO: ' + ', '.join(differ)}", flush=True)
+    print(f"  last daily checkpoint equals the fresh build: {'yes' if not differ else 'NO: ' + ', '.join(differ)}",
+          flush=True)
     new_rows = [sum(counts) for counts in zip(*manifest["rows"].values())]  # every input, per delivery
     totals = list(itertools.accumulate(new_rows))  # rows read so far
-    incremental = runs[1:]
+    daily = runs[1:]
     return {
         "days": days,
         "history_seconds": runs[0]["seconds"],
-        "incremental_seconds": [run["seconds"] for run in incremental],
-        "incremental_peak_mib": max(run["peak_kib"] for run in incremental) / 1024,
+        "daily_seconds": [run["seconds"] for run in daily],
+        "daily_peak_mib": max(run["peak_kib"] for run in daily) / 1024,
+        "database_mib": daily_db.stat().st_size / 2**20,
         "full_seconds": full["seconds"],
         "full_peak_mib": full["peak_kib"] / 1024,
         "failed": any(run.get("failed") for run in [*runs, full]),
@@ -300,35 +306,35 @@ def write_markdown(results: list[dict], out: Path, runs: int, large_runs: int, m
         lines.append(f"- {r['size']:,}: " + ", ".join(f"{name} {seconds:.1f}" for name, seconds in r["slowest_models"]))
     daily = [r for r in results if r.get("daily")]
     if daily:
-        lines += ["", "## Daily incremental checkpoint", "",
+        lines += ["", "## Daily checkpoint", "",
                   "The scenario split into a history file and daily delivery files per input (split_deliveries.py): "
-                  "the history is checkpointed, then each day's delivery at its own as_of, incrementally; then one "
-                  "full rebuild of the same files at the last as_of, in a fresh database. Models and data tests, as the "
-                  "runner builds; one run each.", "",
+                  "the runner checkpoints the history, then each day at its own as_of (copy of the database, full "
+                  "build of models and data tests, swap, report files); then one plain `dbt build` of the same files "
+                  "at the last as_of in a fresh database. One run each.", "",
                   "| refunds | days | new rows per day (share of all rows) | first checkpoint (history) "
-                  "| incremental day (median; min to max) | full rebuild | incremental / full | incremental peak MiB "
-                  "| full rebuild peak MiB | every model equal to the full rebuild |",
+                  "| daily checkpoint (median; min to max) | plain full build | daily / plain build | daily peak MiB "
+                  "| database file MiB | every model equal to the fresh build |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for r in daily:
             d = r["daily"]
-            seconds = d["incremental_seconds"]
+            seconds = d["daily_seconds"]
             median = statistics.median(seconds)
             lines.append(
                 f"| {r['size']:,} | {d['days']} | {min(d['new_row_share']):.1%} to {max(d['new_row_share']):.1%} "
                 f"| {d['history_seconds']:.1f} s | {median:.1f} s; {min(seconds):.1f} to {max(seconds):.1f} s "
-                f"| {d['full_seconds']:.1f} s | {median / d['full_seconds']:.0%} | {d['incremental_peak_mib']:.0f} "
-                f"| {d['full_peak_mib']:.0f} | {'yes' if d['equal'] else 'NO: ' + ', '.join(d['differ'])}"
+                f"| {d['full_seconds']:.1f} s | {median / d['full_seconds']:.0%} | {d['daily_peak_mib']:.0f} "
+                f"| {d['database_mib']:.0f} | {'yes' if d['equal'] else 'NO: ' + ', '.join(d['differ'])}"
                 f"{' (a run failed)' if d['failed'] else ''} |")
-        lines += ["", "Where the last incremental day's time goes (slowest models, seconds, from run_results.json):", ""]
+        lines += ["", "Where the last daily checkpoint's time goes (slowest models, seconds, from run_results.json):", ""]
         lines += [f"- {r['size']:,}: " + ", ".join(f"{name} {seconds:.1f}" for name, seconds in r["daily"]["slowest_models"])
                   for r in daily]
     lines += ["", "## Cost growth", "",
               "Wall time against refunds (seconds, and seconds per million refunds):", "",
-              "| refunds | checkpoint build | per 1M | reference SQL | per 1M | incremental day (median) | per 1M |",
+              "| refunds | checkpoint build | per 1M | reference SQL | per 1M | daily checkpoint (median) | per 1M |",
               "|---|---|---|---|---|---|---|"]
     for r in results:
         t = r["median_seconds"]
-        day = statistics.median(r["daily"]["incremental_seconds"]) if r.get("daily") else None
+        day = statistics.median(r["daily"]["daily_seconds"]) if r.get("daily") else None
         per = [f"{fmt(value, '', ran)} | {fmt(None if value is None else value / r['size'] * 1e6, '', ran)}"
                for value, ran in ((t["build"], True), (t["reference"], True), (day, day is not None))]
         lines.append(f"| {r['size']:,} | " + " | ".join(per) + " |")
@@ -355,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pandas-max-size", type=int, default=2_000_000,
                         help="largest size the pandas path runs at (default 2M: at 10M it needs more than 23 GiB)")
     parser.add_argument("--daily-days", type=int, default=3,
-                        help="daily deliveries checkpointed incrementally after the history (default 3; 0: none)")
+                        help="daily deliveries checkpointed by the runner after the history (default 3; 0: none)")
     args = parser.parse_args(argv)
     results = []
     for size in args.sizes:

@@ -14,12 +14,7 @@
     so a failed checkpoint never lands here and is never the "previous
     checkpoint" (the runner logs it in checkpoint_attempts). -#}
 
-{{ config(
-    materialized='incremental',
-    full_refresh=false,
-    on_schema_change='append_new_columns',
-    pre_hook="{{ replace_current_checkpoint('as_of') }}",
-) }}
+{{ config(pre_hook="{{ replace_current_checkpoint('as_of') }}") }}
 
 {%- set window_hours = source_freshness_hours() | int -%}
 

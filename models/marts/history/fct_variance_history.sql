@@ -4,12 +4,7 @@
     checkpoint saw and this one no longer does. Incremental and never fully
     refreshed: it is the record. -#}
 
-{{ config(
-    materialized='incremental',
-    full_refresh=false,
-    on_schema_change='fail',
-    pre_hook="{{ replace_current_checkpoint('checkpoint_as_of') }}",
-) }}
+{{ config(pre_hook="{{ replace_current_checkpoint('checkpoint_as_of') }}") }}
 
 with
 
