@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -125,6 +126,15 @@ class World:
                 writer.writerow(INPUT_COLUMNS[SYSTEMS[system]])
                 writer.writerows(rows)
         self.log.append(f"deliver {self.deliveries} {systems} {len(parts)} refunds bad={bad_row_first}")
+
+    def repeat_last_delivery(self) -> None:
+        """The latest delivery file of each input again, under the next delivery's name."""
+        latest = f"delivery_{self.deliveries:03d}.csv"
+        self.deliveries += 1
+        for name in SYSTEMS.values():
+            if (self.data / name / latest).exists():
+                shutil.copyfile(self.data / name / latest, self.data / name / f"delivery_{self.deliveries:03d}.csv")
+        self.log.append(f"repeat {latest} as delivery {self.deliveries}")
 
     # ---- running ----------------------------------------------------------
 

@@ -23,12 +23,15 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, seed, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 from checkpoint_world import START, SYSTEMS, World, cp_id
 
-settings.register_profile("ci", max_examples=2, stateful_step_count=7, derandomize=True, deadline=None,
+# ci: a fixed seed (on the machine, below), so CI tries the same sequences
+# every run: hypothesis's first two are always the simplest (here: failed
+# checkpoints only, and none), the other three are varied; no example database.
+settings.register_profile("ci", max_examples=5, stateful_step_count=8, deadline=None, database=None,
                           suppress_health_check=list(HealthCheck), print_blob=True)
 settings.register_profile("long", max_examples=30, stateful_step_count=14, deadline=None,
                           suppress_health_check=list(HealthCheck), print_blob=True)
@@ -151,24 +154,23 @@ def test_the_build_counts_the_rows_the_runner_reports(tmp_path: Path) -> None:
 
 
 class CheckpointSequences(RuleBasedStateMachine):
-    """Deliveries and checkpoints in any order; the oracle checks each checkpoint."""
+    """Days of deliveries and checkpoints in any order; the oracle checks each checkpoint."""
 
     @initialize()
     def start(self) -> None:
         self.world = World(Path(self._tmp.mktemp("sequence")))
-        self.clock = START
+        self.clock = START + timedelta(hours=2)
         self.faulty: list[dict] = []
+        self.world.deliver([self.world.refund_rows(START + timedelta(hours=1))])
 
-    def moment(self, minutes: int = 0) -> object:
-        return self.clock + timedelta(minutes=minutes)
-
-    @rule(kind=st.sampled_from(["clean", "wrong_amount", "missing_erp", "wrong_reason", "future", "bad_row",
-                                "erp_silent"]),
-          count=st.integers(1, 3))
     def deliver(self, kind: str, count: int) -> None:
+        """A day's delivery of `count` refunds created an hour before the clock."""
+        if kind == "repeat":  # the latest delivery files again, under new names: nothing new
+            self.world.repeat_last_delivery()
+            return
         parts = []
         for index in range(count):
-            at = self.moment(-60 + index)
+            at = self.clock - timedelta(minutes=60 - index)
             if kind == "wrong_amount":
                 part = self.world.refund_rows(at, erp_amount="1.00")
                 self.faulty.append(part)
@@ -185,18 +187,42 @@ class CheckpointSequences(RuleBasedStateMachine):
         systems = ("storefront", "processor") if kind == "erp_silent" else tuple(SYSTEMS)
         self.world.deliver(parts, systems=systems, bad_row_first=kind == "bad_row")
 
+    def day(self, kind: str, count: int, hours: int) -> None:
+        """Deliver, then checkpoint `hours` later."""
+        self.deliver(kind, count)
+        self.clock += timedelta(hours=hours)
+        self.world.checkpoint(self.clock)
+
+    # Three rules of days (hypothesis picks among rules evenly: most steps deliver).
+    @rule(count=st.integers(1, 3), hours=st.integers(2, 30))
+    def clean_day(self, count: int, hours: int) -> None:
+        self.day("clean", count, hours)
+
+    @rule(kind=st.sampled_from(["wrong_amount", "missing_erp", "wrong_reason"]), count=st.integers(1, 3),
+          hours=st.integers(2, 30))
+    def faulty_day(self, kind: str, count: int, hours: int) -> None:
+        self.day(kind, count, hours)
+
+    @rule(kind=st.sampled_from(["future", "bad_row", "erp_silent", "repeat"]), count=st.integers(1, 3),
+          hours=st.integers(2, 30))
+    def odd_day(self, kind: str, count: int, hours: int) -> None:
+        self.day(kind, count, hours)
+
     @precondition(lambda self: self.faulty)
-    @rule()
-    def correct(self) -> None:
-        """A new version of an earlier faulty ERP document, put right."""
+    @rule(hours=st.integers(2, 30))
+    def correction(self, hours: int) -> None:
+        """A new version of an earlier faulty ERP document, put right; then a checkpoint."""
         part = self.faulty.pop(0)
         storefront, erp = part["storefront"][0], list(part["erp"][0])
         erp[4], erp[6] = storefront[3], "RC-DMG"
-        erp[9] = self.moment(-30).strftime("%Y-%m-%dT%H:%M:%SZ")
+        erp[9] = (self.clock - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.world.deliver([{"erp": [erp]}], systems=("erp",))
+        self.clock += timedelta(hours=hours)
+        self.world.checkpoint(self.clock)
 
-    @rule(hours=st.integers(2, 30))
-    def checkpoint_later(self, hours: int) -> None:
+    @rule(hours=st.integers(1, 30))
+    def quiet_day(self, hours: int) -> None:
+        """No delivery at all, then a checkpoint."""
         self.clock += timedelta(hours=hours)
         self.world.checkpoint(self.clock)
 
@@ -221,4 +247,6 @@ class CheckpointSequences(RuleBasedStateMachine):
 
 def test_any_sequence_of_checkpoints_tells_the_truth(tmp_path_factory: pytest.TempPathFactory) -> None:
     CheckpointSequences._tmp = tmp_path_factory
+    if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci":
+        seed(20261130)(CheckpointSequences)
     CheckpointSequences.TestCase().runTest()
