@@ -43,12 +43,12 @@ from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-DBT = str(Path(sys.executable).with_name("dbt"))
 AS_OF = "2026-03-01T00:00:00Z"
 HAND_WRITTEN_MARKER = "<!-- Written by hand from here on: scripts/benchmark.py keeps what follows. -->"
 sys.path.insert(0, str(PROJECT_DIR / "scripts"))
 
 from compare_builds import differences  # noqa: E402
+from recon_runner.dbt import dbt_argv  # noqa: E402
 from split_deliveries import split  # noqa: E402
 
 # Runs `argv` as its own child and prints its wall seconds and peak RSS (KiB) as JSON.
@@ -114,9 +114,7 @@ def measure(argv: list[str], env: dict[str, str] | None = None) -> dict:
 
 
 def dbt_args(command: str, work: Path, data: Path, *extra: str, as_of: str = AS_OF) -> list[str]:
-    return [DBT, "--no-use-colors", command, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
-            "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
-            "--vars", json.dumps({"data_dir": str(data), "as_of": as_of}), *extra]
+    return dbt_argv(command, *extra, dbt_vars={"data_dir": str(data), "as_of": as_of}, target="duckdb", artifacts=work)
 
 
 def generate(size: int, folder: Path) -> None:

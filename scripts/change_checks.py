@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path

@@ -20,16 +20,9 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else "dbt"
 
 
-def run_dbt(command: str, *args: str, database: Path | None = None, dbt_vars: dict | None = None,
-            target: str | None = None, artifacts: Path | None = None, capture: bool = False,
-            project_dir: Path = PROJECT_DIR, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """`dbt <command>` on the project. `database` is the DuckDB file every
-    DuckDB target writes; `artifacts` a folder for target/ and logs/ (default
-    the project's own). Output goes to the terminal unless `capture`."""
-    full_env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(env or {})}
-    if database is not None:
-        full_env["REFUND_RECON_DUCKDB"] = str(database)
-        full_env["REFUND_RECON_PROD_DUCKDB"] = str(database)
+def dbt_argv(command: str, *args: str, dbt_vars: dict | None = None, target: str | None = None,
+             artifacts: Path | None = None, project_dir: Path = PROJECT_DIR) -> list[str]:
+    """The command line of `dbt <command>` on the project."""
     argv = [dbt_executable(), "--no-use-colors", command, "--project-dir", str(project_dir),
             "--profiles-dir", str(project_dir)]
     if target:
@@ -38,5 +31,25 @@ def run_dbt(command: str, *args: str, database: Path | None = None, dbt_vars: di
         argv += ["--target-path", str(artifacts / "target"), "--log-path", str(artifacts / "logs")]
     if dbt_vars:
         argv += ["--vars", json.dumps(dbt_vars)]
-    return subprocess.run([*argv, *args], cwd=project_dir, env=full_env, text=True,
-                          capture_output=capture, stdin=subprocess.DEVNULL)
+    return [*argv, *args]
+
+
+def dbt_env(database: Path | None = None, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment dbt runs in: `database` is the DuckDB file every DuckDB target writes."""
+    full_env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(env or {})}
+    if database is not None:
+        full_env["REFUND_RECON_DUCKDB"] = str(database)
+        full_env["REFUND_RECON_PROD_DUCKDB"] = str(database)
+    return full_env
+
+
+def run_dbt(command: str, *args: str, database: Path | None = None, dbt_vars: dict | None = None,
+            target: str | None = None, artifacts: Path | None = None, capture: bool = False,
+            project_dir: Path = PROJECT_DIR, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`dbt <command>` on the project, into `database`; `artifacts` is a folder for
+    target/ and logs/ (default the project's own). Output goes to the terminal
+    unless `capture`."""
+    return subprocess.run(dbt_argv(command, *args, dbt_vars=dbt_vars, target=target, artifacts=artifacts,
+                                   project_dir=project_dir),
+                          cwd=project_dir, env=dbt_env(database, env), text=True, capture_output=capture,
+                          stdin=subprocess.DEVNULL)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ GENERATOR = PROJECT_DIR / "scripts" / "generate_sample_data.py"
 sys.path.insert(0, str(PROJECT_DIR / "scripts"))
 
 from generate_sample_data import ERP_COLUMNS, PROCESSOR_COLUMNS, STOREFRONT_COLUMNS  # noqa: E402
+from recon_runner.dbt import run_dbt  # noqa: E402
 
 INPUT_COLUMNS = {"storefront_refunds": STOREFRONT_COLUMNS, "processor_refunds": PROCESSOR_COLUMNS,
                  "erp_refund_postings": ERP_COLUMNS}
@@ -45,7 +45,6 @@ def generate(out: Path, *args: str) -> dict:
 def dbt_build(work: Path, data_dir: Path, settings: dict, *extra: str, command: str = "build") -> Build:
     """One dbt invocation in its own DuckDB file, target and log folders."""
     database = work / "recon.duckdb"
-    env = {**os.environ, "REFUND_RECON_DUCKDB": str(database), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     dbt_vars = {
         "data_dir": str(data_dir),
         "as_of": settings["as_of"],
@@ -55,12 +54,7 @@ def dbt_build(work: Path, data_dir: Path, settings: dict, *extra: str, command: 
         **{key: settings[key] for key in ("input_encoding", "source_freshness_hours") if key in settings},
         **settings.get("dbt_vars", {}),
     }
-    result = subprocess.run(
-        [str(DBT), "--no-use-colors", command, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
-         "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
-         "--vars", json.dumps(dbt_vars), *extra],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
-    )
+    result = run_dbt(command, *extra, database=database, dbt_vars=dbt_vars, artifacts=work, capture=True)
     return Build(data_dir, database, result.returncode, result.stdout + result.stderr, dbt_vars)
 
 
