@@ -167,7 +167,8 @@ freshness as (
             when deliveries.latest_record_at is null then 'no accepted row'
             when deliveries.latest_record_at < {{ dbt.dateadd('hour', -window_hours, as_of_literal()) }}
                 then 'newest record ' || cast(deliveries.latest_record_at as {{ dbt.type_string() }})
-                    || ' is older than {{ window_hours }} h'
+                    || ', ' || cast({{ dbt.datediff('deliveries.latest_record_at', as_of_literal(), 'hour') }} as {{ dbt.type_string() }})
+                    || ' h before as_of (window {{ window_hours }} h)'
             when coalesce(
                 deliveries.rows_read <= case deliveries.system_name
                     when 'storefront' then previous_checkpoint.storefront_rows_read
