@@ -17,6 +17,7 @@
 {{ config(pre_hook="{{ replace_current_checkpoint('as_of') }}") }}
 
 {%- set window_hours = source_freshness_hours() | int -%}
+{%- set hours_before_as_of = dbt.datediff('deliveries.latest_record_at', as_of_literal(), 'hour') -%}
 
 with
 
@@ -166,8 +167,11 @@ freshness as (
             when deliveries.rows_read = 0 then 'no rows'
             when deliveries.latest_record_at is null then 'no accepted row'
             when deliveries.latest_record_at < {{ dbt.dateadd('hour', -window_hours, as_of_literal()) }}
-                then 'newest record ' || cast(deliveries.latest_record_at as {{ dbt.type_string() }})
-                    || ', ' || cast({{ dbt.datediff('deliveries.latest_record_at', as_of_literal(), 'hour') }} as {{ dbt.type_string() }})
+                then
+                    'newest record '
+                    || cast(deliveries.latest_record_at as {{ dbt.type_string() }})
+                    || ', '
+                    || cast({{ hours_before_as_of }} as {{ dbt.type_string() }})
                     || ' h before as_of (window {{ window_hours }} h)'
             when coalesce(
                 deliveries.rows_read <= case deliveries.system_name
