@@ -149,10 +149,6 @@ def build(settings: Settings, work: Path) -> None:
                               "the dbt output above names it")
 
 
-def is_duckdb(settings: Settings) -> bool:
-    return settings.target in DUCKDB_TARGETS
-
-
 def run(settings: Settings, started: datetime) -> tuple[dict[str, Any], list[dict], list[tuple], str | None]:
     """The checkpoint under the lock: (summary, variances, trend, webhook URL).
     Raises CheckpointError (failed) or Busy; records a failed attempt itself."""
@@ -164,12 +160,9 @@ def run(settings: Settings, started: datetime) -> tuple[dict[str, Any], list[dic
     try:
         url = webhook(settings)
         print("[1/4] inputs present", flush=True)
-        if is_duckdb(settings):
-            check_inputs(settings)
-            store.settle(database)
-            work = store.work_copy(database)
-        else:
-            work = database  # a warehouse target builds in place (README: Outcomes)
+        check_inputs(settings)
+        store.settle(database)
+        work = store.work_copy(database)
         print("[2/4] dbt build (models and data tests, in a copy of the database)", flush=True)
         build(settings, work)
         print("[3/4] reading the marts", flush=True)
@@ -177,12 +170,10 @@ def run(settings: Settings, started: datetime) -> tuple[dict[str, Any], list[dic
         store.record_attempt(work, {**attempt, "finished_at": store.now_utc(), "outcome": summary["outcome"],
                                     "exit_code": EXIT_CODES[summary["outcome"]],
                                     "reason": summary["outcome_reasons"]})
-        if work != database:
-            store.publish(work, database)
+        store.publish(work, database)
         return summary, variances, trend, url
     except BaseException as error:
-        if work != database:
-            store.discard(work)
+        store.discard(work)
         if isinstance(error, Busy):
             raise
         reason = one_line(error)

@@ -32,7 +32,7 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from .checkpoint import EXIT_CODES, Settings, checkpoint
+from .checkpoint import DUCKDB_TARGETS, EXIT_CODES, Settings, checkpoint
 from .dbt import PROJECT_DIR
 
 
@@ -122,6 +122,9 @@ def parse_args(argv: list[str] | None) -> Settings | argparse.Namespace:
         parser.error(f"--as-of must be ISO 8601, got {as_of!r}")
     if moment.utcoffset() not in (None,) and moment.utcoffset().total_seconds() != 0:
         parser.error(f"--as-of must be UTC (Z or +00:00), got {as_of!r}")
+    if args.target not in DUCKDB_TARGETS:
+        parser.error(f"--target {args.target}: the runner builds DuckDB targets ({', '.join(DUCKDB_TARGETS)}); on a "
+                     "warehouse, run `dbt build --target ...` and read fct_checkpoint_runs (README: Outcomes)")
     for name in ("sla_minutes", "freshness_hours"):
         if getattr(args, name) < 0:
             parser.error(f"--{name.replace('_', '-')} must not be negative")

@@ -118,7 +118,11 @@ def discard(work: Path) -> None:
 
 
 def publish(work: Path, database: Path) -> None:
-    """The built copy becomes the database, in one rename."""
+    """The built copy becomes the database, in one rename (its write-ahead
+    log, if dbt left one, merged into it first)."""
+    if work.with_name(work.name + ".wal").exists():
+        with _connect(work) as con:
+            con.execute("checkpoint")
     if work.with_name(work.name + ".wal").exists():
         raise CheckpointError(f"{work} still has a write-ahead log after the build; not published")
     try:

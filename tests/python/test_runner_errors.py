@@ -71,7 +71,8 @@ def test_an_unwritable_reports_folder_is_a_failed_checkpoint(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("args", [["--as-of", "yesterday"], ["--no-such-flag"], ["--sla-minutes", "-5"],
-                                  ["--tolerate-amount", "NaN"], ["--as-of", "2026-03-01T00:00:00+02:00"]])
+                                  ["--tolerate-amount", "NaN"], ["--as-of", "2026-03-01T00:00:00+02:00"],
+                                  ["--target", "postgres"]])
 def test_usage_errors_exit_64(tmp_path: Path, args: list[str]) -> None:
     result = runner(tmp_path, *args)
     assert result.returncode == 64, result.stderr
