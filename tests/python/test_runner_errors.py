@@ -138,3 +138,23 @@ def test_a_plain_dbt_build_writes_the_development_database() -> None:
 
     defaults = build_parser().parse_args(["run"])
     assert defaults.database == PROJECT_DIR / "refund_recon.duckdb" and defaults.target == "prod"
+
+
+def test_variances_csv_never_runs_a_formula(tmp_path: Path) -> None:
+    """A refund id or order id that a spreadsheet would run is written as text; numbers stay numbers."""
+    import csv
+    from decimal import Decimal
+
+    from recon_runner.reports import write_csv
+
+    rows = [{"refund_id": '=HYPERLINK("http://x","y")', "order_id": "@SUM(A1)", "detail": "-2+3",
+             "currency": "USD", "amount_delta": Decimal("-36.00")},
+            {"refund_id": "+1", "order_id": "\tord", "detail": "\rx", "currency": "EUR", "amount_delta": None}]
+    columns = ["refund_id", "order_id", "detail", "currency", "amount_delta"]
+    write_csv(tmp_path / "v.csv", rows, columns)
+    with open(tmp_path / "v.csv", newline="", encoding="utf-8") as handle:
+        written = list(csv.DictReader(handle))
+    assert [row["refund_id"] for row in written] == ["'=HYPERLINK(\"http://x\",\"y\")", "'+1"]
+    assert [row["order_id"] for row in written] == ["'@SUM(A1)", "'\tord"]
+    assert [row["detail"] for row in written] == ["'-2+3", "'\rx"]
+    assert [row["amount_delta"] for row in written] == ["-36.00", ""]
