@@ -21,7 +21,7 @@ from . import store
 from .dbt import run_dbt
 from .marts import VARIANCE_COLUMNS, read_checkpoint
 from .message import message, within_tolerance
-from .notify import mask_url, post_json, webhook_url_problem
+from .notify import mask_url, post_json, slack_escape, webhook_url_problem
 from .reports import write_report_folder
 from .store import Busy, CheckpointError
 
@@ -132,7 +132,8 @@ def deliver(settings: Settings, url: str | None, text: str, summary: dict[str, A
     if not url:
         print(f"  webhook: not configured (set env {settings.webhook_env} to send this message)")
         return {"channel": "webhook", "delivered": False, "detail": f"not configured (env {settings.webhook_env})"}
-    result = post_json(url, {"text": text, "outcome": summary["outcome"], "checkpoint_id": summary["checkpoint_id"]})
+    result = post_json(url, {"text": slack_escape(text), "outcome": summary["outcome"],
+                             "checkpoint_id": summary["checkpoint_id"]})
     status = "delivered" if result.delivered else f"NOT delivered after {result.attempts} attempts ({result.detail})"
     print(f"  webhook {mask_url(url)}: {status}")
     return {"channel": "webhook", "endpoint": mask_url(url), "delivered": result.delivered,

@@ -50,10 +50,25 @@ def webhook_url_problem(url: str) -> str | None:
     return None
 
 
+def slack_escape(text: str) -> str:
+    """Slack's own escaping: data can never become a mention (<!channel>) or a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def retry_after(error: urllib.error.HTTPError, longest: float = 60.0) -> float | None:
+    """Seconds the endpoint asked us to wait (Retry-After in seconds), capped."""
+    value = (error.headers or {}).get("Retry-After", "")
+    try:
+        return min(max(float(value), 0.0), longest)
+    except ValueError:
+        return None
+
+
 def post_json(url: str, payload: dict, timeout_seconds: float = 10.0, attempts: int = 3,
               backoff_seconds: float = 1.0) -> Delivery:
     body = json.dumps(payload).encode("utf-8")
     last_error = ""
+    wait: float | None = None
     for attempt in range(1, attempts + 1):
         request = urllib.request.Request(url, data=body, method="POST",
                                          headers={"Content-Type": "application/json"})
@@ -66,8 +81,10 @@ def post_json(url: str, payload: dict, timeout_seconds: float = 10.0, attempts: 
             last_error = f"HTTP {error.code}"
             if 400 <= error.code < 500 and error.code != 429:
                 break  # the endpoint refuses this message: retrying will not help
+            wait = retry_after(error)
         except Exception as error:  # noqa: BLE001 (any failure to deliver is reported, never raised)
             last_error = type(error).__name__ + ": " + str(getattr(error, "reason", error))
         if attempt < attempts:
-            time.sleep(backoff_seconds * 2 ** (attempt - 1))
+            time.sleep(wait if wait is not None else backoff_seconds * 2 ** (attempt - 1))
+            wait = None
     return Delivery(False, attempt, last_error.replace(url, mask_url(url)))

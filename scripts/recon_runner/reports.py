@@ -70,7 +70,7 @@ def bar_chart(title: str, counts: list[tuple[str, int]]) -> str:
             f'<text x="{label_width + length + 6}" y="{y + 15}">{count}</text>'
         )
     if not counts:
-        bars.append(f'<text x="10" y="20">none</text>')
+        bars.append('<text x="10" y="20">none</text>')
     return (f'<figure><figcaption>{html.escape(title)}</figcaption>'
             f'<svg role="img" aria-label="{html.escape(title)}" width="{width}" height="{height}" '
             f'font-size="12" font-family="sans-serif">{"".join(bars)}</svg></figure>')

@@ -158,3 +158,37 @@ def test_variances_csv_never_runs_a_formula(tmp_path: Path) -> None:
     assert [row["order_id"] for row in written] == ["'@SUM(A1)", "'\tord"]
     assert [row["detail"] for row in written] == ["'-2+3", "'\rx"]
     assert [row["amount_delta"] for row in written] == ["-36.00", ""]
+
+
+def test_webhook_honours_retry_after_and_escapes_for_slack() -> None:
+    """A 429 with Retry-After is retried after that wait; data cannot become a Slack mention or link."""
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from recon_runner.notify import post_json, slack_escape
+
+    arrivals: list[float] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            arrivals.append(time.monotonic())
+            self.send_response(429 if len(arrivals) == 1 else 200)
+            if len(arrivals) == 1:
+                self.send_header("Retry-After", "2")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = post_json(f"http://127.0.0.1:{server.server_port}/hook", {"text": "x"}, backoff_seconds=0.01)
+    finally:
+        server.shutdown()
+    assert result.delivered and result.attempts == 2
+    assert arrivals[1] - arrivals[0] >= 1.9
+    assert slack_escape("refund <!channel> <https://x|Click> & more") == \
+        "refund &lt;!channel&gt; &lt;https://x|Click&gt; &amp; more"
