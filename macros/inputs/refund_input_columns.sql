@@ -8,10 +8,11 @@
     header that is a reserved word, such as Shopify's `authorization`).
 -#}
 {% macro refund_input_columns(relation, input_name, required, optional, aliases={}) %}
+    {%- do check_refund_input_settings() -%}
     {%- set wanted = (required + optional) | unique | list -%}
     {%- if not execute -%}
         {%- set found = {} -%}
-    {%- elif var('refund_recon_lint', false) -%}
+    {%- elif flag_var('refund_recon_lint', false) -%}
         {#- sqlfluff compiles every model, shapes whose tables this machine
             does not have included: take every column as present. -#}
         {%- set found = {'_source_row_number': '_source_row_number', '_source_file': '_source_file'} -%}

@@ -7,6 +7,7 @@
     tables already and nothing is done.
 -#}
 {% macro register_refund_inputs() %}
+    {%- do check_refund_input_settings() -%}
     {{ return(adapter.dispatch('register_refund_inputs', 'refund_recon')()) }}
 {% endmacro %}
 
@@ -29,7 +30,7 @@
 {% endmacro %}
 
 {% macro duckdb__register_refund_inputs() %}
-    {%- if not execute or not var('read_inputs_from_files', true) -%}
+    {%- if not execute or not flag_var('read_inputs_from_files', true) -%}
         {{ return('select 1 as refund_inputs_are_tables') }}
     {%- endif -%}
     {%- set statements = [] -%}

@@ -115,3 +115,63 @@
     {%- endfor -%}
     {{ return(items) }}
 {% endmacro %}
+
+
+{#- A var naming a database, schema or table: a plain identifier, validated.
+    Unset, it is not checked (the default is the project's own). -#}
+{% macro identifier_var(name, default=none) %}
+    {%- set raw = var(name, default) -%}
+    {%- if raw is not none and not modules.re.fullmatch('[A-Za-z_][A-Za-z0-9_$-]{0,127}', raw | string) -%}
+        {{ refund_recon_fail("var " ~ name ~ " must be a plain database, schema or table name (letters, digits, _, $ and -), got '" ~ raw ~ "'") }}
+    {%- endif -%}
+    {{- return(raw) -}}
+{% endmacro %}
+
+
+{#- A var holding a SQL expression over a table's columns, such as a source's
+    loaded_at_field `try_cast(created_at as timestamptz)`, validated: column
+    names, numbers, 'literals' (no quote or backslash inside), parentheses,
+    commas, dots and spaces; a function or type word only from the lists
+    below, and a column name only between punctuation, so that no clause,
+    subquery or second statement fits. Unset, it is not checked. -#}
+{% macro sql_expression_var(name, default=none) %}
+    {%- set raw = var(name, default) -%}
+    {%- if raw is none -%}
+        {{- return(raw) -}}
+    {%- endif -%}
+    {%- set functions = ['cast', 'try_cast', 'to_timestamp', 'strptime', 'try_strptime', 'epoch_ms', 'coalesce', 'nullif', 'timezone'] -%}
+    {%- set types = ['timestamptz', 'timestamp', 'date', 'with', 'time', 'zone', 'varchar', 'text', 'bigint', 'integer', 'double'] -%}
+    {%- set tokens = modules.re.findall("[A-Za-z_][A-Za-z0-9_]*|[0-9]+|'[^'\\\\]*'|\\S", raw | string) -%}
+    {%- set ns = namespace(bad=not tokens) -%}
+    {%- for token in tokens -%}
+        {%- set word = token | lower -%}
+        {%- set before = (loop.previtem or '') | lower -%}
+        {%- set after = (loop.nextitem or '') | lower -%}
+        {%- if not modules.re.fullmatch("[a-z_][a-z0-9_]*|[0-9]+|'[^'\\\\]*'|[(),.]", word) -%}
+            {%- set ns.bad = true -%}
+        {%- elif not modules.re.match('[a-z_]', word) or word in types -%}
+            {#- punctuation, a number, a literal or a type word -#}
+        {%- elif after == '(' -%}
+            {%- set ns.bad = ns.bad or word not in functions -%}
+        {%- elif word == 'as' -%}
+            {%- set ns.bad = ns.bad or after not in types -%}
+        {%- else -%}
+            {#- a column name, alone between punctuation -#}
+            {%- set ns.bad = ns.bad or before not in ('', '(', ',', '.') or after not in ('', ')', ',', '.', 'as') -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if ns.bad -%}
+        {{ refund_recon_fail("var " ~ name ~ " must be a simple expression over column names such as cast(created_at as timestamp), got '" ~ raw ~ "'") }}
+    {%- endif -%}
+    {{- return(raw) -}}
+{% endmacro %}
+
+
+{#- A var that is true or false (a YAML boolean, or the text true/false). -#}
+{% macro flag_var(name, default) %}
+    {%- set raw = var(name, default) -%}
+    {%- if (raw | string | lower) not in ('true', 'false') -%}
+        {{ refund_recon_fail("var " ~ name ~ " must be true or false, got '" ~ raw ~ "'") }}
+    {%- endif -%}
+    {{- return((raw | string | lower) == 'true') -}}
+{% endmacro %}

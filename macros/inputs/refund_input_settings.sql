@@ -1,0 +1,32 @@
+{#-
+    The settings of the inputs, validated together. The sources YAML
+    (models/staging/shapes/*/_*__sources.yml) reads the vars that name the
+    input tables and their freshness expressions, and YAML cannot call
+    macros: they are checked here, by name. register_refund_inputs (the
+    on-run-start hook) calls this, and dbt renders the hook while it parses
+    the project, so a bad value stops every command before any SQL runs;
+    refund_input_columns calls it again before it reads a table's columns.
+-#}
+{% macro check_refund_input_settings() %}
+    {%- for name in [
+        'refund_inputs_database', 'refund_inputs_schema',
+        'storefront_refunds_table', 'processor_refunds_table', 'erp_refund_postings_table',
+        'stripe_database', 'stripe_schema', 'stripe_refund_table',
+        'adyen_database', 'adyen_schema', 'adyen_notification_table',
+        'paypal_database', 'paypal_schema', 'paypal_refund_table',
+        'shopify_database', 'shopify_schema',
+        'shopify_refund_table', 'shopify_transaction_table', 'shopify_order_adjustment_table',
+        'netsuite_database', 'netsuite_schema',
+        'netsuite_transaction_table', 'netsuite_transactionaccountingline_table', 'netsuite_account_table',
+        'netsuite_accountingperiod_table', 'netsuite_currency_table',
+    ] -%}
+        {%- do identifier_var(name) -%}
+    {%- endfor -%}
+    {%- for name in ['storefront_loaded_at_field', 'processor_loaded_at_field', 'erp_loaded_at_field'] -%}
+        {%- do sql_expression_var(name) -%}
+    {%- endfor -%}
+    {%- do refund_data_dir() -%}
+    {%- do input_encoding() -%}
+    {%- do flag_var('read_inputs_from_files', true) -%}
+    {%- do flag_var('refund_recon_lint', false) -%}
+{% endmacro %}
