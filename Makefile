@@ -42,4 +42,4 @@ sample-data: setup
 	$(BIN)/python scripts/generate_sample_data.py --out data/sample --refunds 400 --seed 7
 
 clean:
-	rm -rf target logs refund_recon.duckdb
+	rm -rf target logs refund_recon_dev.duckdb
