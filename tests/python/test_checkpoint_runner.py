@@ -233,7 +233,7 @@ def test_clean_day_is_confirmed_by_webhook(days: dict) -> None:
             in clean)
     stale = messages[4]["text"]
     assert "STALE SOURCES: erp" in stale and "CLEAN" not in stale
-    assert "erp nothing new since cp_20260305T060000Z" in stale
+    assert "Why: stale: erp newest record 2026-03-05 03:00:00, 27 h before as_of (window 24 h)." in stale
     first = messages[0]["text"]
     assert "reason_mismatch re_A" in first
     # The URL's secret path is never printed.

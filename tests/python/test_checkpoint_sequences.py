@@ -153,17 +153,39 @@ def test_the_build_counts_the_rows_the_runner_reports(tmp_path: Path) -> None:
     assert summary(world, START + timedelta(hours=6))["rows_read"] == {"storefront": 2, "processor": 4, "erp": 2}
 
 
+READER = """
+import sys, time, duckdb, pathlib
+con = duckdb.connect(sys.argv[1], read_only=True)
+count = lambda: con.execute("select count(*) from fct_checkpoint_runs").fetchone()[0]
+print(count(), flush=True)
+while not pathlib.Path(sys.argv[2]).exists():
+    time.sleep(0.1)
+print(count(), flush=True)
+"""
+
+
 def test_a_reader_never_blocks_a_checkpoint_and_keeps_a_whole_state(tmp_path: Path) -> None:
-    """A BI tool with the database open (read-only) does not make the next
-    checkpoint busy, and keeps reading the complete state it opened."""
+    """A BI tool (another process) with the database open read-only does not
+    make the next checkpoint busy, and keeps reading the complete state it
+    opened; a new connection sees the new checkpoint."""
+    import subprocess
+    import sys
+
     world = World(tmp_path)
     world.deliver([world.refund_rows(START + timedelta(hours=1), erp_amount="1.00")])
     world.checkpoint(START + timedelta(hours=6))
-    with duckdb.connect(str(world.database), read_only=True) as reader:
+    done = tmp_path / "checkpoint_done"
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(world.database), str(done)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout.readline().strip() == "1"
         world.deliver([world.refund_rows(START + timedelta(days=1, hours=1))])
         result = world.checkpoint(START + timedelta(days=1, hours=6))
         assert result.returncode == 1, result.stdout[-2000:]
-        assert reader.execute("select count(*) from fct_checkpoint_runs").fetchone()[0] == 1
+    finally:
+        done.touch()
+    assert reader.stdout.readline().strip() == "1"
+    assert reader.wait(timeout=60) == 0
     with duckdb.connect(str(world.database), read_only=True) as con:
         assert con.execute("select count(*) from fct_checkpoint_runs").fetchone()[0] == 2
 
