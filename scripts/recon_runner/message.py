@@ -5,16 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-# The outcome rules, stated once (README "Outcomes"). fct_checkpoint_runs
-# decides clean / variances_found / stale_sources; the runner adds failed.
-RULES = {
-    "clean": "zero open variances, zero rejected input rows, and every source delivered new rows "
-             "with a record inside the freshness window",
-    "variances_found": "open variances or rejected input rows",
-    "stale_sources": "a source delivered no rows, nothing inside the freshness window, or nothing new "
-                     "since the previous checkpoint",
-    "failed": "the checkpoint did not complete; nothing it would have changed was changed",
-}
+# The outcome rules are stated once, in fct_checkpoint_runs (README "Outcomes");
+# the runner adds failed and busy.
 
 
 def within_tolerance(summary: dict[str, Any], variances: list[dict[str, Any]], tolerance: Decimal) -> bool:

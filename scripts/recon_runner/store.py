@@ -146,9 +146,3 @@ def read(database: Path, sql: str, params: list[Any] | None = None) -> list[dict
         names = [item[0] for item in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
-
-def table_exists(database: Path, table: str) -> bool:
-    if not database.exists():
-        return False
-    return bool(read(database, "select count(*) as n from information_schema.tables where table_name = ?",
-                     [table])[0]["n"])
