@@ -245,6 +245,10 @@ def oracle(frame: pd.DataFrame, measure: str):
         return sum((abs(value) for value in map(money, frame["amount_delta"]) if value is not None), Decimal(0))
     if measure == "refunds_with_variances":
         return frame["refund_key"].nunique()
+    if measure == "checkpoint_total_amount":
+        return sum((value for value in map(money, frame["amount"]) if value is not None), Decimal(0))
+    if measure == "checkpoint_record_count":
+        return int(sum(value for value in frame["record_count"] if value is not None and not pd.isna(value)))
     columns = {"checkpoint_open_variances": "open_variance_count", "checkpoint_new_variances": "new_variance_count",
                "checkpoint_resolved_variances": "resolved_variance_count", "checkpoint_rows_rejected": "rows_rejected"}
     if measure in columns:
