@@ -32,6 +32,7 @@ AGE_BUCKETS = ["0-7 days", "8-30 days", "31-60 days", "61-90 days", "over 90 day
 TABLE_LIMIT = 1000
 REJECTED_SHOWN = 500
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+MONEY_COLUMNS = ("storefront_amount", "processor_amount", "erp_amount", "amount_delta", "amount")
 REJECTED_CSV_COLUMNS = ["input_name", "source_shape", "source_file", "source_row_number", "record_id", "order_id",
                         "rejected_column", "rejection_reason", "amount_text", "currency"]
 
@@ -60,11 +61,19 @@ def csv_cell(value: Any) -> Any:
     return spreadsheet_safe(str(value))
 
 
+def at_exponent(row: dict[str, Any], key: str) -> Any:
+    """A money column at the row's currency exponent (37224 JPY, 4.00 USD)."""
+    value = row.get(key)
+    if key in MONEY_COLUMNS and isinstance(value, (Decimal, int)) and not isinstance(value, bool):
+        return money.quantize(value, money.with_units(row))
+    return value
+
+
 def write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows({key: csv_cell(row.get(key)) for key in columns} for row in rows)
+        writer.writerows({key: csv_cell(at_exponent(row, key)) for key in columns} for row in rows)
 
 
 def json_value(value: Any) -> Any:
