@@ -262,7 +262,7 @@ def test_clean_day_is_confirmed_by_webhook(days: dict) -> None:
     assert days["results"]["failed"].returncode == 3
     # Day 3: the money at stake and the largest variance with its detail sentence, at the exponent.
     day3 = messages[2]["text"]
-    assert "At stake: USD 36.00 on 1 refund." in day3 and "New since the last checkpoint: 1; resolved: 0." in day3
+    assert "At stake: USD 36.00 on 2 refunds." in day3 and "New since the last checkpoint: 1; resolved: 0." in day3
     assert "Largest in USD:\n  - amount_mismatch re_B USD -36.00 (erp at fault): " in day3
     # The URL's secret path is never printed.
     for day in DAYS:
@@ -344,7 +344,7 @@ def test_report_renders_in_headless_chromium(days: dict, tmp_path: Path) -> None
         target, _, fragment = row.links[0].partition("#")
         assert target == "audit.html" and unquote(fragment) in audit.ids, row.links
     sections = {unquote(row.links[0].partition("#")[2]): row.cells[4] for row in page.tables["variances"]}
-    records = [row.cells for row in audit.tables[""]]
+    records = [row.cells for anchor in sections for row in audit.tables[f"records-{anchor}"]]
     assert {cells[2] for cells in records} == {"storefront", "processor", "erp"}
     assert len(sections) == 2 and all(audit.text(anchor).startswith("Refund ") for anchor in sections)
     shot = tmp_path / "report.png"
