@@ -118,6 +118,30 @@ def stake_rows(entries: list[dict[str, Any]], by: str | None = None) -> list[dic
     return rows
 
 
+def pivot(variances: list[dict[str, Any]], by: str) -> dict[str, Any]:
+    """Open variances by `by` (rows) and currency (columns): count and amount at
+    stake in each cell; rows ordered by count. Amounts stay in their own
+    currency's column: nothing is added or ranked across currencies."""
+    currencies = sorted({row.get("currency") or "" for row in variances})
+    entries = {(e[by], e["currency"]): e for e in money.at_stake(variances, by)}
+    labels = sorted({label for label, _ in entries},
+                    key=lambda label: (-sum(e["variance_count"] for (l, _), e in entries.items() if l == label), label))
+    rows = []
+    for label in labels:
+        cells = []
+        for currency in currencies:
+            entry = entries.get((label, currency))
+            if entry is None:
+                cells.append(None)
+                continue
+            comparable = entry["without_amount"] < entry["variance_count"]
+            cells.append({"count": entry["variance_count"],
+                          "amount_shown": shown(entry["amount_at_stake"], currency, entry["minor_units"])
+                          if comparable else "n/a"})
+        rows.append({"label": label, "count": sum(cell["count"] for cell in cells if cell), "cells": cells})
+    return {"currencies": currencies, "rows": rows}
+
+
 def age_table(variances: list[dict[str, Any]]) -> dict[str, Any]:
     """Open variances by the refund's age bucket: count and amount at stake per currency."""
     currencies = sorted({row.get("currency") or "" for row in variances})
@@ -208,8 +232,8 @@ def build_context(summary: dict[str, Any], variances: list[dict[str, Any]],
         "banner": banner,
         "reasons": reasons,
         "stake": stake_rows(money.at_stake(variances)),
-        "stake_by_type": stake_rows(money.at_stake(variances, "variance_type"), "variance_type"),
-        "stake_by_system": stake_rows(money.at_stake(variances, "discrepancy_system"), "discrepancy_system"),
+        "stake_by_type": pivot(variances, "variance_type"),
+        "stake_by_system": pivot(variances, "discrepancy_system"),
         "age": age_table(variances),
         "trend": trend_chart(details.get("trend") or []),
         "new_variances": change_rows(details.get("new_variances") or []),

@@ -56,21 +56,20 @@ def test_money_at_stake_per_currency_at_each_currency_s_exponent(pages: tuple[st
         ["KWD", "1", "1", "KWD66.967", "KWD66.967", "0"],
         ["USD", "4", "4", "$475.50", "-$395.50", "0"],
     ]
-    by_type = cells(page, "stake-by-type")
-    # Grouped by currency, the largest first within a currency: never ranked across currencies.
-    assert [row[:4] for row in by_type] == [
-        ["EUR", "currency_mismatch", "1", "n/a"],
-        ["JPY", "amount_mismatch", "1", "¥37,224"],
-        ["JPY", "wrong_period", "1", "¥0"],
-        ["KWD", "duplicate_erp_posting", "1", "KWD66.967"],
-        ["USD", "missing_in_erp", "1", "$398.00"],
-        ["USD", "confirmation_lag", "1", "$40.00"],
-        ["USD", "missing_in_storefront", "1", "$25.00"],
-        ["USD", "amount_mismatch", "1", "$12.50"],
+    # By type and by system: one column per currency, nothing added or ranked across currencies.
+    assert cells(page, "stake-by-type") == [
+        ["amount_mismatch", "2", "", "¥37,224 (1)", "", "$12.50 (1)"],
+        ["confirmation_lag", "1", "", "", "", "$40.00 (1)"],
+        ["currency_mismatch", "1", "n/a (1)", "", "", ""],
+        ["duplicate_erp_posting", "1", "", "", "KWD66.967 (1)", ""],
+        ["missing_in_erp", "1", "", "", "", "$398.00 (1)"],
+        ["missing_in_storefront", "1", "", "", "", "$25.00 (1)"],
+        ["wrong_period", "1", "", "¥0 (1)", "", ""],
     ]
-    assert [row[:4] for row in cells(page, "stake-by-system")] == [
-        ["EUR", "erp", "1", "n/a"], ["JPY", "erp", "2", "¥37,224"], ["KWD", "erp", "1", "KWD66.967"],
-        ["USD", "erp", "2", "$410.50"], ["USD", "processor", "1", "$40.00"], ["USD", "storefront", "1", "$25.00"],
+    assert cells(page, "stake-by-system") == [
+        ["erp", "6", "n/a (1)", "¥37,224 (2)", "KWD66.967 (1)", "$410.50 (2)"],
+        ["processor", "1", "", "", "", "$40.00 (1)"],
+        ["storefront", "1", "", "", "", "$25.00 (1)"],
     ]
     # Every JPY amount in the page is whole yen; every USD amount has cents.
     table = {row.attrs["id"]: row.cells for row in page.tables["variances"]}
