@@ -214,3 +214,22 @@ def test_webhook_honours_retry_after_and_escapes_for_slack() -> None:
     assert arrivals[1] - arrivals[0] >= 1.9
     assert slack_escape("refund <!channel> <https://x|Click> & more") == \
         "refund &lt;!channel&gt; &lt;https://x|Click&gt; &amp; more"
+
+
+def test_the_message_says_where_the_report_is(tmp_path: Path) -> None:
+    """The report's path by default; with REFUND_RECON_REPORT_URL_BASE, its address under that base."""
+    result = runner(tmp_path, "--data-dir", str(tmp_path / "nowhere"),
+                    env={"REFUND_RECON_REPORT_URL_BASE": "https://reports.example.com/recon/"})
+    assert result.returncode == 3
+    folder = tmp_path / "reports" / "cp_20260301T000000Z-failed"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["report_url"] == "https://reports.example.com/recon/cp_20260301T000000Z-failed/report.html"
+    assert summary["report_path"] == str(folder / "report.html")
+    assert summary["message"].endswith("\nReport: " + summary["report_url"])
+    assert summary["settings"]["as_of"] == AS_OF and "webhook_env" in summary["settings"]
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "audit.html", "rejected_rows.csv", "report.html", "summary.json", "variances.csv"]
+    plain = runner(tmp_path / "second", "--data-dir", str(tmp_path / "nowhere"))
+    second = tmp_path / "second" / "reports" / "cp_20260301T000000Z-failed"
+    assert plain.returncode == 3 and "report_url" not in json.loads((second / "summary.json").read_text())
+    assert f"Report: {second / 'report.html'}" in plain.stdout
