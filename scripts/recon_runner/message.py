@@ -13,7 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from . import money
-from .money import largest  # noqa: F401 (re-exported: the top variances within each currency)
+from .money import largest
+
+__all__ = ["largest", "message", "within_tolerance"]
 
 # The outcome rules are stated once, in fct_checkpoint_runs (docs: outcomes);
 # the runner adds failed and busy.

@@ -99,22 +99,17 @@ def shown(amount: Any, currency: str | None, units: int) -> str:
     return money.display(amount, currency, units)
 
 
-def stake_rows(entries: list[dict[str, Any]], by: str | None = None) -> list[dict[str, Any]]:
-    """at_stake entries with the display amount and a bar length relative to the
-    largest amount of the same currency (never across currencies)."""
-    peak: dict[str, Decimal] = {}
-    for entry in entries:
-        peak[entry["currency"]] = max(peak.get(entry["currency"], Decimal(0)), entry["amount_at_stake"])
+def stake_rows(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """at_stake entries with their amounts shown in their currency ("n/a" where
+    no variance of the group has a comparable amount)."""
     rows = []
     for entry in entries:
-        top = peak[entry["currency"]] or Decimal(1)
         comparable = entry["without_amount"] < entry["variance_count"]
-        rows.append({**entry, "label": entry.get(by) if by else entry["currency"],
+        rows.append({**entry,
                      "amount_shown": shown(entry["amount_at_stake"], entry["currency"], entry["minor_units"])
                      if comparable else "n/a",
                      "net_shown": shown(entry["net_delta"], entry["currency"], entry["minor_units"])
-                     if comparable else "n/a",
-                     "bar": int(100 * entry["amount_at_stake"] / top) if top else 0})
+                     if comparable else "n/a"})
     return rows
 
 

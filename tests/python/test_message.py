@@ -13,7 +13,6 @@ import re
 from decimal import Decimal
 
 import report_inputs as given
-from conftest import PROJECT_DIR  # noqa: F401 (puts scripts/ on sys.path)
 from recon_runner.message import largest, message
 from recon_runner.notify import slack_payload
 

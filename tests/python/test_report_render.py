@@ -16,7 +16,6 @@ from urllib.parse import unquote
 import pytest
 
 import report_inputs as given
-from conftest import PROJECT_DIR  # noqa: F401 (puts scripts/ on sys.path)
 from html_probe import Page
 from recon_runner import money
 from recon_runner.marts import VARIANCE_COLUMNS, money_summary
