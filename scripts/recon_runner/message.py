@@ -70,9 +70,10 @@ def largest_lines(variances: list[dict[str, Any]], count: int = TOP) -> list[str
     for currency, rows in money.largest(variances, count).items():
         lines.append(f"Largest in {currency or '?'}:")
         for v in rows:
+            detail = f": {v['detail']}" if v.get("detail") else ""
             lines.append(f"  - {v['variance_type']} {v['refund_id']} "
                          f"{money.text(v['amount_delta'], v.get('currency'), money.with_units(v))} "
-                         f"({v['discrepancy_system']} at fault): {v.get('detail') or ''}".rstrip(": "))
+                         f"({v['discrepancy_system']} at fault){detail}")
     return lines
 
 
