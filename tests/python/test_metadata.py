@@ -310,6 +310,15 @@ def test_each_measure_run_as_sql_equals_the_figure_from_the_mart(artifacts: Arti
     assert compared >= 20
 
 
+def metric_filter(artifacts: Artifacts, name: str) -> str:
+    """A metric's filter as SQL on its mart: {{ Dimension('entity__dimension') }} -> the column."""
+    metric = next(node for node in artifacts.manifest["metrics"].values() if node["name"] == name)
+    where = " and ".join(item["where_sql_template"] for item in metric["filter"]["where_filters"])
+    columns = {"measure_name": "measure"}
+    return re.sub(r"\{\{\s*Dimension\('\w+?__(\w+)'\)\s*\}\}",
+                  lambda match: columns.get(match.group(1), match.group(1)), where)
+
+
 def test_amount_at_stake_per_currency_and_the_age_filter(artifacts: Artifacts) -> None:
     """The headline figures: amount at stake per currency, exact at the currency's
     exponent; the over-30-days metric's filter counts refunds older than 30 days."""
@@ -322,12 +331,18 @@ def test_amount_at_stake_per_currency_and_the_age_filter(artifacts: Artifacts) -
         assert exact(row.amount) == want, row.currency
         exponent = int(rows["minor_units"].iloc[0])
         assert want == want.quantize(Decimal(1).scaleb(-exponent)), (row.currency, want)
-    metric = next(node for node in artifacts.manifest["metrics"].values() if node["name"] == "open_variances_over_30_days")
-    where = " and ".join(item["where_sql_template"] for item in metric["filter"]["where_filters"])
-    where = re.sub(r"\{\{\s*Dimension\('variance__(\w+)'\)\s*\}\}", r"\1", where)
-    got = artifacts.query(f"select count(*) as n from fct_refund_variances where {where}")["n"][0]
+    over_30 = metric_filter(artifacts, "open_variances_over_30_days")
+    got = artifacts.query(f"select count(*) as n from fct_refund_variances where {over_30}")["n"][0]
     assert got == int((mart["age_days"] > 30).sum())
     assert set(mart.loc[mart["age_days"] > 30, "age_bucket"]) <= AGE_BUCKETS_OVER_30
+    # The per-checkpoint metric over fct_checkpoint_totals gives the same money at stake.
+    trend = artifacts.query(f"""
+        select currency, sum(amount) as amount from fct_checkpoint_totals
+        where {metric_filter(artifacts, 'amount_at_stake_per_checkpoint')}
+            and as_of = (select max(as_of) from fct_refund_variances)
+        group by currency""")
+    assert {row.currency: exact(row.amount) for row in trend.itertuples()} == {
+        row.currency: exact(row.amount) for row in per_currency.itertuples() if exact(row.amount) != 0}
     spine = artifacts.query("select min(date_day) as first_day, max(date_day) as last_day, count(*) as n "
                             "from metricflow_time_spine")
     assert spine["first_day"][0] <= mart["refund_date"].min() and mart["refund_date"].max() <= spine["last_day"][0]
