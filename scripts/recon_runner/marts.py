@@ -59,11 +59,6 @@ def columns_of(database: Path, table: str) -> list[str]:
                   "and table_name = ? order by ordinal_position", [table])]
 
 
-def select_list(available: list[str], wanted: list[str]) -> str:
-    """The wanted columns, a typed-less null for any the mart does not have (yet)."""
-    return ", ".join(name if name in available else f"null as {name}" for name in wanted)
-
-
 def exact(rows: list[dict[str, Any]], columns: tuple[str, ...] = MONEY_COLUMNS) -> list[dict[str, Any]]:
     """Amounts at the row's currency exponent (the marts hold decimal(38,4))."""
     for row in rows:
@@ -133,14 +128,11 @@ def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path) -> tuple
     if not runs:
         raise LookupError(f"fct_checkpoint_runs has no row for {checkpoint_id}")
     run = runs[0]
-    available = columns_of(database, "fct_refund_variances")
-    order = "age_days desc nulls last, " if "age_days" in available else ""
     variances = exact(read(database, f"""
-        select {select_list(available, VARIANCE_COLUMNS + READ_ONLY_COLUMNS)} from fct_refund_variances
-        order by {order}days_since_first_detected desc, currency, abs(coalesce(amount_delta, 0)) desc, variance_id
+        select {', '.join(VARIANCE_COLUMNS + READ_ONLY_COLUMNS)} from fct_refund_variances
+        order by age_days desc nulls last, days_since_first_detected desc, currency,
+            abs(coalesce(amount_delta, 0)) desc, variance_id
     """))
-    for row in variances:
-        row["refund_key"] = row.get("refund_key") or row["refund_id"]
     booked = read(database, BOOKED_TOTALS_SQL)
     rejected = read(database, """
         select input_name, rejection_reason, count(*) as row_count
@@ -158,11 +150,9 @@ def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path) -> tuple
             select checkpoint_id, as_of, outcome, reason, started_at from {ATTEMPTS_TABLE}
             where outcome = 'failed' and as_of <= ? order by as_of, started_at""", [run["as_of"]])]
     trend.sort(key=lambda row: (row["as_of"], row["kind"] == "checkpoint", str(row.get("started_at") or "")))
-    history_columns = columns_of(database, "fct_variance_history")
-    changes = read(database, f"""
-        select {select_list(history_columns, ['variance_id', 'refund_id', 'variance_type', 'discrepancy_system',
-                                              'state', 'first_detected_at', 'resolved_at', 'amount_delta',
-                                              'amount_delta_minor', 'currency', 'minor_units'])}
+    changes = read(database, """
+        select variance_id, refund_id, variance_type, discrepancy_system, state, first_detected_at, resolved_at,
+            amount_delta, amount_delta_minor, currency, minor_units
         from fct_variance_history
         where checkpoint_as_of = ? and (state = 'resolved' or first_detected_at = checkpoint_as_of)
         order by state, currency, variance_type, refund_id""", [run["as_of"]])
@@ -178,12 +168,11 @@ def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path) -> tuple
         else:
             resolved.append(row)
     audit: dict[str, list[dict[str, Any]]] = {}
-    if columns_of(database, "fct_refund_audit_trail"):
-        keys = sorted({row["refund_key"] for row in variances[:AUDIT_LIMIT_REFUNDS]})
-        for row in exact(read(database, """
-                select * from fct_refund_audit_trail where refund_key in (select unnest(?))
-                order by refund_key, event_order""", [keys]), ("amount",)):
-            audit.setdefault(row["refund_key"], []).append(row)
+    keys = sorted({row["refund_key"] for row in variances[:AUDIT_LIMIT_REFUNDS]})
+    for row in exact(read(database, """
+            select * from fct_refund_audit_trail where refund_key in (select unnest(?))
+            order by refund_key, event_order""", [keys]), ("amount",)):
+        audit.setdefault(row["refund_key"], []).append(row)
     reasons = (run.get("outcome_reasons") or "").strip().rstrip(";")
     summary = {
         "checkpoint_id": run["checkpoint_id"], "as_of": str(run["as_of"]), "outcome": run["outcome"],
