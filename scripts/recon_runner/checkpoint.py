@@ -17,8 +17,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from . import store
-from .dbt import run_dbt
+from . import publish, store
+from .dbt import PROJECT_DIR, run_dbt
 from .marts import VARIANCE_COLUMNS, read_checkpoint
 from .message import message, within_tolerance
 from .notify import mask_url, post_json, slack_escape, webhook_url_problem
@@ -47,6 +47,8 @@ class Settings:
     extra_vars: dict[str, str] = field(default_factory=dict)
     full_refresh: bool = False
     debug: bool = False
+    bi_dir: Path | None = None      # where the marts are published for BI; None: not published
+    bi_keep: int = 3
 
     @property
     def checkpoint_id(self) -> str:
@@ -150,6 +152,28 @@ def build(settings: Settings, work: Path) -> None:
                               "the dbt output above names it")
 
 
+def publish_for_bi(settings: Settings) -> dict[str, Any]:
+    """Publish the completed checkpoint's marts for BI (publish.py). Never
+    raises: a failure is a warning, the checkpoint's outcome is about the data
+    (DECISIONLOG "Publishing for BI")."""
+    if settings.bi_dir is None:
+        return {"published": False, "detail": "not published (--no-bi)"}
+    try:
+        result = publish.publish(settings.database, settings.bi_dir, settings.checkpoint_id, settings.as_of,
+                                 keep=settings.bi_keep, manifest=PROJECT_DIR / "target" / "manifest.json")
+        print(f"  BI: {len(result['tables'])} marts published to {result['folder']} ({result['current']} points "
+              "there)", flush=True)
+        return result
+    except Exception as error:  # noqa: BLE001 (a failed publication is a warning, see the docstring)
+        if settings.debug:
+            traceback.print_exc()
+        previous = publish.current_target(settings.bi_dir) if settings.bi_dir.is_dir() else None
+        warning = (f"the marts could not be published for BI to {settings.bi_dir}: {one_line(error)}; BI tools "
+                   f"still read {'the previous publication ' + previous if previous else 'nothing'}")
+        print(f"  WARNING: {warning}", flush=True)
+        return {"published": False, "warning": warning, "current": previous}
+
+
 def run(settings: Settings, started: datetime) -> tuple[dict[str, Any], list[dict], list[tuple], str | None]:
     """The checkpoint under the lock: (summary, variances, trend, webhook URL).
     Raises CheckpointError (failed) or Busy; records a failed attempt itself."""
@@ -213,6 +237,7 @@ def checkpoint(settings: Settings) -> int:
     try:
         with store.exclusive(settings.database):
             summary, variances, trend, url = run(settings, started)
+            summary["bi"] = publish_for_bi(settings)
     except Busy as busy:
         print(f"BUSY: {busy}. Nothing was changed; run again when it has finished.")
         return EXIT_CODES["busy"]
@@ -228,6 +253,9 @@ def checkpoint(settings: Settings) -> int:
         summary["within_tolerance"] = within_tolerance(summary, variances, settings.tolerate_amount)
     print("[4/4] report and alerts", flush=True)
     text = message(summary, variances)
+    if summary.get("bi", {}).get("warning"):
+        summary.setdefault("warnings", []).append(summary["bi"]["warning"])
+        text += f"\nWarning: {summary['bi']['warning']}."
     print("\n" + text + "\n")
     summary["message"] = text
     summary["deliveries"] = [{"channel": "terminal", "delivered": True}, deliver(settings, url, text, summary)]
