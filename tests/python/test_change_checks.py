@@ -140,7 +140,7 @@ def test_ci_recipe_on_a_fresh_clone_reports_what_a_mapping_change_moves(tmp_path
     output = result.stdout[-4000:] + result.stderr[-2000:]
     assert result.returncode == 0, output
     assert (project / "prod-artifacts" / "manifest.json").exists()
-    assert "Completed successfully" in result.stdout and "ERROR=0 SKIP=0" in result.stdout, output
+    assert "ERROR=0 SKIP=0" in result.stdout and "Done. PASS=" in result.stdout, output
     assert "Seeds changed since HEAD: refund_status_map.csv" in result.stdout
     changes = read_rows(project / "impact.csv")
     assert changes, "the remap moves some refunds"
