@@ -100,7 +100,7 @@ def build_parser() -> Parser:
                           ("erp", "generic, netsuite")):
         run.add_argument(f"--{role}-shapes", nargs="+", metavar="SHAPE",
                          help=f"the shapes the {role} tables come in ({choices}; default generic); "
-                              "several are unioned (README: Your data)")
+                              "several are unioned (docs/inputs.md: Your data)")
     run.add_argument("--full-refresh", action="store_true",
                      help="rebuild every model from scratch (needed after a change of a model's columns); the "
                           "checkpoint history is kept")
@@ -132,7 +132,7 @@ def parse_args(argv: list[str] | None) -> Settings | argparse.Namespace:
         parser.error(f"--as-of must be UTC (Z or +00:00), got {as_of!r}")
     if args.target not in DUCKDB_TARGETS:
         parser.error(f"--target {args.target}: the runner builds DuckDB targets ({', '.join(DUCKDB_TARGETS)}); on a "
-                     "warehouse, run `dbt build --target ...` and read fct_checkpoint_runs (README: Outcomes)")
+                     "warehouse, run `dbt build --target ...` and read fct_checkpoint_runs (README: Outcomes and exit codes)")
     if args.bi_keep < 1:
         parser.error("--bi-keep must be at least 1")
     database = args.database.resolve()
