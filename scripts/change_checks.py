@@ -281,6 +281,10 @@ def md_text(value: Any) -> str:
     return text
 
 
+def old_to_new(now: Any, before: Any) -> str:
+    return str(now) if now == before else f"{before} → {now}"
+
+
 def impact_markdown(base: str, seeds_changed: list[str], rows: list[dict[str, Any]],
                     stakes: dict[str, list[dict[str, Any]]], exponents: dict[str, int],
                     limit: int = MARKDOWN_ROWS) -> str:
@@ -318,13 +322,12 @@ def impact_markdown(base: str, seeds_changed: list[str], rows: list[dict[str, An
             lines += ["| refund | type | what changed | system at fault | amount_delta | detail |",
                       "|---|---|---|---|---:|---|"]
             for row in selected[:limit]:
-                def was(now: Any, before_value: Any) -> str:
-                    return now if now == before_value else f"{before_value} → {now}"
+                before_delta = money(row["before_amount_delta"], row["currency"], exponents)
                 lines.append(
                     f"| {md_text(row['refund_id'])} | {md_text(row['variance_type'])} | "
                     f"{md_text(row['changed_fields'])} | "
-                    f"{md_text(was(row['discrepancy_system'], row['before_discrepancy_system']))} | "
-                    f"{md_text(was(money(row['amount_delta'], row['currency'], exponents), money(row['before_amount_delta'], row['currency'], exponents)))} | "
+                    f"{md_text(old_to_new(row['discrepancy_system'], row['before_discrepancy_system']))} | "
+                    f"{md_text(old_to_new(money(row['amount_delta'], row['currency'], exponents), before_delta))} | "
                     f"{md_text(row['detail'])}"
                     + ("" if row["detail"] == row["before_detail"] else f" (was: {md_text(row['before_detail'])})")
                     + " |")
@@ -366,7 +369,8 @@ def mapping_impact(args: argparse.Namespace) -> int:
         for label, project in (("base", base_project), ("head", PROJECT_DIR)):
             (work / label).mkdir()
             print(f"Building the variance report with the {label} seeds...", flush=True)
-            if not dbt_build_models(project, work / label, args.data_dir.resolve(), dbt_vars, ["+fct_refund_variances"]):
+            if not dbt_build_models(project, work / label, args.data_dir.resolve(), dbt_vars,
+                                    ["+fct_refund_variances"]):
                 print(f"Outcome: failed (exit 3): the {label} build failed")
                 return 3
         rows, stakes = compare_variances(work / "base" / "recon.duckdb", work / "head" / "recon.duckdb")

@@ -108,7 +108,8 @@ def check_inputs(settings: Settings) -> None:
     for name, candidates in input_files(settings):
         found = [p for p in candidates if p.exists()]
         if not found:
-            expected = f"{name}.csv or .parquet, or a folder {name}/" if candidates else "tables (docs/inputs.md: Your data)"
+            expected = (f"{name}.csv or .parquet, or a folder {name}/" if candidates
+                        else "tables (docs/inputs.md: Your data)")
             where = candidates[0].parent if candidates else settings.data_dir / name.split(" ")[0]
             problems.append(f"{name}: no {expected} in {where}")
         elif len(found) > 1:

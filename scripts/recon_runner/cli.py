@@ -132,7 +132,8 @@ def parse_args(argv: list[str] | None) -> Settings | argparse.Namespace:
         parser.error(f"--as-of must be UTC (Z or +00:00), got {as_of!r}")
     if args.target not in DUCKDB_TARGETS:
         parser.error(f"--target {args.target}: the runner builds DuckDB targets ({', '.join(DUCKDB_TARGETS)}); on a "
-                     "warehouse, run `dbt build --target ...` and read fct_checkpoint_runs (README: Outcomes and exit codes)")
+                     "warehouse, run `dbt build --target ...` and read fct_checkpoint_runs (README: Outcomes and exit "
+                     "codes)")
     if args.bi_keep < 1:
         parser.error("--bi-keep must be at least 1")
     database = args.database.resolve()

@@ -184,7 +184,8 @@ def test_ci_recipe_on_a_fresh_clone_reports_what_a_mapping_change_moves(tmp_path
 
     # The Markdown a pull request shows.
     markdown = (project / "impact.md").read_text(encoding="utf-8")
-    counts = {change: sum(1 for row in changes if row["change"] == change) for change in ("added", "removed", "changed")}
+    counts = {change: sum(1 for row in changes if row["change"] == change)
+              for change in ("added", "removed", "changed")}
     assert (f"Variances **added {counts['added']}**, **removed {counts['removed']}**, "
             f"**changed {counts['changed']}**.") in markdown
     status_counts = [sum(1 for row in changes if row["change"] == change and row["variance_type"] == "status_mismatch")
