@@ -1,5 +1,6 @@
 """One checkpoint, start to finish: lock, check inputs, build in a copy of the
-database, publish it, read the marts, write the report and notify.
+database, publish it, read the marts, publish them for BI tools (publish.py),
+write the report and notify.
 
 Nothing the checkpoint changes is visible until the build and every data test
 passed: the marts and the history move together, in one rename (store.py).
