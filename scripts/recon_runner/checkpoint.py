@@ -121,6 +121,28 @@ def check_inputs(settings: Settings) -> None:
         raise CheckpointError("input missing: " + "; ".join(problems))
 
 
+def publish_for_bi(settings: Settings) -> dict[str, Any]:
+    """Publish the completed checkpoint's marts for BI (publish.py). Never
+    raises: a failure is a warning, the checkpoint's outcome is about the data
+    (DECISIONLOG "Publishing for BI")."""
+    if settings.bi_dir is None:
+        return {"published": False, "detail": "not published (--no-bi)"}
+    try:
+        result = publish.publish(settings.database, settings.bi_dir, settings.checkpoint_id, settings.as_of,
+                                 keep=settings.bi_keep, manifest=PROJECT_DIR / "target" / "manifest.json")
+        print(f"  BI: {len(result['tables'])} marts published to {result['folder']} ({result['current']} points "
+              "there)", flush=True)
+        return result
+    except Exception as error:  # noqa: BLE001 (a failed publication is a warning, see the docstring)
+        if settings.debug:
+            traceback.print_exc()
+        previous = publish.current_target(settings.bi_dir) if settings.bi_dir.is_dir() else None
+        warning = (f"the marts could not be published for BI to {settings.bi_dir}: {one_line(error)}; BI tools "
+                   f"still read {'the previous publication ' + previous if previous else 'nothing'}")
+        print(f"  WARNING: {warning}", flush=True)
+        return {"published": False, "warning": warning, "current": previous}
+
+
 def webhook(settings: Settings) -> str | None:
     """The webhook URL from the environment, validated; None when unset."""
     url = os.environ.get(settings.webhook_env, "").strip()
@@ -152,28 +174,6 @@ def build(settings: Settings, work: Path) -> None:
     if result.returncode != 0:
         raise CheckpointError(f"dbt build failed (exit {result.returncode}): a model or a data test failed; "
                               "the dbt output above names it")
-
-
-def publish_for_bi(settings: Settings) -> dict[str, Any]:
-    """Publish the completed checkpoint's marts for BI (publish.py). Never
-    raises: a failure is a warning, the checkpoint's outcome is about the data
-    (DECISIONLOG "Publishing for BI")."""
-    if settings.bi_dir is None:
-        return {"published": False, "detail": "not published (--no-bi)"}
-    try:
-        result = publish.publish(settings.database, settings.bi_dir, settings.checkpoint_id, settings.as_of,
-                                 keep=settings.bi_keep, manifest=PROJECT_DIR / "target" / "manifest.json")
-        print(f"  BI: {len(result['tables'])} marts published to {result['folder']} ({result['current']} points "
-              "there)", flush=True)
-        return result
-    except Exception as error:  # noqa: BLE001 (a failed publication is a warning, see the docstring)
-        if settings.debug:
-            traceback.print_exc()
-        previous = publish.current_target(settings.bi_dir) if settings.bi_dir.is_dir() else None
-        warning = (f"the marts could not be published for BI to {settings.bi_dir}: {one_line(error)}; BI tools "
-                   f"still read {'the previous publication ' + previous if previous else 'nothing'}")
-        print(f"  WARNING: {warning}", flush=True)
-        return {"published": False, "warning": warning, "current": previous}
 
 
 def run(settings: Settings, started: datetime) -> tuple[dict[str, Any], list[dict], list[tuple], str | None]:
