@@ -141,6 +141,8 @@ def prune(bi_dir: Path, keep: int) -> list[str]:
     removed = []
     for path in bi_dir.glob(".building-*"):
         shutil.rmtree(path, ignore_errors=True)
+    for path in bi_dir.glob(f".{CURRENT}-*"):   # a temporary link a killed run left
+        path.unlink(missing_ok=True)
     folders = sorted(path.name for path in bi_dir.iterdir()
                      if path.is_dir() and not path.is_symlink() and not path.name.startswith("."))
     for name in folders[:max(len(folders) - keep, 0)]:

@@ -176,6 +176,7 @@ def test_prune_keeps_the_newest_and_never_the_current(tmp_path: Path) -> None:
         (tmp_path / name).mkdir()
         (tmp_path / name / publish.BI_DATABASE).write_text("x")
     (tmp_path / ".building-20260306T000000Z-cp_x").mkdir()   # left by a killed run
+    (tmp_path / ".current-99999").symlink_to(names[4])       # likewise
     publish.switch_current(tmp_path, names[0])                # a reader's current is the oldest
     removed = publish.prune(tmp_path, keep=2)
     assert removed == names[1:3]
