@@ -22,13 +22,14 @@ from . import publish, store
 from .dbt import PROJECT_DIR, run_dbt
 from .marts import VARIANCE_COLUMNS, read_checkpoint
 from .message import message, within_tolerance
-from .notify import mask_url, post_json, slack_escape, webhook_url_problem
+from .notify import mask_url, post_json, slack_payload, webhook_url_problem
 from .reports import write_report_folder
 from .store import Busy, CheckpointError
 
 EXIT_CODES = {"clean": 0, "variances_found": 1, "stale_sources": 2, "failed": 3, "busy": 4, "usage": 64}
 INPUTS = ("storefront_refunds", "processor_refunds", "erp_refund_postings")
 DUCKDB_TARGETS = ("prod", "duckdb")
+REPORT_URL_ENV = "REFUND_RECON_REPORT_URL_BASE"
 
 
 @dataclass
@@ -158,8 +159,7 @@ def deliver(settings: Settings, url: str | None, text: str, summary: dict[str, A
     if not url:
         print(f"  webhook: not configured (set env {settings.webhook_env} to send this message)")
         return {"channel": "webhook", "delivered": False, "detail": f"not configured (env {settings.webhook_env})"}
-    result = post_json(url, {"text": slack_escape(text), "outcome": summary["outcome"],
-                             "checkpoint_id": summary["checkpoint_id"]})
+    result = post_json(url, slack_payload(text, summary))
     status = "delivered" if result.delivered else f"NOT delivered after {result.attempts} attempts ({result.detail})"
     print(f"  webhook {mask_url(url)}: {status}")
     return {"channel": "webhook", "endpoint": mask_url(url), "delivered": result.delivered,
@@ -176,8 +176,8 @@ def build(settings: Settings, work: Path) -> None:
                               "the dbt output above names it")
 
 
-def run(settings: Settings, started: datetime) -> tuple[dict[str, Any], list[dict], list[tuple], str | None]:
-    """The checkpoint under the lock: (summary, variances, trend, webhook URL).
+def run(settings: Settings, started: datetime) -> tuple[dict[str, Any], list[dict], dict[str, Any], str | None]:
+    """The checkpoint under the lock: (summary, variances, report details, webhook URL).
     Raises CheckpointError (failed) or Busy; records a failed attempt itself."""
     database = settings.database
     attempt = {"attempt_id": f"{settings.checkpoint_id}@{started:%Y%m%dT%H%M%SZ}",
@@ -193,12 +193,12 @@ def run(settings: Settings, started: datetime) -> tuple[dict[str, Any], list[dic
         print("[2/4] dbt build (models and data tests, in a copy of the database)", flush=True)
         build(settings, work)
         print("[3/4] reading the marts", flush=True)
-        summary, variances, trend = read_checkpoint(work, settings.checkpoint_id, settings.data_dir)
+        summary, variances, details = read_checkpoint(work, settings.checkpoint_id, settings.data_dir)
         store.record_attempt(work, {**attempt, "finished_at": store.now_utc(), "outcome": summary["outcome"],
                                     "exit_code": EXIT_CODES[summary["outcome"]],
                                     "reason": summary["outcome_reasons"]})
         store.publish(work, database)
-        return summary, variances, trend, url
+        return summary, variances, details, url
     except BaseException as error:
         store.discard(work)
         if isinstance(error, Busy):
@@ -219,6 +219,20 @@ def one_line(error: BaseException) -> str:
     return f"unexpected {type(error).__name__}" + (f": {text}" if text else "")
 
 
+def report_settings(settings: Settings) -> dict[str, Any]:
+    """The settings a reader needs to interpret the report (never the webhook URL)."""
+    return {
+        "as_of": settings.as_of, "target": settings.target, "database": str(settings.database),
+        "reports_dir": str(settings.reports_dir), "confirmation_sla_minutes": settings.confirmation_sla_minutes,
+        "amount_tolerance": settings.amount_tolerance, "business_timezone": settings.business_timezone,
+        "source_freshness_hours": settings.source_freshness_hours,
+        "tolerate_amount": None if settings.tolerate_amount is None else str(settings.tolerate_amount),
+        "shapes": {role: settings.shapes.get(role) or ["generic"] for role in ("storefront", "processor", "erp")},
+        "extra_vars": settings.extra_vars, "full_refresh": settings.full_refresh,
+        "webhook_env": settings.webhook_env,
+    }
+
+
 def checkpoint(settings: Settings) -> int:
     """Run one checkpoint and return its exit code. Every outcome but busy
     writes summary.json; every error is one line (a traceback with --debug)."""
@@ -234,11 +248,11 @@ def checkpoint(settings: Settings) -> int:
               "Nothing was changed.")
         return EXIT_CODES["failed"]
     variances: list[dict] = []
-    trend: list[tuple] = []
+    details: dict[str, Any] = {}
     url = None
     try:
         with store.exclusive(settings.database):
-            summary, variances, trend, url = run(settings, started)
+            summary, variances, details, url = run(settings, started)
             summary["bi"] = publish_for_bi(settings)
     except Busy as busy:
         print(f"BUSY: {busy}. Nothing was changed; run again when it has finished.")
@@ -249,7 +263,17 @@ def checkpoint(settings: Settings) -> int:
         summary = {"checkpoint_id": settings.checkpoint_id, "as_of": settings.as_of, "outcome": "failed",
                    "error": one_line(error), "data_dir": str(settings.data_dir)}
         print(f"FAILED: {summary['error']}")
+        try:
+            url = webhook(settings)  # a failed checkpoint is announced too
+        except CheckpointError:
+            url = None  # the URL itself is what failed; its problem is the message
     outcome = summary["outcome"]
+    folder = settings.checkpoint_id + ("-failed" if outcome == "failed" else "")
+    summary["settings"] = report_settings(settings)
+    summary["report_path"] = str(settings.reports_dir / folder / "report.html")
+    base = os.environ.get(REPORT_URL_ENV, "").strip()
+    if base:
+        summary["report_url"] = f"{base.rstrip('/')}/{folder}/report.html"
     code = EXIT_CODES[outcome]
     if outcome == "variances_found" and settings.tolerate_amount is not None:
         summary["within_tolerance"] = within_tolerance(summary, variances, settings.tolerate_amount)
@@ -261,10 +285,9 @@ def checkpoint(settings: Settings) -> int:
     print("\n" + text + "\n")
     summary["message"] = text
     summary["deliveries"] = [{"channel": "terminal", "delivered": True}, deliver(settings, url, text, summary)]
-    folder = settings.checkpoint_id + ("-failed" if outcome == "failed" else "")
     try:
-        written = write_report_folder(settings.reports_dir, folder, summary, variances, VARIANCE_COLUMNS, trend)
-        print(f"  reports: {written}/variances.csv, summary.json, report.html")
+        written = write_report_folder(settings.reports_dir, folder, summary, variances, VARIANCE_COLUMNS, details)
+        print(f"  reports: {written}/report.html, audit.html, variances.csv, rejected_rows.csv, summary.json")
     except Exception as error:  # noqa: BLE001
         if settings.debug:
             traceback.print_exc()
