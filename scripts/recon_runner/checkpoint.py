@@ -1,5 +1,6 @@
 """One checkpoint, start to finish: lock, check inputs, build in a copy of the
-database, publish it, read the marts, write the report and notify.
+database, publish it, read the marts, publish them for BI tools (publish.py),
+write the report and notify.
 
 Nothing the checkpoint changes is visible until the build and every data test
 passed: the marts and the history move together, in one rename (store.py).
@@ -17,8 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from . import store
-from .dbt import run_dbt
+from . import publish, store
+from .dbt import PROJECT_DIR, run_dbt
 from .marts import VARIANCE_COLUMNS, read_checkpoint
 from .message import message, within_tolerance
 from .notify import mask_url, post_json, slack_payload, webhook_url_problem
@@ -48,6 +49,8 @@ class Settings:
     extra_vars: dict[str, str] = field(default_factory=dict)
     full_refresh: bool = False
     debug: bool = False
+    bi_dir: Path | None = None      # where the marts are published for BI; None: not published
+    bi_keep: int = 3
 
     @property
     def checkpoint_id(self) -> str:
@@ -107,7 +110,8 @@ def check_inputs(settings: Settings) -> None:
     for name, candidates in input_files(settings):
         found = [p for p in candidates if p.exists()]
         if not found:
-            expected = f"{name}.csv or .parquet, or a folder {name}/" if candidates else "tables (README: Your data)"
+            expected = (f"{name}.csv or .parquet, or a folder {name}/" if candidates
+                        else "tables (docs/inputs.md: Your data)")
             where = candidates[0].parent if candidates else settings.data_dir / name.split(" ")[0]
             problems.append(f"{name}: no {expected} in {where}")
         elif len(found) > 1:
@@ -116,6 +120,28 @@ def check_inputs(settings: Settings) -> None:
             print(f"  {name}: {found[0]}")
     if problems:
         raise CheckpointError("input missing: " + "; ".join(problems))
+
+
+def publish_for_bi(settings: Settings) -> dict[str, Any]:
+    """Publish the completed checkpoint's marts for BI (publish.py). Never
+    raises: a failure is a warning, the checkpoint's outcome is about the data
+    (DECISIONLOG "Publishing for BI")."""
+    if settings.bi_dir is None:
+        return {"published": False, "detail": "not published (--no-bi)"}
+    try:
+        result = publish.publish(settings.database, settings.bi_dir, settings.checkpoint_id, settings.as_of,
+                                 keep=settings.bi_keep, manifest=PROJECT_DIR / "target" / "manifest.json")
+        print(f"  BI: {len(result['tables'])} marts published to {result['folder']} ({result['current']} points "
+              "there)", flush=True)
+        return result
+    except Exception as error:  # noqa: BLE001 (a failed publication is a warning, see the docstring)
+        if settings.debug:
+            traceback.print_exc()
+        previous = publish.current_target(settings.bi_dir) if settings.bi_dir.is_dir() else None
+        warning = (f"the marts could not be published for BI to {settings.bi_dir}: {one_line(error)}; BI tools "
+                   f"still read {'the previous publication ' + previous if previous else 'nothing'}")
+        print(f"  WARNING: {warning}", flush=True)
+        return {"published": False, "warning": warning, "current": previous}
 
 
 def webhook(settings: Settings) -> str | None:
@@ -227,6 +253,7 @@ def checkpoint(settings: Settings) -> int:
     try:
         with store.exclusive(settings.database):
             summary, variances, details, url = run(settings, started)
+            summary["bi"] = publish_for_bi(settings)
     except Busy as busy:
         print(f"BUSY: {busy}. Nothing was changed; run again when it has finished.")
         return EXIT_CODES["busy"]
@@ -252,6 +279,9 @@ def checkpoint(settings: Settings) -> int:
         summary["within_tolerance"] = within_tolerance(summary, variances, settings.tolerate_amount)
     print("[4/4] report and alerts", flush=True)
     text = message(summary, variances)
+    if summary.get("bi", {}).get("warning"):
+        summary.setdefault("warnings", []).append(summary["bi"]["warning"])
+        text += f"\nWarning: {summary['bi']['warning']}."
     print("\n" + text + "\n")
     summary["message"] = text
     summary["deliveries"] = [{"channel": "terminal", "delivered": True}, deliver(settings, url, text, summary)]
