@@ -103,7 +103,8 @@ def test_a_rejected_row_is_never_clean(tmp_path: Path) -> None:
     world.deliver([], systems=("erp",), bad_row_first=True)
     result = world.checkpoint(START + timedelta(hours=6))
     assert result.returncode == 1
-    assert "0 open (0 new, 0 resolved), 1 input rows rejected" in result.stdout
+    assert "VARIANCES FOUND: 0 open, 1 input rows rejected." in result.stdout
+    assert "New since the last checkpoint: 0; resolved: 0." in result.stdout
     assert "erp_refund_postings missing erp_document_id 1" in result.stdout
 
 
@@ -120,7 +121,7 @@ def test_the_clean_message_compares_like_with_like(tmp_path: Path) -> None:
     assert ("USD storefront 11.00 / processor 11.00 / ERP 11.00, net variance (ERP - storefront) 0.00"
             in result.stdout)
     totals = summary(world, START + timedelta(hours=6))["booked_totals"]
-    assert totals == [{"currency": "USD", "storefront_total": "11.00", "processor_total": "11.00",
+    assert totals == [{"currency": "USD", "minor_units": 2, "storefront_total": "11.00", "processor_total": "11.00",
                        "erp_total": "11.00", "net_variance": "0.00", "storefront_refunds": 1,
                        "processor_refunds": 1, "erp_postings": 1}]
 
