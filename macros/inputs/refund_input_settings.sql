@@ -1,6 +1,6 @@
 {#-
     The settings of the inputs, validated together. The sources YAML
-    (models/staging/shapes/*/_*__sources.yml) reads the vars that name the
+    (models/staging/base/*/_*__sources.yml) reads the vars that name the
     input tables and their freshness expressions, and YAML cannot call
     macros: they are checked here, by name. register_refund_inputs (the
     on-run-start hook) calls this, and dbt renders the hook while it parses

@@ -178,7 +178,7 @@ def test_a_var_cannot_run_sql(name: str, work: Path) -> None:
         if error is None:
             # Accepted while parsing: run the hook, the seeds and shape models, and source freshness.
             build = dbt(case, dbt_vars, "build", "--resource-type", "seed", "--resource-type", "model",
-                        "--select", "path:seeds", "path:models/staging/shapes")
+                        "--select", "path:seeds", "path:models/staging/base")
             freshness = dbt(case, dbt_vars, "source", "freshness")
             outcomes.append((case, payload, build, freshness))
         else:

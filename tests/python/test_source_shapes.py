@@ -161,7 +161,7 @@ def test_missing_shape_table_is_a_clear_error(stripe_shopify_netsuite: Build, tm
     shutil.copytree(stripe_shopify_netsuite.data_dir, data)
     (data / "netsuite" / "accountingperiod.csv").unlink()
     settings = rebuild_settings(stripe_shopify_netsuite)
-    build = dbt_build(tmp_path, data, settings, "--select", "stg_netsuite__erp_refund_postings", command="run")
+    build = dbt_build(tmp_path, data, settings, "--select", "base_netsuite__erp_refund_postings", command="run")
     assert build.returncode != 0
     assert "input 'netsuite/accountingperiod' not found" in build.output
     assert str(data / "netsuite" / "accountingperiod.csv") in build.output
