@@ -71,8 +71,11 @@
 
 
 {% macro refund_input_location(relation, input_name) %}
-    {%- if target.type == 'duckdb' -%}
-        {{- return(duckdb_refund_input_files(input_name) | join(', ')) -}}
+    {%- if target.type == 'duckdb' and flag_var('read_inputs_from_files', true) -%}
+        {#- The files the hook's view reads (the table var or an Airbyte name
+            may have chosen another file than input_name). -#}
+        {%- set files = run_query('select distinct _source_file from ' ~ relation ~ ' order by 1 limit 5').columns[0].values() | list -%}
+        {{- return(files | join(', ') if files else duckdb_refund_input_files(input_name) | join(', ')) -}}
     {%- endif -%}
     {{- return('table ' ~ relation) -}}
 {% endmacro %}
