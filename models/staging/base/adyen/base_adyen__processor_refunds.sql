@@ -3,10 +3,18 @@
     event (REFUND, REFUND_FAILED, REFUNDED_REVERSED, CANCEL_OR_REFUND,
     REFUND_WITH_DATA, and any code Adyen adds, which then surfaces as
     unmapped_status instead of vanishing); other events (AUTHORISATION,
-    CAPTURE, ...) are payments, not refunds. The status is eventCode and the
-    success flag together ('REFUND:true', 'REFUND:false'), mapped in
-    refund_status_map like any processor status; the latest event is the
-    refund's state, so a REFUND_FAILED after a successful REFUND reverses it.
+    CAPTURE, ...) are payments, not refunds. Adyen documents seven
+    refund-family codes (tests/fixtures/connectors/documented_codes/
+    adyen_statuses.csv): REFUND, REFUND_FAILED, REFUNDED_REVERSED,
+    CANCEL_OR_REFUND, REFUND_WITH_DATA, POSTPONED_REFUND and
+    VOID_PENDING_REFUND. The status is eventCode and the success flag
+    together ('REFUND:true', 'REFUND:false'), mapped in refund_status_map
+    like any processor status; for CANCEL_OR_REFUND the action Adyen took,
+    additionalData `modification.action` (a key with a dot, or nested, or a
+    flattened column), is appended: 'CANCEL_OR_REFUND:true:cancel' is a
+    cancelled authorisation (no money moved), ':refund' a refund. The latest
+    event is the refund's state, so a REFUND_FAILED after a successful REFUND
+    reverses it. Headers may be Adyen's camelCase or snake_case.
     An event's own date stands as created_at: staging takes the earliest. -#}
 {{ config(enabled=refund_shape_enabled('processor', 'adyen')) }}
 
@@ -19,7 +27,8 @@ source as (
             source('adyen', 'notification'),
             'adyen/notification',
             required=['psp_reference', 'event_code', 'success', 'amount_value', 'amount_currency', 'event_date'],
-            optional=['original_reference', 'merchant_reference', 'merchant_account_code'],
+            optional=['original_reference', 'merchant_reference', 'merchant_account_code', 'additional_data',
+                'additional_data_modification_action'],
         ) }}
     from {{ source('adyen', 'notification') }}
 
@@ -27,7 +36,14 @@ source as (
 
 refund_events as (
 
-    select * from source
+    select
+        *,
+        lower(trim(coalesce(
+            nullif(trim(additional_data_modification_action), ''),
+            {{ json_text_path('additional_data', ['modification.action']) }},
+            {{ json_text_path('additional_data', ['modification', 'action']) }}
+        ))) as modification_action
+    from source
     where upper(event_code) like '%REFUND%'
 
 ),
@@ -44,7 +60,11 @@ final as (
         amount_value as amount,
         {{ shape_text('minor') }} as amount_unit,
         amount_currency as currency,
-        {{ dbt.concat(['upper(trim(event_code))', "':'", "lower(trim(coalesce(success, '')))"]) }} as status,
+        case
+            when upper(trim(event_code)) = 'CANCEL_OR_REFUND' and nullif(modification_action, '') is not null
+                then {{ dbt.concat(['upper(trim(event_code))', "':'", "lower(trim(coalesce(success, '')))", "':'", 'modification_action']) }}
+            else {{ dbt.concat(['upper(trim(event_code))', "':'", "lower(trim(coalesce(success, '')))"]) }}
+        end as status,
         -- Adyen's `reason` is refusal text, not a business reason.
         {{ shape_text(none) }} as reason,
         event_date as created_at,
