@@ -272,7 +272,7 @@ class ShapeWriters:
             created = row[E_RECEIVED]
             self.write("netsuite/transaction", tx_columns, [
                 row[E_ID], f"CRF{self.next_id():08d}", self.rng.choice(["CustRfnd", "CustRfnd", "CashRfnd"]),
-                "Deposited", created[:10], created, period_id, currency_id, "1042", "", "T", row[E_PRID], "",
+                "Deposited", created[:10], created, period_id, currency_id, "1042", row[E_PRID], "T", row[E_PRID], "",
                 row[E_REASON], row[E_ORDER]])
             account = account_ids.get(row[E_GL], account_ids["4999"])
             amount = row[E_AMOUNT]

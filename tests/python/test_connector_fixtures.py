@@ -18,7 +18,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import INPUT_COLUMNS, Build, dbt_build
+from conftest import INPUT_COLUMNS, PROJECT_DIR, Build, dbt_build
+from recon_runner.dbt import run_dbt
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "connectors"
 
@@ -60,14 +61,12 @@ VARIANTS = {
 
 # Variants without a base model yet: (reason). Left out of the builds.
 PENDING: dict[str, str] = {
-    "adyen_webhooks": "TEMP",
     "adyen_settlement_details_report": "no base model for the Settlement details report yet (issue 16 step 3b)",
     "paypal_transaction_search_airbyte": "no base model for Transaction Search yet (issue 16 step 5)",
     "paypal_v2_refunds": "the v2 base model does not read links rel=up yet (issue 16 step 5)",
     "shopify_fivetran_graphql": "no GraphQL variant in the Shopify base model yet (issue 16 step 6)",
     "shopify_fivetran_rest": "the REST variant still takes the reason from order_adjustment (issue 16 step 6)",
     "shopify_airbyte": "no Airbyte variant in the Shopify base model yet (issue 16 step 6)",
-    "netsuite2_fivetran": "NetSuite2 as Fivetran lands it not read yet (issue 16 step 4)",
 }
 
 # One build per combination: at most one variant per shape in each.
@@ -122,6 +121,34 @@ def gl_account_map_additions(variants: list[Variant]) -> Path | None:
     return None
 
 
+def project_with_additions(work: Path, additions: Path) -> Path:
+    """A copy of the project whose gl_account_map has the fixture's rows added
+    (the labels assume them: GL accounts by NetSuite internal id)."""
+    project = work / "project"
+    shutil.copytree(PROJECT_DIR, project, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "target", "logs", "*.duckdb", "*.duckdb.wal", "python", "connectors", "data", "benchmarks"))
+    seed = project / "seeds" / "gl_account_map.csv"
+    rows = additions.read_text().splitlines()[1:]
+    seed.write_text(seed.read_text().rstrip("\n") + "\n" + "\n".join(rows) + "\n")
+    return project
+
+
+def build_with_additions(work: Path, settings: dict, variants: list[Variant]) -> Build:
+    select = ["--exclude-resource-type", "unit_test",
+              "--select", "+fct_refund_variances", "+fct_rejected_rows", "+rpt_refund_reconciliation"]
+    additions = gl_account_map_additions(variants)
+    if additions is None:
+        return dbt_build(work, work / "data", settings, *select)
+    project = project_with_additions(work, additions)
+    dbt_vars = {"data_dir": str(work / "data"), "as_of": settings["as_of"],
+                "confirmation_sla_minutes": settings["confirmation_sla_minutes"],
+                "business_timezone": settings["business_timezone"], **settings["dbt_vars"]}
+    database = work / "recon.duckdb"
+    result = run_dbt("build", *select, database=database, dbt_vars=dbt_vars, artifacts=work, capture=True,
+                     project_dir=project)
+    return Build(work / "data", database, result.returncode, result.stdout + result.stderr, dbt_vars)
+
+
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Build]:
     """Every build, once; each variant maps to the build that holds it."""
@@ -134,8 +161,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Build]:
         dbt_vars = write_data_dir(work / "data", variants)
         settings = {"as_of": spec["as_of"], "confirmation_sla_minutes": 30, "business_timezone": "UTC",
                     "dbt_vars": dbt_vars}
-        build = dbt_build(work, work / "data", settings, "--exclude-resource-type", "unit_test",
-                          "--select", "+fct_refund_variances", "+fct_rejected_rows", "+rpt_refund_reconciliation")
+        build = build_with_additions(work, settings, variants)
         assert build.returncode == 0, build.output[-4000:]
         for variant in variants:
             by_variant[variant.name] = build
@@ -232,3 +258,27 @@ def test_table_var_names_the_file_read(tmp_path: Path) -> None:
     assert len(read) == len(read_csv(FIXTURES / "stripe_api_json" / "refunds.csv"))
     assert read["source_file"].str.endswith("stripe/stripe_api_refunds.csv").all()
     assert read["created_at"].iloc[0] == "2025-07-03T10:00:00Z"  # epoch seconds 1751536800
+
+
+def test_netsuite_calendar_reads_fivetran_dates_and_keeps_locks(builds: dict[str, Build]) -> None:
+    """accountingperiod dates written `2025-07-02 0:00:00` parse; a locked period whose
+    closing date cannot be read is still locked, and its row carries the rejection."""
+    build = builds["netsuite2_fivetran"]
+    periods = build.query("""
+        select accounting_period, is_accepted, is_locked_at_as_of, rejection_reason, cast(closed_at as varchar) as closed_at
+        from main_staging.stg_erp__accounting_periods order by accounting_period
+    """).set_index("accounting_period")
+    assert periods.loc["2025-06", "closed_at"] == "2025-07-02 00:00:00"
+    assert bool(periods.loc["2025-06", "is_locked_at_as_of"])
+    # period:105 (labels.csv): unreadable closing date, arlocked T -> still locked, rejection reported
+    assert bool(periods.loc["2025-05", "is_locked_at_as_of"]) and bool(periods.loc["2025-05", "is_accepted"])
+    assert periods.loc["2025-05", "rejection_reason"] == "unparseable timestamp in closed_at"
+    assert not bool(periods.loc["2025-07", "is_locked_at_as_of"])
+
+
+@pytest.mark.xfail(strict=True, reason="fct_rejected_rows (models/marts) does not union stg_erp__accounting_periods "
+                   "yet: the marts were off-limits in this session (merge note in the report)")
+def test_rejected_calendar_rows_appear_in_fct_rejected_rows(builds: dict[str, Build]) -> None:
+    build = builds["netsuite2_fivetran"]
+    rejected = build.query("select rejection_reason from fct_rejected_rows where rejection_reason like '%closed_at%'")
+    assert len(rejected) == 1

@@ -213,9 +213,9 @@ def test_bad_shaped_rows_are_rejected_with_their_reason(stripe_shopify_netsuite:
     ])
     append(data / "netsuite" / "transaction.csv", [
         {"id": "NS-HOSTILE-NO-LINES", "type": "CustRfnd", "createddate": created, "postingperiod": "100",
-         "currency": "1", "externalid": "re_hostile_metadata"},
+         "currency": "1", "externalid": "re_hostile_metadata", "memo": "re_hostile_metadata"},
         {"id": "NS-HOSTILE-PERIOD", "type": "CashRfnd", "createddate": created, "postingperiod": "999999",
-         "currency": "1", "externalid": "re_hostile_metadata"},
+         "currency": "1", "externalid": "re_hostile_metadata", "memo": "re_hostile_metadata"},
     ])
     append(data / "netsuite" / "transactionaccountingline.csv", [
         {"transaction": "NS-HOSTILE-PERIOD", "transactionline": "0", "account": "5", "amount": "9.00",
