@@ -62,11 +62,6 @@ VARIANTS = {
 # Variants without a base model yet: (reason). Left out of the builds.
 PENDING: dict[str, str] = {
     "adyen_settlement_details_report": "no base model for the Settlement details report yet (issue 16 step 3b)",
-    "paypal_transaction_search_airbyte": "no base model for Transaction Search yet (issue 16 step 5)",
-    "paypal_v2_refunds": "the v2 base model does not read links rel=up yet (issue 16 step 5)",
-    "shopify_fivetran_graphql": "no GraphQL variant in the Shopify base model yet (issue 16 step 6)",
-    "shopify_fivetran_rest": "the REST variant still takes the reason from order_adjustment (issue 16 step 6)",
-    "shopify_airbyte": "no Airbyte variant in the Shopify base model yet (issue 16 step 6)",
 }
 
 # One build per combination: at most one variant per shape in each.
@@ -282,3 +277,51 @@ def test_rejected_calendar_rows_appear_in_fct_rejected_rows(builds: dict[str, Bu
     build = builds["netsuite2_fivetran"]
     rejected = build.query("select rejection_reason from fct_rejected_rows where rejection_reason like '%closed_at%'")
     assert len(rejected) == 1
+
+
+def test_paypal_payment_is_the_original_transaction_or_the_capture(builds: dict[str, Build]) -> None:
+    """Transaction Search: the payment is paypal_reference_id, `+0200` offsets read; v2: the
+    capture is the links entry with rel = up (there is no capture_id column)."""
+    search = builds["paypal_transaction_search_airbyte"].query("""
+        select processor_refund_id, payment_id, cast(created_at as varchar) as created_at
+        from main_intermediate.int_processor_refunds_collapsed where processor = 'paypal' order by 1
+    """).set_index("processor_refund_id")
+    assert search.loc["1REF0001AA000001", "payment_id"] == "9PAY0001AA000001"
+    assert search.loc["1REF0003AA000003", "created_at"] == "2025-07-05 10:00:00"
+    v2 = builds["paypal_v2_refunds"].query("""
+        select processor_refund_id, payment_id, cast(created_at as varchar) as created_at
+        from main_intermediate.int_processor_refunds_collapsed where processor = 'paypal' order by 1
+    """).set_index("processor_refund_id")
+    assert v2.loc["1JU08902781691411", "payment_id"] == "2GG279541U471931P"
+    assert v2.loc["1JU08902781691411", "created_at"] == "2025-07-03 17:00:00"
+    assert v2["payment_id"].notna().all()
+
+
+def test_shopify_reason_and_gateway_reference_come_from_where_shopify_keeps_them(builds: dict[str, Build]) -> None:
+    """Reason: the return's reason (GraphQL), else the refund note; never an adjustment
+    ('Shipping refund', 'Refund discrepancy'). Processor id: authorization(_code), else receipt."""
+    def staged(variant: str) -> pd.DataFrame:
+        return builds[variant].query("""
+            select storefront_refund_id, raw_reason, processor_refund_id, refund_type
+            from main_intermediate.int_storefront_refunds_deduplicated where system_name = 'shopify'
+        """).set_index("storefront_refund_id")
+
+    graphql = staged("shopify_fivetran_graphql")
+    assert graphql.loc["20002", "raw_reason"] == "size_too_small"
+    assert graphql.loc["20002", "processor_refund_id"] == "re_3Pa1full"
+    assert graphql.loc["20004", "raw_reason"] == "defective"
+    assert pd.isna(graphql.loc["20006", "raw_reason"])
+    assert graphql.loc["20008", "raw_reason"] == "wrong_item"
+    rest = staged("shopify_fivetran_rest")
+    assert rest.loc["21002", "raw_reason"] == "Customer changed mind"
+    assert pd.isna(rest.loc["21004", "raw_reason"])
+    assert pd.isna(rest.loc["21006", "processor_refund_id"])
+    assert rest.loc["21010", "processor_refund_id"] == "re_105"
+    assert rest.loc["21004", "refund_type"] == "partial" and rest.loc["21002", "refund_type"] == "full"
+    airbyte = staged("shopify_airbyte")
+    assert airbyte.loc["22002", "raw_reason"] == "Customer returned the item"
+    assert airbyte.loc["22006", "processor_refund_id"] == "re_203a"
+    assert pd.isna(airbyte.loc["22007", "processor_refund_id"])
+    assert airbyte.loc["22004", "refund_type"] == "partial"
+    for frame in (graphql, rest, airbyte):
+        assert not frame["raw_reason"].isin(["Shipping refund", "Refund discrepancy"]).any()

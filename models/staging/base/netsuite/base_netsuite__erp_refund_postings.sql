@@ -93,7 +93,15 @@ accounts as (
 
 ),
 
-{%- if book_relation is not none %}
+{%- if book_relation is none %}
+
+primary_books as (
+
+    -- No accountingbook table: NetSuite's primary book is book 1.
+    select '1' as book_id
+
+),
+{%- else %}
 
 book_rows as (
 
@@ -163,18 +171,13 @@ live_lines as (
 
     select lines.*
     from lines
-    {%- if book_relation is not none %}
     left join primary_books
         on trim(lines.accountingbook) = primary_books.book_id
-    {%- endif %}
     where
         coalesce(upper(trim(lines.posting)), 'T') not in ('F', 'FALSE')
         and not coalesce({{ is_true_text('lines._fivetran_deleted') }}, false)
-        {%- if book_relation is not none %}
+        -- Lines without a book are single-book accounts: the primary book.
         and (primary_books.book_id is not null or nullif(trim(lines.accountingbook), '') is null)
-        {%- else %}
-        and coalesce(nullif(trim(lines.accountingbook), ''), '1') = '1'
-        {%- endif %}
 
 ),
 
