@@ -12,7 +12,7 @@
         'refund_inputs_database', 'refund_inputs_schema',
         'storefront_refunds_table', 'processor_refunds_table', 'erp_refund_postings_table',
         'stripe_database', 'stripe_schema', 'stripe_refund_table',
-        'adyen_database', 'adyen_schema', 'adyen_notification_table',
+        'adyen_database', 'adyen_schema', 'adyen_notification_table', 'adyen_settlement_detail_report_table',
         'paypal_database', 'paypal_schema', 'paypal_refund_table',
         'shopify_database', 'shopify_schema',
         'shopify_refund_table', 'shopify_transaction_table', 'shopify_order_adjustment_table',

@@ -93,3 +93,37 @@
 {% macro postgres__epoch_seconds_to_iso_text(expr) -%}
     to_char(to_timestamp({{ expr }}) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
 {%- endmacro %}
+
+
+{#- A local wall-clock time (text) in the IANA or abbreviated time zone
+    named by `tz_expr` (Adyen's reports: `Creation Date` with `TimeZone`
+    CET) as ISO 8601 UTC text. Null when the zone is unknown or the time
+    unreadable, so staging rejects the row instead of misreading it as UTC;
+    the text unchanged when no zone is given. -#}
+{% macro local_time_as_iso_utc_text(ts_expr, tz_expr) %}
+    {{ return(adapter.dispatch('local_time_as_iso_utc_text', 'refund_recon')(ts_expr, tz_expr)) }}
+{% endmacro %}
+
+{% macro default__local_time_as_iso_utc_text(ts_expr, tz_expr) -%}
+    {{ refund_recon_fail("local report times (Adyen's Creation Date + TimeZone) are converted on DuckDB and PostgreSQL only; on " ~ target.type ~ " land them in UTC") }}
+{%- endmacro %}
+
+{% macro duckdb__local_time_as_iso_utc_text(ts_expr, tz_expr) -%}
+    case
+        when nullif(trim({{ tz_expr }}), '') is null then {{ ts_expr }}
+        when trim({{ tz_expr }}) in (select tz_names.name from pg_timezone_names() as tz_names)
+            then strftime(timezone('UTC', timezone(trim({{ tz_expr }}), try_cast(trim({{ ts_expr }}) as timestamp))), '%Y-%m-%dT%H:%M:%SZ')
+    end
+{%- endmacro %}
+
+{% macro postgres__local_time_as_iso_utc_text(ts_expr, tz_expr) -%}
+    case
+        when nullif(trim({{ tz_expr }}), '') is null then {{ ts_expr }}
+        when trim({{ tz_expr }}) in (select tz_names.name from pg_timezone_names as tz_names)
+            then to_char(
+                ((({{ target.schema }}.refund_recon_try_timestamptz(trim({{ ts_expr }}) || '+00') at time zone 'UTC')
+                    at time zone trim({{ tz_expr }})) at time zone 'UTC'),
+                'YYYY-MM-DD"T"HH24:MI:SS"Z"'
+            )
+    end
+{%- endmacro %}

@@ -61,7 +61,6 @@ VARIANTS = {
 
 # Variants without a base model yet: (reason). Left out of the builds.
 PENDING: dict[str, str] = {
-    "adyen_settlement_details_report": "no base model for the Settlement details report yet (issue 16 step 3b)",
 }
 
 # One build per combination: at most one variant per shape in each.
@@ -325,3 +324,29 @@ def test_shopify_reason_and_gateway_reference_come_from_where_shopify_keeps_them
     assert airbyte.loc["22004", "refund_type"] == "partial"
     for frame in (graphql, rest, airbyte):
         assert not frame["raw_reason"].isin(["Shipping refund", "Refund discrepancy"]).any()
+
+
+def test_adyen_settlement_lines_are_dated_in_utc_and_keyed_by_modification(builds: dict[str, Build]) -> None:
+    """Settlement details: the refund is the Modification Reference, the payment the Psp
+    Reference; Creation Date is local time in the report's TimeZone (CET: +02:00 in July)."""
+    staged = builds["adyen_settlement_details_report"].query("""
+        select processor_refund_id, payment_id, cast(created_at as varchar) as created_at
+        from main_intermediate.int_processor_refunds_collapsed where processor = 'adyen'
+    """).set_index("processor_refund_id")
+    assert staged.loc["QFQTPCQ8HXSKGK82", "payment_id"] == "VK9DRSLLRCQ2WN82"
+    assert staged.loc["QFQTPCQ8HXSKGK82", "created_at"] == "2025-07-03 10:00:05"
+
+
+def test_netsuite_history_mode_reads_only_active_rows(tmp_path: Path) -> None:
+    """history:302 (labels.csv): with Fivetran's history mode, only the _fivetran_active
+    version of a transaction is read (memo re_A02part, not re_A02part-OLD)."""
+    data = tmp_path / "data"
+    dbt_vars = write_data_dir(data, [VARIANTS["netsuite2_fivetran"]])
+    shutil.copy(FIXTURES / "netsuite2_fivetran" / "history_mode" / "transaction.csv", data / "netsuite" / "transaction.csv")
+    settings = {"as_of": "2025-08-01T00:00:00Z", "confirmation_sla_minutes": 30, "business_timezone": "UTC",
+                "dbt_vars": dbt_vars}
+    build = dbt_build(tmp_path, data, settings, "--select", "gl_account_map", "base_netsuite__erp_refund_postings",
+                      "--exclude-resource-type", "unit_test", "--exclude-resource-type", "test")
+    assert build.returncode == 0, build.output[-3000:]
+    read = build.query("select erp_document_id, processor_refund_id, amount from main_staging.base_netsuite__erp_refund_postings")
+    assert read.values.tolist() == [["302", "re_A02part", "20.00"]]

@@ -112,3 +112,21 @@ def test_lists_without_seed_rows_are_named() -> None:
     for path in CODES.glob("*_statuses.csv"):
         systems |= set(read_csv(path)["system"])
     assert systems - compared == set(NOT_YET_IN_SEEDS), systems - compared
+
+
+def test_every_settlement_refund_record_type_is_mapped() -> None:
+    """Adyen Settlement details record types that are refund events map as documented; the
+    base model reads exactly those types (var adyen_settlement_refund_types' default)."""
+    documented = read_csv(CODES / "adyen_settlement_record_types.csv")
+    refunds = documented[(documented["is_refund"] == "true") & (documented["record_type"] != "SentForRefund")]
+    # SentForRefund is a Payments accounting report status, not a Settlement details record type:
+    # that report is not read.
+    seed = seed_statuses()
+    problems = [f"{row.record_type}: seed {seed.get(('processor', 'adyen', row.record_type.lower()))}, "
+                f"documented {row.canonical_status}"
+                for row in refunds.itertuples()
+                if seed.get(("processor", "adyen", row.record_type.lower())) != (row.canonical_status, "true")]
+    assert not problems, "\n".join(problems)
+    macro = (PROJECT / "macros" / "shapes" / "adyen.sql").read_text()
+    for record_type in refunds["record_type"]:
+        assert f"'{record_type}'" in macro, record_type
