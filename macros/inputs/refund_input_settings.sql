@@ -15,7 +15,7 @@
         'adyen_database', 'adyen_schema', 'adyen_notification_table', 'adyen_settlement_detail_report_table',
         'paypal_database', 'paypal_schema', 'paypal_refund_table',
         'shopify_database', 'shopify_schema',
-        'shopify_refund_table', 'shopify_transaction_table', 'shopify_order_adjustment_table',
+        'shopify_refund_table', 'shopify_transaction_table',
         'shopify_return_line_item_table', 'shopify_order_refunds_table',
         'netsuite_database', 'netsuite_schema',
         'netsuite_transaction_table', 'netsuite_transactionaccountingline_table', 'netsuite_account_table',

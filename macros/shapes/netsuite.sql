@@ -12,13 +12,13 @@
 {% endmacro %}
 
 
-{#- A list var of plain names (NetSuite codes such as V or Bank), validated,
-    lower-cased. -#}
-{% macro netsuite_name_list(name, default) %}
+{#- The value of list var `name` (read by the caller with list_var): plain
+    names (NetSuite codes such as V or Bank), validated, lower-cased. -#}
+{% macro netsuite_name_list(name, items) %}
     {%- set names = [] -%}
-    {%- for item in list_var(name, default) -%}
+    {%- for item in items -%}
         {%- if not modules.re.match('^[A-Za-z0-9_]{1,40}$', item | string) -%}
-            {{ refund_recon_fail("var " ~ name ~ " must list plain names such as " ~ default | join(', ') ~ ", got '" ~ item ~ "'") }}
+            {{ refund_recon_fail("var " ~ name ~ " must list plain names such as V or Bank, got '" ~ item ~ "'") }}
         {%- endif -%}
         {%- do names.append(item | string | lower) -%}
     {%- endfor -%}
