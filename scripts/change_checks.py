@@ -9,18 +9,23 @@ expected postings (fct_expected_erp_postings). Exit 0 only when it matches.
 
 mapping-impact: builds the variance report twice on the same inputs, with
 the mapping seeds of a base git revision and with the working tree's, and
-lists the variances the change adds and removes, by type with amounts.
+lists the variances the change adds, removes and changes (same variance, other
+amounts, detail or system at fault), by type with amounts; --markdown writes
+a summary a pull request can show (docs/ci.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import html
 import shutil
 import subprocess
 import tempfile
 from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from recon_runner.dbt import run_dbt
 
@@ -116,9 +121,13 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     impact.add_argument("--as-of", default=None, help="clock for both builds, ISO 8601 UTC (default now)")
     impact.add_argument("--business-timezone", default="UTC", help="timezone of accounting periods")
     impact.add_argument("--out", type=Path, default=None,
-                        help="CSV of the added and removed variances (default reports/mapping_impact_<time>.csv)")
+                        help="CSV of the added, removed and changed variances (default "
+                             "reports/mapping_impact_<time>.csv)")
+    impact.add_argument("--markdown", type=Path, default=None,
+                        help="also write a Markdown summary for a pull request (counts by type, amounts at stake "
+                             "per currency before and after, the changed variances)")
     impact.add_argument("--fail-on-change", action="store_true",
-                        help="exit 1 when the change adds or removes any variance (for a CI gate)")
+                        help="exit 1 when the change adds, removes or changes any variance (for a CI gate)")
 
 
 def now_utc() -> str:
@@ -199,9 +208,142 @@ def git_show(revision: str, path: str) -> bytes | None:
     return result.stdout if result.returncode == 0 else None
 
 
-def mapping_impact(args: argparse.Namespace) -> int:
+# The columns of a variance that, changed under the same variance_id, make it "changed".
+COMPARED_COLUMNS = ("discrepancy_system", "storefront_amount", "processor_amount", "erp_amount", "amount_delta",
+                    "currency", "detail")
+IMPACT_COLUMNS = ["change", "variance_type", "discrepancy_system", "refund_id", "amount_delta", "currency", "detail",
+                  "variance_id", "changed_fields", "before_discrepancy_system", "before_amount_delta", "before_detail"]
+MARKDOWN_ROWS = 50
+
+
+def compare_variances(base_db: Path, head_db: Path) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """(the variances added, removed and changed from base to head, one dict per
+    IMPACT_COLUMNS; the amounts at stake per currency in each: count and
+    sum of |amount_delta|)."""
     import duckdb
 
+    changed_fields = " || ".join(
+        f"case when h.{column} is distinct from b.{column} then '{column},' else '' end" for column in COMPARED_COLUMNS)
+    with duckdb.connect() as con:
+        con.execute(f"attach '{str(base_db).replace(chr(39), chr(39) * 2)}' as base (read_only)")
+        con.execute(f"attach '{str(head_db).replace(chr(39), chr(39) * 2)}' as head (read_only)")
+        cursor = con.execute(f"""
+            select 'added' as change, h.variance_type, h.discrepancy_system, h.refund_id, h.amount_delta,
+                   h.currency, h.detail, h.variance_id, null as changed_fields, null as before_discrepancy_system,
+                   null as before_amount_delta, null as before_detail
+            from head.main.fct_refund_variances as h
+            anti join base.main.fct_refund_variances as b using (variance_id)
+            union all
+            select 'removed', b.variance_type, b.discrepancy_system, b.refund_id, b.amount_delta, b.currency,
+                   b.detail, b.variance_id, null, null, null, null
+            from base.main.fct_refund_variances as b
+            anti join head.main.fct_refund_variances as h using (variance_id)
+            union all
+            select 'changed', h.variance_type, h.discrepancy_system, h.refund_id, h.amount_delta, h.currency,
+                   h.detail, h.variance_id, rtrim({changed_fields}, ','), b.discrepancy_system, b.amount_delta,
+                   b.detail
+            from head.main.fct_refund_variances as h
+            inner join base.main.fct_refund_variances as b using (variance_id)
+            where {" or ".join(f"h.{column} is distinct from b.{column}" for column in COMPARED_COLUMNS)}
+            order by 1, 2, 4, 8
+        """)
+        names = [item[0] for item in cursor.description]
+        rows = [dict(zip(names, row)) for row in cursor.fetchall()]
+        stakes = {}
+        for label in ("base", "head"):
+            stakes[label] = [dict(zip(("currency", "count", "amount"), row)) for row in con.execute(f"""
+                select coalesce(currency, '') as currency, count(*), sum(abs(coalesce(amount_delta, 0)))
+                from {label}.main.fct_refund_variances group by 1 order by 1""").fetchall()]
+    return rows, stakes
+
+
+def minor_units(project_dir: Path = PROJECT_DIR) -> dict[str, int]:
+    with open(project_dir / "seeds" / "currencies.csv", newline="", encoding="utf-8") as handle:
+        return {row["currency"]: int(row["minor_units"]) for row in csv.DictReader(handle)}
+
+
+def money(amount: Any, currency: str | None, exponents: dict[str, int]) -> str:
+    """An amount at its currency's exponent (JPY 37,224; KWD 66.967); blank when null."""
+    if amount is None:
+        return ""
+    value = Decimal(str(amount))
+    exponent = exponents.get(currency or "")
+    if exponent is not None:
+        value = value.quantize(Decimal(1).scaleb(-exponent))
+    return f"{currency or ''} {value:,}".strip()
+
+
+def md_text(value: Any) -> str:
+    """Data in a Markdown table cell: no HTML, no table breaks, no @mentions or links."""
+    text = html.escape(" ".join(str(value or "").split()), quote=False)
+    for char, escaped in (("|", "\\|"), ("@", "&#64;"), ("[", "\\["), ("]", "\\]"), ("`", "&#96;")):
+        text = text.replace(char, escaped)
+    return text
+
+
+def old_to_new(now: Any, before: Any) -> str:
+    return str(now) if now == before else f"{before} → {now}"
+
+
+def impact_markdown(base: str, seeds_changed: list[str], rows: list[dict[str, Any]],
+                    stakes: dict[str, list[dict[str, Any]]], exponents: dict[str, int],
+                    limit: int = MARKDOWN_ROWS) -> str:
+    counts: dict[str, dict[str, int]] = {}
+    for row in rows:
+        counts.setdefault(row["variance_type"], {"added": 0, "removed": 0, "changed": 0})[row["change"]] += 1
+    totals = {change: sum(1 for row in rows if row["change"] == change) for change in ("added", "removed", "changed")}
+    lines = [f"## Mapping impact against `{md_text(base)}`", "",
+             f"Seeds changed: {', '.join(md_text(seed) for seed in seeds_changed) or 'none'}. "
+             f"Variances **added {totals['added']}**, **removed {totals['removed']}**, "
+             f"**changed {totals['changed']}**.", ""]
+    if counts:
+        lines += ["| variance type | added | removed | changed |", "|---|---:|---:|---:|"]
+        lines += [f"| {md_text(kind)} | {c['added']} | {c['removed']} | {c['changed']} |"
+                  for kind, c in sorted(counts.items())]
+        lines.append("")
+    before = {item["currency"]: item for item in stakes.get("base", [])}
+    after = {item["currency"]: item for item in stakes.get("head", [])}
+    lines += ["### Amounts at stake per currency (sum of |amount_delta| of the open variances)", "",
+              "| currency | variances before | at stake before | variances after | at stake after |",
+              "|---|---:|---:|---:|---:|"]
+    for currency in sorted(set(before) | set(after)):
+        b, a = before.get(currency, {}), after.get(currency, {})
+        lines.append(f"| {md_text(currency) or '(none)'} | {b.get('count', 0)} | "
+                     f"{money(b.get('amount', 0), currency, exponents)} | {a.get('count', 0)} | "
+                     f"{money(a.get('amount', 0), currency, exponents)} |")
+    lines.append("")
+    for change, title in (("changed", "Changed variances"), ("added", "Added variances"),
+                          ("removed", "Removed variances")):
+        selected = [row for row in rows if row["change"] == change]
+        if not selected:
+            continue
+        lines += [f"### {title} ({len(selected)})", ""]
+        if change == "changed":
+            lines += ["| refund | type | what changed | system at fault | amount_delta | detail |",
+                      "|---|---|---|---|---:|---|"]
+            for row in selected[:limit]:
+                before_delta = money(row["before_amount_delta"], row["currency"], exponents)
+                lines.append(
+                    f"| {md_text(row['refund_id'])} | {md_text(row['variance_type'])} | "
+                    f"{md_text(row['changed_fields'])} | "
+                    f"{md_text(old_to_new(row['discrepancy_system'], row['before_discrepancy_system']))} | "
+                    f"{md_text(old_to_new(money(row['amount_delta'], row['currency'], exponents), before_delta))} | "
+                    f"{md_text(row['detail'])}"
+                    + ("" if row["detail"] == row["before_detail"] else f" (was: {md_text(row['before_detail'])})")
+                    + " |")
+        else:
+            lines += ["| refund | type | system at fault | amount_delta | detail |", "|---|---|---|---:|---|"]
+            lines += [f"| {md_text(row['refund_id'])} | {md_text(row['variance_type'])} | "
+                      f"{md_text(row['discrepancy_system'])} | "
+                      f"{md_text(money(row['amount_delta'], row['currency'], exponents))} | {md_text(row['detail'])} |"
+                      for row in selected[:limit]]
+        if len(selected) > limit:
+            lines.append(f"\n… and {len(selected) - limit} more {change} variances (all of them in the CSV).")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def mapping_impact(args: argparse.Namespace) -> int:
     check = subprocess.run(["git", "rev-parse", "--verify", args.base], cwd=PROJECT_DIR, capture_output=True, text=True)
     if check.returncode != 0:
         print(f"unknown git revision {args.base!r}")
@@ -212,7 +354,7 @@ def mapping_impact(args: argparse.Namespace) -> int:
         work = Path(tmp)
         base_project = work / "base_project"
         shutil.copytree(PROJECT_DIR, base_project, ignore=shutil.ignore_patterns(
-            ".venv", ".git", "target", "logs", "reports", "*.duckdb*", "data"))
+            ".venv", ".git", "target", "logs", "reports", "*.duckdb*", "data", "bi"))
         changed = []
         for seed in sorted((PROJECT_DIR / "seeds").glob("*.csv")):
             base_text = git_show(args.base, f"seeds/{seed.name}")
@@ -227,34 +369,28 @@ def mapping_impact(args: argparse.Namespace) -> int:
         for label, project in (("base", base_project), ("head", PROJECT_DIR)):
             (work / label).mkdir()
             print(f"Building the variance report with the {label} seeds...", flush=True)
-            if not dbt_build_models(project, work / label, args.data_dir.resolve(), dbt_vars, ["+fct_refund_variances"]):
+            if not dbt_build_models(project, work / label, args.data_dir.resolve(), dbt_vars,
+                                    ["+fct_refund_variances"]):
                 print(f"Outcome: failed (exit 3): the {label} build failed")
                 return 3
-        with duckdb.connect() as con:
-            con.execute(f"attach '{work / 'base' / 'recon.duckdb'}' as base (read_only)")
-            con.execute(f"attach '{work / 'head' / 'recon.duckdb'}' as head (read_only)")
-            rows = con.execute("""
-                select 'added' as change, h.variance_type, h.discrepancy_system, h.refund_id, h.amount_delta,
-                       h.currency, h.detail
-                from head.main.fct_refund_variances as h
-                anti join base.main.fct_refund_variances as b using (variance_id)
-                union all
-                select 'removed', b.variance_type, b.discrepancy_system, b.refund_id, b.amount_delta, b.currency, b.detail
-                from base.main.fct_refund_variances as b
-                anti join head.main.fct_refund_variances as h using (variance_id)
-                order by 1, 2, 4
-            """).fetchall()
+        rows, stakes = compare_variances(work / "base" / "recon.duckdb", work / "head" / "recon.duckdb")
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["change", "variance_type", "discrepancy_system", "refund_id", "amount_delta", "currency",
-                         "detail"])
+        writer = csv.DictWriter(handle, fieldnames=IMPACT_COLUMNS)
+        writer.writeheader()
         writer.writerows(rows)
+    exponents = minor_units()
     groups: dict[tuple[str, str, str], list] = {}
-    for change, variance_type, _, _, delta, currency, _ in rows:
-        groups.setdefault((change, variance_type, currency or ""), []).append(delta or 0)
-    print(f"\nMapping impact of the seeds against {args.base}: {len(rows)} variances change.")
+    for row in rows:
+        groups.setdefault((row["change"], row["variance_type"], row["currency"] or ""), []).append(
+            row["amount_delta"] or 0)
+    print(f"\nMapping impact of the seeds against {args.base}: {len(rows)} variances added, removed or changed.")
     for (change, variance_type, currency), deltas in sorted(groups.items()):
-        print(f"  {change:<8} {variance_type:<26} {len(deltas):>5}  {currency} {sum(abs(d) for d in deltas)}")
+        print(f"  {change:<8} {variance_type:<26} {len(deltas):>5}  "
+              f"{money(sum(abs(Decimal(str(d))) for d in deltas), currency, exponents)}")
     print(f"Details: {out}")
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(impact_markdown(args.base, changed, rows, stakes, exponents), encoding="utf-8")
+        print(f"Markdown summary: {args.markdown}")
     return 1 if (rows and args.fail_on_change) else 0

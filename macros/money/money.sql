@@ -65,17 +65,27 @@
 {%- endmacro %}
 
 
+{#- An exact decimal in major units as text at the currency's exponent:
+    37224 (JPY, 0), 12.50 (EUR, 2), 66.967 (KWD, 3). The amount is exact at
+    that exponent (it came from integer minor units), so nothing is rounded.
+    An unknown exponent shows 2 decimals. -#}
+{% macro major_to_text(amount_major, minor_units) -%}
+    case {{ minor_units }}
+        {%- for exponent in range(5) if exponent != 2 %}
+        when {{ exponent }} then cast(cast({{ amount_major }} as decimal(38, {{ exponent }})) as {{ dbt.type_string() }})
+        {%- endfor %}
+        else cast(cast({{ amount_major }} as decimal(38, 2)) as {{ dbt.type_string() }})
+    end
+{%- endmacro %}
+
+
 {#- An amount as a finance person writes it: 'USD 1234.50', 'JPY 500', 'KWD 12.345'. -#}
 {% macro format_money(amount_minor, minor_units, currency) -%}
     case when {{ amount_minor }} is not null then
         {{ dbt.concat([
             "coalesce(" ~ currency ~ ", '')",
             "' '",
-            "case " ~ minor_units ~ " "
-                ~ "when 0 then cast(cast(" ~ minor_to_major(amount_minor, minor_units) ~ " as decimal(38, 0)) as " ~ dbt.type_string() ~ ") "
-                ~ "when 3 then cast(cast(" ~ minor_to_major(amount_minor, minor_units) ~ " as decimal(38, 3)) as " ~ dbt.type_string() ~ ") "
-                ~ "when 4 then cast(" ~ minor_to_major(amount_minor, minor_units) ~ " as " ~ dbt.type_string() ~ ") "
-                ~ "else cast(cast(" ~ minor_to_major(amount_minor, minor_units) ~ " as decimal(38, 2)) as " ~ dbt.type_string() ~ ") end"
+            major_to_text(minor_to_major(amount_minor, minor_units), minor_units),
         ]) }}
     end
 {%- endmacro %}

@@ -95,6 +95,10 @@ final as (
         amount_minor,
         minor_units,
         source_row_count,
+        -- the input row of the current version (the audit trail marks the others superseded)
+        source_shape,
+        source_file,
+        source_row_number,
         is_linked,
         is_gl_account_mapped,
         posted_at,

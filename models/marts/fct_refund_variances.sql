@@ -77,6 +77,17 @@ measured as (
             else 'no posting, or a reversal that nets it out'
         end as required_erp_state,
         {{ accounting_period('confirmed_at') }} as confirmed_period,
+        -- BI columns: the refund's date and period in the business timezone,
+        -- its age at as_of (README: variances by age).
+        {{ dbt.concat(['key_system', "':'", 'refund_key']) }} as audit_refund_key,
+        cast({{ to_business_time('coalesce(processor_created_at, storefront_created_at, erp_posted_at)') }} as date)
+            as refund_date,
+        coalesce(
+            erp_posting_period,
+            refund_period,
+            {{ accounting_period('coalesce(processor_created_at, storefront_created_at, erp_posted_at)') }}
+        ) as posting_period,
+        cast({{ to_business_time('as_of') }} as date) as as_of_date,
         {{ dbt.datediff('confirmed_at', 'erp_received_at', 'minute') }} as receipt_lag_minutes
     from joined
 
@@ -167,11 +178,36 @@ described as (
 
 ),
 
+aged as (
+
+    select
+        *,
+        cast({{ dbt.datediff('refund_date', 'as_of_date', 'day') }} as integer) as age_days
+    from described
+
+),
+
+bucketed as (
+
+    select
+        *,
+        case
+            when age_days <= 7 then 1
+            when age_days <= 30 then 2
+            when age_days <= 60 then 3
+            when age_days <= 90 then 4
+            else 5
+        end as age_bucket_order
+    from aged
+
+),
+
 final as (
 
     select
         cast(variance_id as {{ dbt.type_string() }}) as variance_id,
         cast(refund_key as {{ dbt.type_string() }}) as refund_id,
+        cast(audit_refund_key as {{ dbt.type_string() }}) as refund_key,
         cast(order_id as {{ dbt.type_string() }}) as order_id,
         cast(variance_type as {{ dbt.type_string() }}) as variance_type,
         cast(discrepancy_system as {{ dbt.type_string() }}) as discrepancy_system,
@@ -181,12 +217,26 @@ final as (
         {{ minor_to_major('erp_amount_minor', 'erp_minor_units') }} as erp_amount,
         {{ minor_to_major('amount_delta_minor', 'minor_units') }} as amount_delta,
         cast(currency as {{ dbt.type_string() }}) as currency,
+        cast(minor_units as integer) as minor_units,
         cast(detail as {{ dbt.type_string() }}) as detail,
         first_detected_at,
         cast({{ dbt.datediff('first_detected_at', 'as_of', 'day') }} as integer)
             as days_since_first_detected,
+        refund_date,
+        cast(posting_period as {{ dbt.type_string() }}) as posting_period,
+        age_days,
+        cast(
+            case age_bucket_order
+                when 1 then '0-7 days'
+                when 2 then '8-30 days'
+                when 3 then '31-60 days'
+                when 4 then '61-90 days'
+                else 'over 90 days'
+            end as {{ dbt.type_string() }}
+        ) as age_bucket,
+        cast(age_bucket_order as integer) as age_bucket_order,
         as_of
-    from described
+    from bucketed
 
 )
 

@@ -38,6 +38,7 @@ final as (
         cast(order_id as {{ dbt.type_string() }}) as order_id,
         cast(canonical_status as {{ dbt.type_string() }}) as canonical_status,
         cast(currency as {{ dbt.type_string() }}) as currency,
+        cast(minor_units as integer) as minor_units,
         {{ minor_to_major('storefront_amount_minor', 'minor_units') }} as storefront_refund_total,
         {{ minor_to_major('processor_amount_minor', 'minor_units') }} as processor_refund_total,
         {{ minor_to_major('erp_amount_minor', 'minor_units') }} as erp_refund_total,

@@ -1,5 +1,6 @@
 """One checkpoint, start to finish: lock, check inputs, build in a copy of the
-database, publish it, read the marts, write the report and notify.
+database, publish it, read the marts, publish them for BI tools (publish.py),
+write the report and notify.
 
 Nothing the checkpoint changes is visible until the build and every data test
 passed: the marts and the history move together, in one rename (store.py).
@@ -17,17 +18,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from . import store
-from .dbt import run_dbt
+from . import publish, store
+from .dbt import PROJECT_DIR, run_dbt
 from .marts import VARIANCE_COLUMNS, read_checkpoint
 from .message import message, within_tolerance
-from .notify import mask_url, post_json, slack_escape, webhook_url_problem
+from .notify import mask_url, post_json, slack_payload, webhook_url_problem
 from .reports import write_report_folder
 from .store import Busy, CheckpointError
 
 EXIT_CODES = {"clean": 0, "variances_found": 1, "stale_sources": 2, "failed": 3, "busy": 4, "usage": 64}
 INPUTS = ("storefront_refunds", "processor_refunds", "erp_refund_postings")
 DUCKDB_TARGETS = ("prod", "duckdb")
+REPORT_URL_ENV = "REFUND_RECON_REPORT_URL_BASE"
 
 
 @dataclass
@@ -47,6 +49,8 @@ class Settings:
     extra_vars: dict[str, str] = field(default_factory=dict)
     full_refresh: bool = False
     debug: bool = False
+    bi_dir: Path | None = None      # where the marts are published for BI; None: not published
+    bi_keep: int = 3
 
     @property
     def checkpoint_id(self) -> str:
@@ -106,7 +110,8 @@ def check_inputs(settings: Settings) -> None:
     for name, candidates in input_files(settings):
         found = [p for p in candidates if p.exists()]
         if not found:
-            expected = f"{name}.csv or .parquet, or a folder {name}/" if candidates else "tables (README: Your data)"
+            expected = (f"{name}.csv or .parquet, or a folder {name}/" if candidates
+                        else "tables (docs/inputs.md: Your data)")
             where = candidates[0].parent if candidates else settings.data_dir / name.split(" ")[0]
             problems.append(f"{name}: no {expected} in {where}")
         elif len(found) > 1:
@@ -115,6 +120,28 @@ def check_inputs(settings: Settings) -> None:
             print(f"  {name}: {found[0]}")
     if problems:
         raise CheckpointError("input missing: " + "; ".join(problems))
+
+
+def publish_for_bi(settings: Settings) -> dict[str, Any]:
+    """Publish the completed checkpoint's marts for BI (publish.py). Never
+    raises: a failure is a warning, the checkpoint's outcome is about the data
+    (DECISIONLOG "Publishing for BI")."""
+    if settings.bi_dir is None:
+        return {"published": False, "detail": "not published (--no-bi)"}
+    try:
+        result = publish.publish(settings.database, settings.bi_dir, settings.checkpoint_id, settings.as_of,
+                                 keep=settings.bi_keep, manifest=PROJECT_DIR / "target" / "manifest.json")
+        print(f"  BI: {len(result['tables'])} marts published to {result['folder']} ({result['current']} points "
+              "there)", flush=True)
+        return result
+    except Exception as error:  # noqa: BLE001 (a failed publication is a warning, see the docstring)
+        if settings.debug:
+            traceback.print_exc()
+        previous = publish.current_target(settings.bi_dir) if settings.bi_dir.is_dir() else None
+        warning = (f"the marts could not be published for BI to {settings.bi_dir}: {one_line(error)}; BI tools "
+                   f"still read {'the previous publication ' + previous if previous else 'nothing'}")
+        print(f"  WARNING: {warning}", flush=True)
+        return {"published": False, "warning": warning, "current": previous}
 
 
 def webhook(settings: Settings) -> str | None:
@@ -132,8 +159,7 @@ def deliver(settings: Settings, url: str | None, text: str, summary: dict[str, A
     if not url:
         print(f"  webhook: not configured (set env {settings.webhook_env} to send this message)")
         return {"channel": "webhook", "delivered": False, "detail": f"not configured (env {settings.webhook_env})"}
-    result = post_json(url, {"text": slack_escape(text), "outcome": summary["outcome"],
-                             "checkpoint_id": summary["checkpoint_id"]})
+    result = post_json(url, slack_payload(text, summary))
     status = "delivered" if result.delivered else f"NOT delivered after {result.attempts} attempts ({result.detail})"
     print(f"  webhook {mask_url(url)}: {status}")
     return {"channel": "webhook", "endpoint": mask_url(url), "delivered": result.delivered,
@@ -150,8 +176,8 @@ def build(settings: Settings, work: Path) -> None:
                               "the dbt output above names it")
 
 
-def run(settings: Settings, started: datetime) -> tuple[dict[str, Any], list[dict], list[tuple], str | None]:
-    """The checkpoint under the lock: (summary, variances, trend, webhook URL).
+def run(settings: Settings, started: datetime) -> tuple[dict[str, Any], list[dict], dict[str, Any], str | None]:
+    """The checkpoint under the lock: (summary, variances, report details, webhook URL).
     Raises CheckpointError (failed) or Busy; records a failed attempt itself."""
     database = settings.database
     attempt = {"attempt_id": f"{settings.checkpoint_id}@{started:%Y%m%dT%H%M%SZ}",
@@ -167,12 +193,12 @@ def run(settings: Settings, started: datetime) -> tuple[dict[str, Any], list[dic
         print("[2/4] dbt build (models and data tests, in a copy of the database)", flush=True)
         build(settings, work)
         print("[3/4] reading the marts", flush=True)
-        summary, variances, trend = read_checkpoint(work, settings.checkpoint_id, settings.data_dir)
+        summary, variances, details = read_checkpoint(work, settings.checkpoint_id, settings.data_dir)
         store.record_attempt(work, {**attempt, "finished_at": store.now_utc(), "outcome": summary["outcome"],
                                     "exit_code": EXIT_CODES[summary["outcome"]],
                                     "reason": summary["outcome_reasons"]})
         store.publish(work, database)
-        return summary, variances, trend, url
+        return summary, variances, details, url
     except BaseException as error:
         store.discard(work)
         if isinstance(error, Busy):
@@ -193,6 +219,20 @@ def one_line(error: BaseException) -> str:
     return f"unexpected {type(error).__name__}" + (f": {text}" if text else "")
 
 
+def report_settings(settings: Settings) -> dict[str, Any]:
+    """The settings a reader needs to interpret the report (never the webhook URL)."""
+    return {
+        "as_of": settings.as_of, "target": settings.target, "database": str(settings.database),
+        "reports_dir": str(settings.reports_dir), "confirmation_sla_minutes": settings.confirmation_sla_minutes,
+        "amount_tolerance": settings.amount_tolerance, "business_timezone": settings.business_timezone,
+        "source_freshness_hours": settings.source_freshness_hours,
+        "tolerate_amount": None if settings.tolerate_amount is None else str(settings.tolerate_amount),
+        "shapes": {role: settings.shapes.get(role) or ["generic"] for role in ("storefront", "processor", "erp")},
+        "extra_vars": settings.extra_vars, "full_refresh": settings.full_refresh,
+        "webhook_env": settings.webhook_env,
+    }
+
+
 def checkpoint(settings: Settings) -> int:
     """Run one checkpoint and return its exit code. Every outcome but busy
     writes summary.json; every error is one line (a traceback with --debug)."""
@@ -208,11 +248,12 @@ def checkpoint(settings: Settings) -> int:
               "Nothing was changed.")
         return EXIT_CODES["failed"]
     variances: list[dict] = []
-    trend: list[tuple] = []
+    details: dict[str, Any] = {}
     url = None
     try:
         with store.exclusive(settings.database):
-            summary, variances, trend, url = run(settings, started)
+            summary, variances, details, url = run(settings, started)
+            summary["bi"] = publish_for_bi(settings)
     except Busy as busy:
         print(f"BUSY: {busy}. Nothing was changed; run again when it has finished.")
         return EXIT_CODES["busy"]
@@ -222,19 +263,31 @@ def checkpoint(settings: Settings) -> int:
         summary = {"checkpoint_id": settings.checkpoint_id, "as_of": settings.as_of, "outcome": "failed",
                    "error": one_line(error), "data_dir": str(settings.data_dir)}
         print(f"FAILED: {summary['error']}")
+        try:
+            url = webhook(settings)  # a failed checkpoint is announced too
+        except CheckpointError:
+            url = None  # the URL itself is what failed; its problem is the message
     outcome = summary["outcome"]
+    folder = settings.checkpoint_id + ("-failed" if outcome == "failed" else "")
+    summary["settings"] = report_settings(settings)
+    summary["report_path"] = str(settings.reports_dir / folder / "report.html")
+    base = os.environ.get(REPORT_URL_ENV, "").strip()
+    if base:
+        summary["report_url"] = f"{base.rstrip('/')}/{folder}/report.html"
     code = EXIT_CODES[outcome]
     if outcome == "variances_found" and settings.tolerate_amount is not None:
         summary["within_tolerance"] = within_tolerance(summary, variances, settings.tolerate_amount)
     print("[4/4] report and alerts", flush=True)
     text = message(summary, variances)
+    if summary.get("bi", {}).get("warning"):
+        summary.setdefault("warnings", []).append(summary["bi"]["warning"])
+        text += f"\nWarning: {summary['bi']['warning']}."
     print("\n" + text + "\n")
     summary["message"] = text
     summary["deliveries"] = [{"channel": "terminal", "delivered": True}, deliver(settings, url, text, summary)]
-    folder = settings.checkpoint_id + ("-failed" if outcome == "failed" else "")
     try:
-        written = write_report_folder(settings.reports_dir, folder, summary, variances, VARIANCE_COLUMNS, trend)
-        print(f"  reports: {written}/variances.csv, summary.json, report.html")
+        written = write_report_folder(settings.reports_dir, folder, summary, variances, VARIANCE_COLUMNS, details)
+        print(f"  reports: {written}/report.html, audit.html, variances.csv, rejected_rows.csv, summary.json")
     except Exception as error:  # noqa: BLE001
         if settings.debug:
             traceback.print_exc()

@@ -6,8 +6,9 @@ mapping-seed change adds and removes; see `--help` of each.)
 
 A checkpoint checks that every input is there, builds the models and data
 tests in a copy of the checkpoint database, swaps the copy in only when the
-whole build passed, reads the marts, writes the report files and sends one
-message: a clean run says so and why, any other outcome says which rule fired.
+whole build passed, reads the marts, publishes them for BI tools (bi/current/,
+replaced whole), writes the report files and sends one message: a clean run
+says so and why, any other outcome says which rule fired.
 
 Outcomes and exit codes (for a scheduler):
   0   clean            zero open variances, zero rejected input rows, every source delivered
@@ -99,12 +100,19 @@ def build_parser() -> Parser:
                           ("erp", "generic, netsuite")):
         run.add_argument(f"--{role}-shapes", nargs="+", metavar="SHAPE",
                          help=f"the shapes the {role} tables come in ({choices}; default generic); "
-                              "several are unioned (README: Your data)")
+                              "several are unioned (docs/inputs.md: Your data)")
     run.add_argument("--full-refresh", action="store_true",
                      help="rebuild every model from scratch (needed after a change of a model's columns); the "
                           "checkpoint history is kept")
     run.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
                      help="another dbt var, e.g. --var netsuite_refund_id_field=otherrefnum (repeatable)")
+    run.add_argument("--bi-dir", type=Path, default=None,
+                     help="where each completed checkpoint's marts are published for BI tools (a DuckDB file and "
+                          "one Parquet file per mart under <bi-dir>/current/; docs/bi.md); default env "
+                          "REFUND_RECON_BI_DIR, else bi/ beside --database")
+    run.add_argument("--bi-keep", type=int, default=3,
+                     help="published checkpoints kept in --bi-dir, the current one included (default 3)")
+    run.add_argument("--no-bi", action="store_true", help="do not publish the marts for BI")
     run.add_argument("--debug", action="store_true", help="print a traceback with an error")
     change_checks.add_arguments(sub)
     return parser
@@ -124,7 +132,13 @@ def parse_args(argv: list[str] | None) -> Settings | argparse.Namespace:
         parser.error(f"--as-of must be UTC (Z or +00:00), got {as_of!r}")
     if args.target not in DUCKDB_TARGETS:
         parser.error(f"--target {args.target}: the runner builds DuckDB targets ({', '.join(DUCKDB_TARGETS)}); on a "
-                     "warehouse, run `dbt build --target ...` and read fct_checkpoint_runs (README: Outcomes)")
+                     "warehouse, run `dbt build --target ...` and read fct_checkpoint_runs (README: Outcomes and exit "
+                     "codes)")
+    if args.bi_keep < 1:
+        parser.error("--bi-keep must be at least 1")
+    database = args.database.resolve()
+    bi_dir = None if args.no_bi else (args.bi_dir or Path(os.environ.get("REFUND_RECON_BI_DIR") or
+                                                          database.parent / "bi")).resolve()
     for name in ("sla_minutes", "freshness_hours"):
         if getattr(args, name) < 0:
             parser.error(f"--{name.replace('_', '-')} must not be negative")
@@ -137,12 +151,12 @@ def parse_args(argv: list[str] | None) -> Settings | argparse.Namespace:
     shapes = {role: getattr(args, f"{role}_shapes") for role in ("storefront", "processor", "erp")
               if getattr(args, f"{role}_shapes")}
     return Settings(
-        data_dir=args.data_dir.resolve(), as_of=as_of, target=args.target, database=args.database.resolve(),
+        data_dir=args.data_dir.resolve(), as_of=as_of, target=args.target, database=database,
         reports_dir=args.reports_dir.resolve(), confirmation_sla_minutes=args.sla_minutes,
         amount_tolerance=args.amount_tolerance, business_timezone=args.business_timezone,
         source_freshness_hours=args.freshness_hours, tolerate_amount=args.tolerate_amount,
         webhook_env=args.webhook_env, shapes=shapes, extra_vars=extra_vars, full_refresh=args.full_refresh,
-        debug=args.debug,
+        debug=args.debug, bi_dir=bi_dir, bi_keep=args.bi_keep,
     )
 
 

@@ -1,18 +1,36 @@
-"""What a completed checkpoint's marts say, read from the built database."""
+"""What a completed checkpoint's marts say, read from the built database.
+
+read_checkpoint returns (summary, variances, details): summary is what
+summary.json and the message carry; variances are the open variances
+(fct_refund_variances, contract columns, amounts as exact Decimals in major
+units); details are what only the HTML report shows (the trend with failed
+attempts, new and resolved variances, rejected rows, the audit trail of each
+refund with an open variance).
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .store import read
+from . import money as money_
+from .store import ATTEMPTS_TABLE, read
 
 VARIANCE_COLUMNS = [
-    "variance_id", "refund_id", "order_id", "variance_type", "discrepancy_system", "system_of_record_discrepancy",
-    "storefront_amount", "processor_amount", "erp_amount", "amount_delta", "currency", "detail",
+    "variance_id", "refund_id", "refund_key", "order_id", "variance_type", "discrepancy_system",
+    "system_of_record_discrepancy", "refund_date", "posting_period", "age_days", "age_bucket",
+    "storefront_amount", "processor_amount", "erp_amount", "amount_delta", "currency", "minor_units", "detail",
     "first_detected_at", "days_since_first_detected", "as_of",
 ]
+# Read beside the CSV's columns: for sorting the age buckets in the report.
+READ_ONLY_COLUMNS = ["age_bucket_order"]
+MONEY_COLUMNS = ("storefront_amount", "processor_amount", "erp_amount", "amount_delta")
+REJECTED_COLUMNS = ["input_name", "source_shape", "source_file", "source_row_number", "record_id", "order_id",
+                    "rejected_column", "rejection_reason", "amount_text", "currency"]
+AUDIT_LIMIT_REFUNDS = 1000
+SYSTEMS = ("storefront", "processor", "erp")
 
 # The confirmation compares like with like: the refunds the ledger must book
 # (processor status succeeded, else the storefront's), in each system's own
@@ -35,50 +53,146 @@ order by reconciliation.currency
 """
 
 
-def money(amount: Any, minor_units: int) -> str:
-    """An amount at its currency's exponent: JPY 37224, USD 398.00."""
-    if amount is None:
-        return "n/a"
-    return f"{Decimal(amount).quantize(Decimal(1).scaleb(-int(minor_units))):,}"
+def columns_of(database: Path, table: str) -> list[str]:
+    return [row["column_name"] for row in read(
+        database, "select column_name from information_schema.columns where table_schema = 'main' "
+                  "and table_name = ? order by ordinal_position", [table])]
 
 
-def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path) -> tuple[dict, list[dict], list[tuple]]:
-    """(summary, open variances, trend) of the checkpoint just built."""
+def exact(rows: list[dict[str, Any]], columns: tuple[str, ...] = MONEY_COLUMNS) -> list[dict[str, Any]]:
+    """Amounts at the row's currency exponent (the marts hold decimal(38,4))."""
+    for row in rows:
+        units = money_.with_units(row)
+        row["minor_units"] = units
+        for column in columns:
+            if column in row:
+                row[column] = money_.quantize(row[column], units)
+    return rows
+
+
+def stale_reason(system: str, stale_sources: str | None, reasons: str) -> str | None:
+    """The freshness rule that fired for `system`, from outcome_reasons
+    ("stale: erp newest record ..., 27 h before as_of (window 24 h); 2 open variances; ")."""
+    if system not in [name.strip() for name in (stale_sources or "").split(",")]:
+        return None
+    for part in reasons.replace("stale: ", "", 1).split("; "):
+        if part.startswith(system + " "):
+            return part[len(system) + 1:].strip()
+    return "stale"
+
+
+def freshness(run: dict[str, Any], reasons: str) -> list[dict[str, Any]]:
+    result = []
+    for system in SYSTEMS:
+        latest = run.get(f"{system}_latest_record_at")
+        hours = None
+        if isinstance(latest, datetime) and isinstance(run["as_of"], datetime):
+            hours = int((run["as_of"] - latest).total_seconds() // 3600)
+        reason = stale_reason(system, run.get("stale_sources"), reasons)
+        result.append({"system": system, "rows_read": run.get(f"{system}_rows_read"),
+                       "latest_record_at": None if latest is None else str(latest), "hours_before_as_of": hours,
+                       "window_hours": run.get("freshness_window_hours"), "is_stale": reason is not None,
+                       "stale_reason": reason})
+    return result
+
+
+def history_amount(row: dict[str, Any]) -> Decimal | None:
+    """fct_variance_history's delta in major units: the decimal column where the
+    mart has it, else the exact integer minor units scaled."""
+    units = money_.with_units(row)
+    if row.get("amount_delta") is not None:
+        return money_.quantize(row["amount_delta"], units)
+    if row.get("amount_delta_minor") is None:
+        return None
+    return money_.quantize(Decimal(int(row["amount_delta_minor"])).scaleb(-units), units)
+
+
+def money_summary(variances: list[dict[str, Any]]) -> dict[str, Any]:
+    """Money at stake per currency (overall, by type, by system at fault, by age
+    bucket) and the five largest variances within each currency."""
+    return {
+        "at_stake": money_.at_stake(variances),
+        "at_stake_by_type": money_.at_stake(variances, "variance_type"),
+        "at_stake_by_system": money_.at_stake(variances, "discrepancy_system"),
+        "at_stake_by_age_bucket": money_.at_stake(variances, "age_bucket"),
+        "largest": {currency: [{key: row.get(key) for key in (
+                        "variance_id", "refund_id", "variance_type", "discrepancy_system", "amount_delta", "currency",
+                        "minor_units", "detail")} for row in rows]
+                    for currency, rows in money_.largest(variances).items()},
+    }
+
+
+def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path) -> tuple[dict, list[dict], dict]:
+    """(summary, open variances, report details) of the checkpoint just built."""
     runs = read(database, "select * from fct_checkpoint_runs where checkpoint_id = ?", [checkpoint_id])
     if not runs:
         raise LookupError(f"fct_checkpoint_runs has no row for {checkpoint_id}")
     run = runs[0]
-    variances = read(database, f"""
-        select {', '.join(VARIANCE_COLUMNS)} from fct_refund_variances
-        order by days_since_first_detected desc, abs(coalesce(amount_delta, 0)) desc, variance_id
-    """)
+    variances = exact(read(database, f"""
+        select {', '.join(VARIANCE_COLUMNS + READ_ONLY_COLUMNS)} from fct_refund_variances
+        order by age_days desc nulls last, days_since_first_detected desc, currency,
+            abs(coalesce(amount_delta, 0)) desc, variance_id
+    """))
     booked = read(database, BOOKED_TOTALS_SQL)
     rejected = read(database, """
         select input_name, rejection_reason, count(*) as row_count
         from fct_rejected_rows group by all order by input_name, rejection_reason
     """)
-    trend = [(str(row["as_of"]), row["open_variance_count"], row["outcome"]) for row in read(
-        database, "select as_of, open_variance_count, outcome from fct_checkpoint_runs where as_of <= ? order by as_of",
-        [run["as_of"]])]
+    rejected_rows = read(database, f"""
+        select {', '.join(REJECTED_COLUMNS)} from fct_rejected_rows
+        order by input_name, source_file, source_row_number
+    """)
+    trend = [dict(row, kind="checkpoint") for row in read(database, """
+        select checkpoint_id, as_of, open_variance_count, outcome, outcome_reasons as reason
+        from fct_checkpoint_runs where as_of <= ? order by as_of""", [run["as_of"]])]
+    if columns_of(database, ATTEMPTS_TABLE):
+        trend += [dict(row, kind="failed_attempt", open_variance_count=None) for row in read(database, f"""
+            select checkpoint_id, as_of, outcome, reason, started_at from {ATTEMPTS_TABLE}
+            where outcome = 'failed' and as_of <= ? order by as_of, started_at""", [run["as_of"]])]
+    trend.sort(key=lambda row: (row["as_of"], row["kind"] == "checkpoint", str(row.get("started_at") or "")))
+    changes = read(database, """
+        select variance_id, refund_id, variance_type, discrepancy_system, state, first_detected_at, resolved_at,
+            amount_delta, amount_delta_minor, currency, minor_units
+        from fct_variance_history
+        where checkpoint_as_of = ? and (state = 'resolved' or first_detected_at = checkpoint_as_of)
+        order by state, currency, variance_type, refund_id""", [run["as_of"]])
+    current = {row["variance_id"]: row for row in variances}
+    new, resolved = [], []
+    for row in changes:
+        row["amount_delta"] = history_amount(row)
+        row["minor_units"] = money_.with_units(row)
+        if row["state"] == "open":
+            row.update({key: current.get(row["variance_id"], {}).get(key)
+                        for key in ("refund_key", "detail", "age_bucket")})
+            new.append(row)
+        else:
+            resolved.append(row)
+    audit: dict[str, list[dict[str, Any]]] = {}
+    keys = sorted({row["refund_key"] for row in variances[:AUDIT_LIMIT_REFUNDS]})
+    for row in exact(read(database, """
+            select * from fct_refund_audit_trail where refund_key in (select unnest(?))
+            order by refund_key, event_order""", [keys]), ("amount",)):
+        audit.setdefault(row["refund_key"], []).append(row)
+    reasons = (run.get("outcome_reasons") or "").strip().rstrip(";")
     summary = {
         "checkpoint_id": run["checkpoint_id"], "as_of": str(run["as_of"]), "outcome": run["outcome"],
-        "outcome_reasons": (run.get("outcome_reasons") or "").strip().rstrip(";"),
+        "outcome_reasons": reasons,
         "previous_checkpoint_id": run.get("previous_checkpoint_id"),
         "data_dir": str(data_dir),
-        "rows_read": {"storefront": run["storefront_rows_read"], "processor": run["processor_rows_read"],
-                      "erp": run["erp_rows_read"]},
+        "rows_read": {system: run[f"{system}_rows_read"] for system in SYSTEMS},
         "rows_rejected": run["rows_rejected"],
-        "latest_record_at": {"storefront": str(run["storefront_latest_record_at"]),
-                             "processor": str(run["processor_latest_record_at"]),
-                             "erp": str(run["erp_latest_record_at"])},
+        "latest_record_at": {system: str(run[f"{system}_latest_record_at"]) for system in SYSTEMS},
         "freshness_window_hours": run["freshness_window_hours"],
+        "freshness": freshness(run, reasons),
         "stale_sources": run["stale_sources"],
         "open_variance_count": run["open_variance_count"], "new_variance_count": run["new_variance_count"],
         "resolved_variance_count": run["resolved_variance_count"],
         "booked_totals": [
-            {"currency": row["currency"],
-             **{key: money(row[key], row["minor_units"]) for key in ("storefront_total", "processor_total", "erp_total")},
-             "net_variance": money((row["erp_total"] or 0) - (row["storefront_total"] or 0), row["minor_units"]),
+            {"currency": row["currency"], "minor_units": row["minor_units"],
+             **{key: money_.plain(row[key], row["minor_units"])
+                for key in ("storefront_total", "processor_total", "erp_total")},
+             "net_variance": money_.plain((row["erp_total"] or 0) - (row["storefront_total"] or 0),
+                                          row["minor_units"]),
              "storefront_refunds": row["storefront_refunds"], "processor_refunds": row["processor_refunds"],
              "erp_postings": row["erp_postings"]}
             for row in booked
@@ -89,4 +203,7 @@ def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path) -> tuple
     for row in variances:
         key = row["variance_type"]
         summary["variances_by_type"][key] = summary["variances_by_type"].get(key, 0) + 1
-    return summary, variances, trend
+    summary.update(money_summary(variances))
+    details = {"trend": trend, "new_variances": new, "resolved_variances": resolved, "rejected_rows": rejected_rows,
+               "audit": audit}
+    return summary, variances, details

@@ -1,12 +1,25 @@
-"""The checkpoint's message: one plain statement of the outcome and why."""
+"""The checkpoint's message: the outcome and why, the money at stake per
+currency, the largest variances with their detail sentence, what is new and
+resolved, and where the report is.
+
+The same text goes to the terminal and (escaped for Slack by notify.py's
+slack_payload) to the webhook. Money is at the currency's exponent
+(`JPY -37,224`, `USD -12.50`) and never compared across currencies.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
-# The outcome rules are stated once, in fct_checkpoint_runs (README "Outcomes");
+from . import money
+from .money import largest
+
+__all__ = ["largest", "message", "within_tolerance"]
+
+# The outcome rules are stated once, in fct_checkpoint_runs (docs: outcomes);
 # the runner adds failed and busy.
+TOP = 5
 
 
 def within_tolerance(summary: dict[str, Any], variances: list[dict[str, Any]], tolerance: Decimal) -> bool:
@@ -21,33 +34,62 @@ def within_tolerance(summary: dict[str, Any], variances: list[dict[str, Any]], t
     return all(v["amount_delta"] is not None and abs(v["amount_delta"]) <= tolerance for v in variances)
 
 
-def largest(variances: list[dict[str, Any]], count: int = 5) -> list[dict[str, Any]]:
-    """The largest |amount_delta| in each currency, the currencies with most open variances first.
-
-    Amounts in different currencies are never compared: 10,000 JPY is not
-    larger than 500 USD.
-    """
-    by_currency: dict[str, list[dict[str, Any]]] = {}
-    for variance in variances:
-        if variance["amount_delta"]:
-            by_currency.setdefault(variance["currency"] or "", []).append(variance)
-    ranked = sorted(by_currency.values(), key=lambda group: (-len(group), group[0]["currency"] or ""))
-    return [max(group, key=lambda v: abs(v["amount_delta"])) for group in ranked[:count]]
+def grouped(amount: Any) -> str:
+    """A plain amount string ("1234.50") with thousands separators ("1,234.50")."""
+    if amount in (None, "", "n/a"):
+        return "n/a"
+    return f"{Decimal(str(amount)):,f}"
 
 
 def booked_totals(summary: dict[str, Any]) -> str:
-    parts = [f"{t['currency']} storefront {t['storefront_total']} / processor {t['processor_total']} / "
-             f"ERP {t['erp_total']}, net variance (ERP - storefront) {t['net_variance']}"
+    parts = [f"{t['currency']} storefront {grouped(t['storefront_total'])} / processor "
+             f"{grouped(t['processor_total'])} / ERP {grouped(t['erp_total'])}, net variance (ERP - storefront) "
+             f"{grouped(t['net_variance'])}"
              for t in summary.get("booked_totals", [])]
     return "; ".join(parts) if parts else "none"
+
+
+def at_stake_line(variances: list[dict[str, Any]]) -> str:
+    """At stake: USD 1,234.50 on 8 refunds; JPY 37,224 on 2 refunds (1 variance without a comparable amount)."""
+    parts = []
+    for entry in money.at_stake(variances):
+        if entry["without_amount"] == entry["variance_count"]:
+            parts.append(f"{entry['currency'] or '?'}: {entry['without_amount']} variance"
+                         f"{'s' if entry['without_amount'] != 1 else ''} without a comparable amount")
+            continue
+        part = (f"{money.text(entry['amount_at_stake'], entry['currency'], entry['minor_units'])} "
+                f"on {entry['refund_count']} refund{'s' if entry['refund_count'] != 1 else ''}")
+        if entry["without_amount"]:
+            part += f" ({entry['without_amount']} without a comparable amount)"
+        parts.append(part)
+    return "At stake: " + "; ".join(parts) + "." if parts else "At stake: nothing."
+
+
+def largest_lines(variances: list[dict[str, Any]], count: int = TOP) -> list[str]:
+    lines = []
+    for currency, rows in money.largest(variances, count).items():
+        lines.append(f"Largest in {currency or '?'}:")
+        for v in rows:
+            detail = f": {v['detail']}" if v.get("detail") else ""
+            lines.append(f"  - {v['variance_type']} {v['refund_id']} "
+                         f"{money.text(v['amount_delta'], v.get('currency'), money.with_units(v))} "
+                         f"({v['discrepancy_system']} at fault){detail}")
+    return lines
+
+
+def report_location(summary: dict[str, Any]) -> str | None:
+    return summary.get("report_url") or summary.get("report_path")
 
 
 def message(summary: dict[str, Any], variances: list[dict[str, Any]]) -> str:
     outcome = summary["outcome"]
     head = f"Refund reconciliation checkpoint {summary['checkpoint_id']} (as of {summary['as_of']} UTC): "
+    where = report_location(summary)
+    report = f"Report: {where}" if where else None
     if outcome == "failed":
-        return (head + f"FAILED. {summary.get('error', 'The checkpoint did not complete')}. "
+        text = (head + f"FAILED. {summary.get('error', 'The checkpoint did not complete')}. "
                 "Nothing was changed: the marts and the history are those of the last completed checkpoint.")
+        return text + ("\n" + report if report else "")
     rows = summary["rows_read"]
     newest = summary["latest_record_at"]
     counts = (f"storefront {rows['storefront']} rows (newest {newest['storefront']}), "
@@ -56,28 +98,41 @@ def message(summary: dict[str, Any], variances: list[dict[str, Any]]) -> str:
     booked = ("Refunds the ledger must book (status succeeded; pending, failed and canceled refunds are not "
               f"counted): {booked_totals(summary)}.")
     if outcome == "clean":
-        return (head + f"CLEAN. Zero open variances, zero rejected input rows, and every source delivered new "
+        text = (head + f"CLEAN. Zero open variances, zero rejected input rows, and every source delivered new "
                 f"rows within {summary['freshness_window_hours']} h of as_of ({counts}). {booked}")
+        resolved = summary.get("resolved_variance_count") or 0
+        if resolved:
+            text += f"\nResolved since the last checkpoint: {resolved}."
+        return text + ("\n" + report if report else "")
     lines = []
     if outcome == "stale_sources":
         lines.append(head + f"STALE SOURCES: {summary['stale_sources']}. This is not a clean checkpoint: "
                      "check the integration.")
     else:
-        lines.append(head + f"VARIANCES FOUND: {summary['open_variance_count']} open "
-                     f"({summary['new_variance_count']} new, {summary['resolved_variance_count']} resolved), "
+        lines.append(head + f"VARIANCES FOUND: {summary['open_variance_count']} open, "
                      f"{summary['rows_rejected'] or 0} input rows rejected.")
     lines.append(f"Why: {summary['outcome_reasons']}.")
-    if summary["open_variance_count"]:
-        by_type = ", ".join(f"{k} {v}" for k, v in sorted(summary["variances_by_type"].items(), key=lambda i: -i[1]))
+    lines.append(f"New since the last checkpoint: {summary.get('new_variance_count') or 0}; "
+                 f"resolved: {summary.get('resolved_variance_count') or 0}.")
+    if variances:
+        lines.append(at_stake_line(variances))
+        by_type = ", ".join(f"{k} {v}" for k, v in sorted(summary["variances_by_type"].items(),
+                                                              key=lambda i: (-i[1], i[0])))
         lines.append(f"By type: {by_type}.")
-        lines.append("Largest: " + " | ".join(
-            f"{v['variance_type']} {v['refund_id']} {v['currency']} {v['amount_delta']}" for v in largest(variances)))
+        lines.extend(largest_lines(variances))
+        oldest = sorted(variances, key=lambda v: (-(v.get("age_days") or 0), -(v.get("days_since_first_detected")
+                                                                            or 0)))[:TOP]
         lines.append("Oldest: " + " | ".join(
-            f"{v['variance_type']} {v['refund_id']} open {v['days_since_first_detected']} days"
-            for v in variances[:5]))
+            f"{v['variance_type']} {v['refund_id']}"
+            + (f" refund {v['age_days']} days old," if v.get("age_days") is not None else "")
+            + f" open {v['days_since_first_detected']} days" for v in oldest))
     if summary.get("rows_rejected"):
         lines.append("Rejected rows: " + "; ".join(
             f"{r['input_name']} {r['rejection_reason']} {r['row_count']}" for r in summary.get("rejected", [])) + ".")
     lines.append(f"Data: {counts}.")
     lines.append(booked)
+    if summary.get("within_tolerance"):
+        lines.append("Every open variance is within the tolerated amount and no row was rejected (exit 0).")
+    if report:
+        lines.append(report)
     return "\n".join(lines)

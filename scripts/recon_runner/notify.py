@@ -55,6 +55,16 @@ def slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def slack_payload(text: str, summary: dict) -> dict:
+    """The webhook body: the whole message escaped once, so every data field in
+    it (refund and order ids, details, currencies, file names, reasons) is
+    text to Slack, never a mention, a channel link or a link. The report's
+    address is printed as is (Slack links a bare URL; escaping keeps a `>` in
+    it from closing anything)."""
+    return {"text": slack_escape(text), "outcome": slack_escape(str(summary.get("outcome", ""))),
+            "checkpoint_id": slack_escape(str(summary.get("checkpoint_id", "")))}
+
+
 def retry_after(error: urllib.error.HTTPError, longest: float = 60.0) -> float | None:
     """Seconds the endpoint asked us to wait (Retry-After in seconds), capped."""
     value = (error.headers or {}).get("Retry-After", "")

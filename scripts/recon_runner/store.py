@@ -4,7 +4,9 @@ A checkpoint never builds in the file readers use. It copies the database to
 <file>.building beside it, builds there, and only when the whole build and
 every data test passed renames the copy over the original (an atomic rename
 on one filesystem). A BI tool that has the old file open keeps reading the
-old, complete state; the next connection sees the new one. A failed build
+old, complete state; the next connection sees the new one (a tool that opens
+it read-write blocks the next checkpoint: BI tools read the copies publish.py
+makes in bi/current/ instead). A failed build
 leaves the original byte for byte as it was: its marts, its history, its
 checkpoint runs. The failure is recorded in checkpoint_attempts, a table
 only the runner writes, so it is never the "previous checkpoint".

@@ -1,6 +1,7 @@
 """Checks before a change ships: the writeback dry run catches a candidate's
-faults field by field (and passes a correct one), and the mapping-impact
-command lists exactly the refunds a seed change moves."""
+faults field by field (and passes a correct one); the CI recipe of docs/ci.md
+runs on a fresh clone and mapping-impact lists exactly the refunds a seed
+change adds, removes and changes, with a Markdown summary."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ import os
 import shutil
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from conftest import PROJECT_DIR, generate
+
+sys.path.insert(0, str(PROJECT_DIR / "scripts"))
 
 RUNNER = PROJECT_DIR / "scripts" / "checkpoint.py"
 AS_OF = "2026-03-01T00:00:00Z"
@@ -105,29 +109,44 @@ def test_each_fault_is_caught_field_by_field(batch: Path, tmp_path: Path) -> Non
     assert "8 differences" in result.stdout
 
 
-def test_mapping_change_shows_exactly_the_refunds_it_moves(tmp_path: Path) -> None:
-    """Remap Adyen's 'refunded' from succeeded to pending: every such refund
-    that has an ERP booking becomes a status_mismatch, and nothing else moves."""
-    project = tmp_path / "project"
-    shutil.copytree(PROJECT_DIR, project, ignore=shutil.ignore_patterns(
-        ".venv", ".git", "target", "logs", "reports", "*.duckdb*", "__pycache__", ".pytest_cache"))
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
-    subprocess.run([*git, "init", "-q"], cwd=project, check=True)
-    subprocess.run([*git, "add", "-A"], cwd=project, check=True)
-    subprocess.run([*git, "commit", "-qm", "base"], cwd=project, check=True)
+def ci_recipe(project: Path) -> str:
+    """The CI recipe's commands, as docs/ci.md gives them."""
+    text = (project / "docs" / "ci.md").read_text(encoding="utf-8")
+    block = text[text.index("<!-- ci-recipe:start"):text.index("<!-- ci-recipe:end -->")]
+    return block[block.index("```sh") + len("```sh"):block.rindex("```")]
+
+
+def test_ci_recipe_on_a_fresh_clone_reports_what_a_mapping_change_moves(tmp_path: Path) -> None:
+    """docs/ci.md's recipe, run as written on a `git clone` of the project (a
+    fresh CI checkout: no database, no target/): the base revision's manifest,
+    `dbt build --select @state:modified`, then mapping-impact with --markdown.
+
+    The change remaps Adyen's 'refunded' from succeeded to pending: every such
+    refund that has an ERP booking becomes a status_mismatch (added, or changed
+    where it already was one for another reason), and nothing else moves but
+    findings that depended on the succeeded state."""
+    project = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(PROJECT_DIR), str(project)], check=True)
+    (project / ".venv").symlink_to(Path(sys.executable).parents[1])   # `make setup`, already done
     seed = project / "seeds" / "refund_status_map.csv"
+    assert "processor,adyen,refunded,succeeded,true" in seed.read_text()
     seed.write_text(seed.read_text().replace("processor,adyen,refunded,succeeded,true",
                                              "processor,adyen,refunded,pending,false"))
-
-    data = project / "data" / "sample"
-    result = run("mapping-impact", "--base", "HEAD", "--data-dir", str(data), "--as-of", AS_OF,
-                 "--out", str(tmp_path / "impact.csv"), cwd=project, runner=project / "scripts" / "checkpoint.py")
-    assert result.returncode == 0, result.stdout[-3000:]
+    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_PROFILES_DIR": str(project),
+           "BASE": "HEAD", "AS_OF": AS_OF}
+    env.pop("REFUND_RECON_DUCKDB", None)
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", ci_recipe(project)], cwd=project, env=env,
+                            capture_output=True, text=True, timeout=900)
+    output = result.stdout[-4000:] + result.stderr[-2000:]
+    assert result.returncode == 0, output
+    assert (project / "prod-artifacts" / "manifest.json").exists()
+    assert "ERROR=0 SKIP=0" in result.stdout and "Done. PASS=" in result.stdout, output
     assert "Seeds changed since HEAD: refund_status_map.csv" in result.stdout
-    changes = read_rows(tmp_path / "impact.csv")
+    changes = read_rows(project / "impact.csv")
     assert changes, "the remap moves some refunds"
 
     # Independently: Adyen refunds whose current (latest) status is 'refunded'.
+    data = project / "data" / "sample"
     events = pd.read_csv(data / "processor_refunds.csv", dtype=str, keep_default_na=False)
     events = events[events["processor"].str.strip().str.lower() == "adyen"]
     events["at"] = pd.to_datetime(events["event_at"], utc=True, format="ISO8601")
@@ -143,13 +162,94 @@ def test_mapping_change_shows_exactly_the_refunds_it_moves(tmp_path: Path) -> No
     all_events = pd.read_csv(data / "processor_refunds.csv", dtype=str, keep_default_na=False)
     order_mates = set(all_events[all_events["order_id"].isin(moved_orders)]["processor_refund_id"])
     assert {row["refund_id"] for row in changes} <= moved | order_mates
-    added_mismatch = {row["refund_id"] for row in changes
-                      if row["change"] == "added" and row["variance_type"] == "status_mismatch"}
+    mismatch = {change: {row["refund_id"] for row in changes
+                         if row["change"] == change and row["variance_type"] == "status_mismatch"}
+                for change in ("added", "changed")}
     already_mismatched = {row["refund_id"] for row in read_rows(data / "ground_truth.csv")
                           if row["variance_type"] == "status_mismatch"}
-    assert added_mismatch == (moved & booked) - already_mismatched
+    assert mismatch["added"] == (moved & booked) - already_mismatched
+    # A refund already in status_mismatch (the ERP booked a partial scope) keeps
+    # its variance_id; what the processor status requires, and so the detail, changes.
+    assert mismatch["changed"] == (moved & booked) & already_mismatched and mismatch["changed"]
+    changed = [row for row in changes if row["change"] == "changed"]
+    assert {row["changed_fields"] for row in changed} == {"detail"}
+    for row in changed:
+        assert "processor status is pending" in row["detail"]
+        assert "processor status is succeeded" in row["before_detail"]
     # Only state-dependent findings move (and, through a partial-refund order
     # that is no longer collapsed, its amount finding): no currency or reason.
     assert {row["variance_type"] for row in changes} <= {
         "status_mismatch", "missing_in_erp", "confirmation_lag", "wrong_period", "partial_refund_collapsed",
         "amount_mismatch"}
+
+    # The Markdown a pull request shows.
+    markdown = (project / "impact.md").read_text(encoding="utf-8")
+    counts = {change: sum(1 for row in changes if row["change"] == change)
+              for change in ("added", "removed", "changed")}
+    assert (f"Variances **added {counts['added']}**, **removed {counts['removed']}**, "
+            f"**changed {counts['changed']}**.") in markdown
+    status_counts = [sum(1 for row in changes if row["change"] == change and row["variance_type"] == "status_mismatch")
+                     for change in ("added", "removed", "changed")]
+    assert f"| status_mismatch | {status_counts[0]} | {status_counts[1]} | {status_counts[2]} |" in markdown
+    section = markdown[markdown.index(f"### Changed variances ({counts['changed']})"):markdown.index("### Added")]
+    for refund_id in mismatch["changed"]:
+        assert f"| {refund_id} | status_mismatch | detail | erp |" in section
+    # Amounts at stake per currency, each at its exponent: the base's are the
+    # sample's own variances (checked against the ground truth elsewhere).
+    assert "| currency | variances before | at stake before | variances after | at stake after |" in markdown
+    assert "| JPY |" in markdown and "| KWD |" in markdown
+
+
+def write_variances(path: Path, rows: list[tuple]) -> None:
+    import duckdb
+
+    with duckdb.connect(str(path)) as con:
+        con.execute("""create table fct_refund_variances (variance_id varchar, refund_id varchar, variance_type varchar,
+            discrepancy_system varchar, storefront_amount decimal(38, 4), processor_amount decimal(38, 4),
+            erp_amount decimal(38, 4), amount_delta decimal(38, 4), currency varchar, detail varchar)""")
+        con.executemany("insert into fct_refund_variances values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def test_impact_compares_by_variance_id_and_the_markdown_is_capped_and_escaped(tmp_path: Path) -> None:
+    """No dbt: two variance reports side by side."""
+    from change_checks import compare_variances, impact_markdown, minor_units
+
+    def row(vid: str, refund: str, delta: str, *, system: str = "erp", currency: str = "USD", detail: str = "d",
+            kind: str = "amount_mismatch", erp: str | None = None) -> tuple:
+        return (vid, refund, kind, system, None, "10", erp, delta, currency, detail)
+
+    base = [row("same", "r1", "-1"), row("gone", "r2", "-5"), row("delta", "r3", "-2"),
+            row("system", "r4", "-3", system="storefront"), row("amount", "r5", "0", erp="1"),
+            row("yen", "r6", "-37224", currency="JPY", kind="missing_in_erp")]
+    head = [row("same", "r1", "-1"), row("delta", "r3", "-7"), row("system", "r4", "-3"),
+            row("amount", "r5", "0", erp="2"), row("yen", "r6", "-37224", currency="JPY", kind="missing_in_erp"),
+            *[row(f"new{i:02d}", f"n{i:02d}", "-1", kind="missing_in_erp") for i in range(55)],
+            row("evil", "<!channel> @here [x](https://e.x) | =1", "-1", detail="a | b\nc <b>")]
+    write_variances(tmp_path / "base.duckdb", base)
+    write_variances(tmp_path / "head.duckdb", head)
+    rows, stakes = compare_variances(tmp_path / "base.duckdb", tmp_path / "head.duckdb")
+    by_id = {r["variance_id"]: r for r in rows}
+    assert sorted(by_id) == sorted(["gone", "delta", "system", "amount", "evil", *[f"new{i:02d}" for i in range(55)]])
+    assert by_id["gone"]["change"] == "removed" and by_id["evil"]["change"] == "added"
+    assert (by_id["delta"]["change"], by_id["delta"]["changed_fields"], by_id["delta"]["before_amount_delta"],
+            by_id["delta"]["amount_delta"]) == ("changed", "amount_delta", Decimal("-2"), Decimal("-7"))
+    assert (by_id["system"]["changed_fields"], by_id["system"]["before_discrepancy_system"]) == (
+        "discrepancy_system", "storefront")
+    assert by_id["amount"]["changed_fields"] == "erp_amount"
+    assert {s["currency"]: (s["count"], s["amount"]) for s in stakes["base"]} == {
+        "JPY": (1, Decimal("37224")), "USD": (5, Decimal("11"))}
+    assert {s["currency"]: (s["count"], s["amount"]) for s in stakes["head"]} == {
+        "JPY": (1, Decimal("37224")), "USD": (60, Decimal("67"))}
+
+    markdown = impact_markdown("origin/main", ["refund_status_map.csv"], rows, stakes, minor_units(), limit=50)
+    assert "Variances **added 56**, **removed 1**, **changed 3**." in markdown
+    assert "| amount_mismatch | 1 | 1 | 3 |" in markdown and "| missing_in_erp | 55 | 0 | 0 |" in markdown
+    assert "| JPY | 1 | JPY 37,224 | 1 | JPY 37,224 |" in markdown
+    assert "| USD | 5 | USD 11.00 | 60 | USD 67.00 |" in markdown
+    assert "| r3 | amount_mismatch | amount_delta | erp | USD -2.00 → USD -7.00 | d |" in markdown
+    assert "| r4 | amount_mismatch | discrepancy_system | storefront → erp | USD -3.00 | d |" in markdown
+    assert "… and 6 more added variances (all of them in the CSV)." in markdown
+    assert markdown.count("| missing_in_erp | erp |") + markdown.count("| amount_mismatch | erp | USD -1.00 | a") == 50
+    # Data cannot become a mention, a link, HTML or a table break.
+    assert (r"| &lt;!channel&gt; &#64;here \[x\](https://e.x) \| =1 | amount_mismatch | erp | USD -1.00 | "
+            r"a \| b c &lt;b&gt; |") in markdown.splitlines()

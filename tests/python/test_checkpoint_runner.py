@@ -10,6 +10,10 @@ from what the test put in:
   day 4  A's posting corrected (a new version of the document)  -> A resolved, B open (age 1)
   day 5  B corrected                                            -> clean, confirmed by webhook
   day 6  the ERP export delivers nothing new                    -> stale_sources, not clean
+
+and between days 1 and 3 an attempt for March 2 whose data folder is missing:
+a failed checkpoint, which changes nothing but is announced and drawn in the
+report's trend.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from __future__ import annotations
 import csv
 import fcntl
 import json
+import re
 import shutil
 import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from urllib.parse import unquote
 
 import duckdb
 import pytest
@@ -32,6 +38,7 @@ from conftest import INPUT_COLUMNS, PROJECT_DIR
 RUNNER = PROJECT_DIR / "scripts" / "checkpoint.py"
 sys.path.insert(0, str(PROJECT_DIR / "scripts"))
 
+from html_probe import Page, chromium, dump_dom, screenshot  # noqa: E402
 from recon_runner.message import largest, within_tolerance  # noqa: E402
 from recon_runner.notify import mask_url, post_json  # noqa: E402
 
@@ -162,6 +169,8 @@ def days(tmp_path_factory: pytest.TempPathFactory) -> dict:
             write_day(folder, day, previous)
             previous = folder
             results[day] = run_checkpoint(work, folder, day, webhook.url)
+            if day == 1:
+                results["failed"] = run_checkpoint(work, work / "day2-never-delivered", 2, webhook.url)
         # Re-run day 6 on the same inputs: must change nothing.
         with duckdb.connect(str(work / "recon.duckdb"), read_only=True) as con:
             before = {table: con.sql(f"select * from {table} order by all").fetchall()
@@ -217,25 +226,44 @@ def test_report_of_day_four_shows_real_age(days: dict) -> None:
     with open(days["work"] / "reports" / "cp_20260304T060000Z" / "variances.csv", encoding="utf-8") as handle:
         variances = list(csv.DictReader(handle))
     assert [(v["refund_id"], v["variance_type"], v["days_since_first_detected"], v["amount_delta"])
-            for v in variances] == [("re_B", "amount_mismatch", "1", "-36.0000")]
+            for v in variances] == [("re_B", "amount_mismatch", "1", "-36.00")]
     assert variances[0]["first_detected_at"].startswith("2026-03-03 06:00:00")
+    # Aged by the refund's date (created March 3), money at the currency's exponent.
+    assert {key: variances[0][key] for key in ("refund_date", "posting_period", "age_days", "age_bucket",
+                                               "processor_amount", "erp_amount", "minor_units")} == {
+        "refund_date": "2026-03-03", "posting_period": "2026-03", "age_days": "1", "age_bucket": "0-7 days",
+        "processor_amount": "40.00", "erp_amount": "4.00", "minor_units": "2"}
+    assert [(e["currency"], e["amount_at_stake"], e["refund_count"]) for e in summary["at_stake"]] == [
+        ("USD", "36.00", 1)]
+    assert summary["largest"]["USD"][0]["amount_delta"] == "-36.00"
 
 
 def test_clean_day_is_confirmed_by_webhook(days: dict) -> None:
     messages = days["webhook"]
     assert [m["outcome"] for m in messages] == [
-        "variances_found", "variances_found", "variances_found", "clean", "stale_sources", "stale_sources"]
-    clean = messages[3]["text"]
+        "variances_found", "failed", "variances_found", "variances_found", "clean", "stale_sources", "stale_sources"]
+    clean = messages[4]["text"]
     assert "CLEAN. Zero open variances, zero rejected input rows" in clean
     assert "storefront 6 rows (newest 2026-03-05 01:01:00), processor 12 rows" in clean and "ERP 8 rows" in clean
     # Like with like: the refunds the ledger must book, and the net is what the numbers say.
     assert ("USD storefront 165.00 / processor 165.00 / ERP 165.00, net variance (ERP - storefront) 0.00"
             in clean)
-    stale = messages[4]["text"]
+    stale = messages[5]["text"]
     assert "STALE SOURCES: erp" in stale and "CLEAN" not in stale
     assert "Why: stale: erp newest record 2026-03-05 03:00:00, 27 h before as_of (window 24 h)." in stale
     first = messages[0]["text"]
     assert "reason_mismatch re_A" in first
+    reports = days["work"] / "reports"
+    assert first.endswith(f"Report: {reports / 'cp_20260301T060000Z' / 'report.html'}")
+    # A failed checkpoint is announced too, with its reason and its report.
+    failed = messages[1]["text"]
+    assert f"FAILED. data folder {days['work'] / 'day2-never-delivered'} does not exist" in failed
+    assert failed.endswith(f"Report: {reports / 'cp_20260302T060000Z-failed' / 'report.html'}")
+    assert days["results"]["failed"].returncode == 3
+    # Day 3: the money at stake and the largest variance with its detail sentence, at the exponent.
+    day3 = messages[2]["text"]
+    assert "At stake: USD 36.00 on 2 refunds." in day3 and "New since the last checkpoint: 1; resolved: 0." in day3
+    assert "Largest in USD:\n  - amount_mismatch re_B USD -36.00 (erp at fault): " in day3
     # The URL's secret path is never printed.
     for day in DAYS:
         assert "secret-token" not in days["results"][day].stdout + days["results"][day].stderr
@@ -250,31 +278,77 @@ def test_rerun_of_the_same_checkpoint_changes_nothing(days: dict) -> None:
 
 def test_report_files_are_written(days: dict) -> None:
     folder = days["work"] / "reports" / "cp_20260305T060000Z"
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "audit.html", "rejected_rows.csv", "report.html", "summary.json", "variances.csv"]
     page = (folder / "report.html").read_text()
     for needle in ("CLEAN: every source delivered and zero variances are open", "Refunds the ledger must book",
-                   "By type", "By age", "Open variances per checkpoint", "Variance table"):
+                   "Amounts at stake per currency", "Age by refund date", "Open variances over checkpoints",
+                   "New and resolved since the last checkpoint", "Source freshness", "Settings used"):
         assert needle in page
-    assert "<script" not in page and "http" not in page.replace("http://www.w3.org", "")
+    # One inline script, nothing fetched from the network.
+    assert page.count("<script") == 1 and not re.search(r"(src|href)=\"(https?:)?//", page)
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["outcome"] == "clean" and summary["open_variance_count"] == 0
+    assert summary["settings"]["confirmation_sla_minutes"] == 30 and summary["settings"]["webhook_env"] == \
+        "REFUND_RECON_WEBHOOK_URL"
     assert [d["channel"] for d in summary["deliveries"]] == ["terminal", "webhook"]
     assert summary["deliveries"][1]["delivered"] is True
-    assert "secret-token" not in json.dumps(summary)
+    assert "secret-token" not in json.dumps(summary) + page
+    # Day 6: the stale checkpoint's freshness and its place in the trend, beside the failed attempt.
+    stale = Page((days["work"] / "reports" / "cp_20260306T060000Z" / "report.html").read_text())
+    assert [(row.cells[0], row.cells[5]) for row in stale.tables["freshness-table"]] == [
+        ("storefront", "fresh"), ("processor", "fresh"),
+        ("erp", "stale: newest record 2026-03-05 03:00:00, 27 h before as_of (window 24 h)")]
+    assert [(row.cells[1], row.cells[2], row.cells[3]) for row in stale.tables["trend-table"]] == [
+        ("cp_20260301T060000Z", "variances_found", "1"), ("cp_20260302T060000Z", "failed attempt", ""),
+        ("cp_20260303T060000Z", "variances_found", "2"), ("cp_20260304T060000Z", "variances_found", "1"),
+        ("cp_20260305T060000Z", "clean", "0"), ("cp_20260306T060000Z", "stale_sources", "0")]
+    # Day 4: A resolved, nothing new.
+    day4 = Page((days["work"] / "reports" / "cp_20260304T060000Z" / "report.html").read_text())
+    assert [row.cells[:3] for row in day4.tables["resolved-variances"]] == [["reason_mismatch", "erp", "re_A"]]
+    assert "new-variances" not in day4.tables
+
+
+def visible(page: Page) -> list[tuple[str, str, str]]:
+    """(refund, type, difference) of the variance rows the page shows, in page order."""
+    return [(row.cells[4], row.cells[2], row.cells[10]) for row in page.tables["variances"] if not row.hidden]
 
 
 def test_report_renders_in_headless_chromium(days: dict, tmp_path: Path) -> None:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
+    """Day 3 (re_A reason_mismatch, refund of March 1; re_B amount_mismatch -36.00, March 3) in a real
+    browser: the banner, money, the in-page filter and sort driven from the address, the audit link."""
+    browser = chromium()
+    if browser is None:
         pytest.skip("Chromium is not installed here (Debian package `chromium`; CI installs it)")
-    page = days["work"] / "reports" / "cp_20260304T060000Z" / "report.html"
+    folder = days["work"] / "reports" / "cp_20260303T060000Z"
+    url = (folder / "report.html").as_uri()
+    profile = tmp_path / "profile"
+    page = dump_dom(browser, url, profile)
+    assert page.text("banner").startswith("VARIANCES FOUND")
+    assert page.text("outcome-reasons") == "2 open variances"
+    assert [row.cells[:4] for row in page.tables["stake-by-currency"]] == [["USD", "2", "2", "$36.00"]]
+    # Server order: the older refund first.
+    assert visible(page) == [("re_A", "reason_mismatch", "$0.00"), ("re_B", "amount_mismatch", "-$36.00")]
+    assert page.text("shown-count") == "Showing 2 of 2"
+    filtered = dump_dom(browser, url + "#type=amount_mismatch", profile)
+    assert visible(filtered) == [("re_B", "amount_mismatch", "-$36.00")]
+    assert [row.cells[4] for row in filtered.tables["variances"] if row.hidden] == ["re_A"]
+    assert filtered.text("shown-count") == "Showing 1 of 2"
+    ascending = dump_dom(browser, url + "#sort=amount_delta&dir=asc", profile)
+    assert [refund for refund, _, _ in visible(ascending)] == ["re_B", "re_A"]
+    descending = dump_dom(browser, url + "#sort=refund_id&dir=desc", profile)
+    assert [refund for refund, _, _ in visible(descending)] == ["re_B", "re_A"]
+    # Each row's audit link lands on that refund's records in all three systems, in time order.
+    audit = dump_dom(browser, (folder / "audit.html").as_uri(), profile)
+    for row in page.tables["variances"]:
+        target, _, fragment = row.links[0].partition("#")
+        assert target == "audit.html" and unquote(fragment) in audit.ids, row.links
+    sections = {unquote(row.links[0].partition("#")[2]): row.cells[4] for row in page.tables["variances"]}
+    records = [row.cells for anchor in sections for row in audit.tables[f"records-{anchor}"]]
+    assert {cells[2] for cells in records} == {"storefront", "processor", "erp"}
+    assert len(sections) == 2 and all(audit.text(anchor).startswith("Refund ") for anchor in sections)
     shot = tmp_path / "report.png"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run([chromium, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
-    assert "VARIANCES FOUND" in dom.stdout and "amount_mismatch" in dom.stdout
-    subprocess.run([chromium, *flags, f"--screenshot={shot}", "--window-size=1200,1600", page.as_uri()],
-                   capture_output=True, timeout=120)
+    screenshot(browser, url, shot, profile)
     assert shot.exists() and shot.stat().st_size > 20_000
 
 
@@ -317,8 +391,10 @@ def test_largest_compares_amounts_only_within_a_currency() -> None:
         {"refund_id": "d", "currency": "USD", "amount_delta": Decimal("0")},
         {"refund_id": "e", "currency": "EUR", "amount_delta": None},
     ]
-    # USD first (two variances with a delta), its largest is c; JPY's only one is a.
-    assert [v["refund_id"] for v in largest(variances)] == ["c", "a"]
+    # USD first (two variances with a delta), largest first within it; JPY's only one is a.
+    assert {currency: [v["refund_id"] for v in rows] for currency, rows in largest(variances).items()} == {
+        "USD": ["c", "b"], "JPY": ["a"]}
+    assert list(largest(variances)) == ["USD", "JPY"]
 
 
 def test_tolerate_amount_needs_every_delta_within_it() -> None:

@@ -25,7 +25,7 @@ import pytest
 from conftest import DBT, PROJECT_DIR, Build, dbt_build, generate
 
 MARTS = ("fct_refund_variances", "rpt_refund_reconciliation", "fct_rejected_rows", "fct_checkpoint_runs",
-         "fct_variance_history")
+         "fct_variance_history", "fct_refund_audit_trail", "fct_checkpoint_totals")
 
 
 def snapshot(database: Path) -> dict[str, list[tuple]]:

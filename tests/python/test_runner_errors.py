@@ -141,23 +141,45 @@ def test_a_plain_dbt_build_writes_the_development_database() -> None:
 
 
 def test_variances_csv_never_runs_a_formula(tmp_path: Path) -> None:
-    """A refund id or order id that a spreadsheet would run is written as text; numbers stay numbers."""
+    """Every CSV the runner writes (variances.csv, rejected_rows.csv: both go through
+    reports.write_report_folder): a text cell a spreadsheet would run is written as text;
+    numbers stay numbers, a negative amount included, at the currency's exponent."""
     import csv
     from decimal import Decimal
 
-    from recon_runner.reports import write_csv
+    from recon_runner.marts import VARIANCE_COLUMNS
+    from recon_runner.reports import write_report_folder
 
-    rows = [{"refund_id": '=HYPERLINK("http://x","y")', "order_id": "@SUM(A1)", "detail": "-2+3",
-             "currency": "USD", "amount_delta": Decimal("-36.00")},
-            {"refund_id": "+1", "order_id": "\tord", "detail": "\rx", "currency": "EUR", "amount_delta": None}]
-    columns = ["refund_id", "order_id", "detail", "currency", "amount_delta"]
-    write_csv(tmp_path / "v.csv", rows, columns)
-    with open(tmp_path / "v.csv", newline="", encoding="utf-8") as handle:
+    variances = [{"variance_id": "v1", "refund_id": '=HYPERLINK("http://x","y")', "order_id": "@SUM(A1)",
+                  "detail": "-2+3", "variance_type": "amount_mismatch", "discrepancy_system": "erp",
+                  "currency": "USD", "minor_units": 2, "amount_delta": Decimal("-36.00"),
+                  "erp_amount": Decimal("4.0000"), "age_days": 12},
+                 {"variance_id": "v2", "refund_id": "+1", "order_id": "\tord", "detail": "\rx",
+                  "variance_type": "currency_mismatch", "discrepancy_system": "erp", "currency": "EUR",
+                  "minor_units": 2, "amount_delta": None},
+                 {"variance_id": "v3", "refund_id": "re_jpy", "order_id": "-1", "detail": "ok",
+                  "variance_type": "amount_mismatch", "discrepancy_system": "erp", "currency": "JPY",
+                  "minor_units": 0, "amount_delta": Decimal("-37224")}]
+    rejected = [{"input_name": "processor_refunds", "source_file": "=cmd|' /C calc'!A0", "source_row_number": 4,
+                 "record_id": "@x", "order_id": "+y", "rejected_column": "amount", "rejection_reason": "-z",
+                 "amount_text": "=1+1", "currency": "\tUSD"}]
+    summary = {"checkpoint_id": "cp_x", "as_of": AS_OF, "outcome": "variances_found"}
+    folder = write_report_folder(tmp_path, "cp_x", summary, variances, VARIANCE_COLUMNS,
+                                 {"rejected_rows": rejected})
+    with open(folder / "variances.csv", newline="", encoding="utf-8") as handle:
         written = list(csv.DictReader(handle))
-    assert [row["refund_id"] for row in written] == ["'=HYPERLINK(\"http://x\",\"y\")", "'+1"]
-    assert [row["order_id"] for row in written] == ["'@SUM(A1)", "'\tord"]
-    assert [row["detail"] for row in written] == ["'-2+3", "'\rx"]
-    assert [row["amount_delta"] for row in written] == ["-36.00", ""]
+    assert [row["refund_id"] for row in written] == ["'=HYPERLINK(\"http://x\",\"y\")", "'+1", "re_jpy"]
+    assert [row["order_id"] for row in written] == ["'@SUM(A1)", "'\tord", "'-1"]
+    assert [row["detail"] for row in written] == ["'-2+3", "'\rx", "ok"]
+    assert [row["amount_delta"] for row in written] == ["-36.00", "", "-37224"]
+    assert [row["erp_amount"] for row in written] == ["4.00", "", ""] and written[0]["age_days"] == "12"
+    raw = (folder / "variances.csv").read_text(encoding="utf-8")
+    assert ",-36.00,USD," in raw and ",-37224,JPY," in raw  # a number: not quoted, not prefixed
+    with open(folder / "rejected_rows.csv", newline="", encoding="utf-8") as handle:
+        row = next(csv.DictReader(handle))
+    assert [row[key] for key in ("source_file", "record_id", "order_id", "rejection_reason", "amount_text",
+                                 "currency", "source_row_number")] == [
+        "'=cmd|' /C calc'!A0", "'@x", "'+y", "'-z", "'=1+1", "'\tUSD", "4"]
 
 
 def test_webhook_honours_retry_after_and_escapes_for_slack() -> None:
@@ -192,3 +214,22 @@ def test_webhook_honours_retry_after_and_escapes_for_slack() -> None:
     assert arrivals[1] - arrivals[0] >= 1.9
     assert slack_escape("refund <!channel> <https://x|Click> & more") == \
         "refund &lt;!channel&gt; &lt;https://x|Click&gt; &amp; more"
+
+
+def test_the_message_says_where_the_report_is(tmp_path: Path) -> None:
+    """The report's path by default; with REFUND_RECON_REPORT_URL_BASE, its address under that base."""
+    result = runner(tmp_path, "--data-dir", str(tmp_path / "nowhere"),
+                    env={"REFUND_RECON_REPORT_URL_BASE": "https://reports.example.com/recon/"})
+    assert result.returncode == 3
+    folder = tmp_path / "reports" / "cp_20260301T000000Z-failed"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["report_url"] == "https://reports.example.com/recon/cp_20260301T000000Z-failed/report.html"
+    assert summary["report_path"] == str(folder / "report.html")
+    assert summary["message"].endswith("\nReport: " + summary["report_url"])
+    assert summary["settings"]["as_of"] == AS_OF and "webhook_env" in summary["settings"]
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "audit.html", "rejected_rows.csv", "report.html", "summary.json", "variances.csv"]
+    plain = runner(tmp_path / "second", "--data-dir", str(tmp_path / "nowhere"))
+    second = tmp_path / "second" / "reports" / "cp_20260301T000000Z-failed"
+    assert plain.returncode == 3 and "report_url" not in json.loads((second / "summary.json").read_text())
+    assert f"Report: {second / 'report.html'}" in plain.stdout

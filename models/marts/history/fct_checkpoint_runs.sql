@@ -81,6 +81,7 @@ totals_by_currency as (
 
     select
         currency,
+        max(minor_units) as minor_units,
         sum(storefront_refund_total) as storefront_total,
         sum(processor_refund_total) as processor_total,
         sum(erp_refund_total) as erp_total
@@ -91,12 +92,13 @@ totals_by_currency as (
 
 totals as (
 
+    -- 'EUR 12.50; JPY 37224; USD 9.00': each total at its currency's exponent.
     select
-        {{ dbt.listagg("currency || ' ' || cast(storefront_total as " ~ dbt.type_string() ~ ")", "'; '", 'order by currency') }}
+        {{ dbt.listagg("currency || ' ' || " ~ major_to_text('storefront_total', 'minor_units'), "'; '", 'order by currency') }}
             as storefront_totals,
-        {{ dbt.listagg("currency || ' ' || cast(processor_total as " ~ dbt.type_string() ~ ")", "'; '", 'order by currency') }}
+        {{ dbt.listagg("currency || ' ' || " ~ major_to_text('processor_total', 'minor_units'), "'; '", 'order by currency') }}
             as processor_totals,
-        {{ dbt.listagg("currency || ' ' || cast(erp_total as " ~ dbt.type_string() ~ ")", "'; '", 'order by currency') }}
+        {{ dbt.listagg("currency || ' ' || " ~ major_to_text('erp_total', 'minor_units'), "'; '", 'order by currency') }}
             as erp_totals
     from totals_by_currency
 

@@ -2,7 +2,10 @@
     `open` row per variance it sees (carrying the first checkpoint of the
     current open streak) and one `resolved` row per variance the previous
     checkpoint saw and this one no longer does. Incremental and never fully
-    refreshed: it is the record. -#}
+    refreshed: it is the record. amount_delta (major units, exact at the
+    currency's exponent) sits beside the integer amount_delta_minor; a record
+    created before it existed gains the column (on_schema_change
+    append_new_columns) with nulls in its older rows. -#}
 
 {{ config(pre_hook="{{ replace_current_checkpoint('checkpoint_as_of') }}") }}
 
@@ -50,7 +53,8 @@ previously_open as (
             cast(null as timestamp) as resolved_at,
             cast(null as {{ dbt.type_bigint() }}) as amount_delta_minor,
             cast(null as {{ dbt.type_string() }}) as currency,
-            cast(null as integer) as minor_units
+            cast(null as integer) as minor_units,
+            cast(null as decimal(38, 4)) as amount_delta
     ) as no_history
     where false
 
@@ -71,7 +75,8 @@ open_now as (
         cast(null as timestamp) as resolved_at,
         current_variances.amount_delta_minor,
         current_variances.currency,
-        current_variances.minor_units
+        current_variances.minor_units,
+        {{ minor_to_major('current_variances.amount_delta_minor', 'current_variances.minor_units') }} as amount_delta
     from current_variances
     left join previously_open
         on current_variances.variance_id = previously_open.variance_id
@@ -91,7 +96,9 @@ resolved_now as (
         {{ as_of_literal() }} as resolved_at,
         previously_open.amount_delta_minor,
         previously_open.currency,
-        previously_open.minor_units
+        previously_open.minor_units,
+        -- from the minor units: rows recorded before amount_delta existed have it null
+        {{ minor_to_major('previously_open.amount_delta_minor', 'previously_open.minor_units') }} as amount_delta
     from previously_open
     left join current_variances
         on previously_open.variance_id = current_variances.variance_id
