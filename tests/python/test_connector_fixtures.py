@@ -129,7 +129,8 @@ def project_with_additions(work: Path, additions: Path) -> Path:
 
 def build_with_additions(work: Path, settings: dict, variants: list[Variant]) -> Build:
     select = ["--exclude-resource-type", "unit_test",
-              "--select", "+fct_refund_variances", "+fct_rejected_rows", "+rpt_refund_reconciliation"]
+              "--select", "+fct_refund_variances", "+fct_rejected_rows", "+rpt_refund_reconciliation",
+              "+fct_refund_audit_trail"]
     additions = gl_account_map_additions(variants)
     if additions is None:
         return dbt_build(work, work / "data", settings, *select)
@@ -270,12 +271,19 @@ def test_netsuite_calendar_reads_fivetran_dates_and_keeps_locks(builds: dict[str
     assert not bool(periods.loc["2025-07", "is_locked_at_as_of"])
 
 
-@pytest.mark.xfail(strict=True, reason="fct_rejected_rows (models/marts) does not union stg_erp__accounting_periods "
-                   "yet: the marts were off-limits in this session (merge note in the report)")
 def test_rejected_calendar_rows_appear_in_fct_rejected_rows(builds: dict[str, Build]) -> None:
+    """period:105 (labels.csv): listed in fct_rejected_rows as a calendar row, for its closing
+    date only, and in the audit trail under the same id (the trail holds every listed row)."""
     build = builds["netsuite2_fivetran"]
-    rejected = build.query("select rejection_reason from fct_rejected_rows where rejection_reason like '%closed_at%'")
-    assert len(rejected) == 1
+    rejected = build.query("""
+        select rejected_row_id, input_name, record_id, rejected_column, rejection_reason
+        from fct_rejected_rows where input_name = 'erp_accounting_periods'
+    """)
+    assert rejected[["record_id", "rejected_column", "rejection_reason"]].values.tolist() == [
+        ["2025-05", "closed_at", "unparseable timestamp in closed_at"]]
+    trail = build.query("select audit_record_id, system, event, is_rejected from fct_refund_audit_trail "
+                        "where audit_record_id like 'erp_accounting_periods:%'")
+    assert trail.values.tolist() == [[rejected["rejected_row_id"][0], "erp", "rejected_row", True]]
 
 
 def test_paypal_payment_is_the_original_transaction_or_the_capture(builds: dict[str, Build]) -> None:

@@ -59,6 +59,10 @@ final as (
         is_closed,
         is_locked,
         closed_at,
+        case
+            when rejection_reason = 'period start is not a YYYY-MM-DD date' then 'accounting_period'
+            when rejection_reason is not null then 'closed_at'
+        end as rejected_column,
         rejection_reason,
         coalesce(rejection_reason, '') <> 'period start is not a YYYY-MM-DD date' as is_accepted,
         -- Closed at as_of (a period closed after as_of was still open), or locked.
