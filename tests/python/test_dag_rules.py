@@ -39,11 +39,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
         "(base_netsuite__erp_refund_postings, id -> month). Reading the calendar base model from the "
         "postings base model would make one base model depend on another, which the role's union "
         "(macro union_refund_shapes) does not order; the lookup is a rename, not a second concept.",
-    ("fct_missing_primary_key_tests", "model.refund_recon.int_refund_amounts_by_system"):
-        "no key test in models/intermediate/_intermediate__models.yml, which this session could not edit "
-        "(intermediate and marts were being edited elsewhere). Its grain is one row per system contribution "
-        "to a refund (storefront record, processor record, each ERP posting): add a unique_key test on "
-        "(refund key, system, erp_document_id) when merging.",
 }
 
 PREFIXES = {"base": ("base_",), "staging": ("stg_",), "intermediate": ("int_",), "marts": ("fct_", "dim_", "rpt_")}
