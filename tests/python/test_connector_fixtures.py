@@ -128,7 +128,9 @@ def project_with_additions(work: Path, additions: Path) -> Path:
 
 
 def build_with_additions(work: Path, settings: dict, variants: list[Variant]) -> Build:
-    select = ["--exclude-resource-type", "unit_test",
+    # cautious: a data test runs when every model it reads is built (the singular test over all
+    # marts, assert_mart_amounts_at_currency_exponent, also reads the history marts, not built here).
+    select = ["--exclude-resource-type", "unit_test", "--indirect-selection", "cautious",
               "--select", "+fct_refund_variances", "+fct_rejected_rows", "+rpt_refund_reconciliation",
               "+fct_refund_audit_trail"]
     additions = gl_account_map_additions(variants)
