@@ -245,12 +245,16 @@ class ShapeWriters:
                 row[S_ID], row[S_ORDER], refund_id, "refund", row[S_STATUS], row[S_AMOUNT], row[S_CURRENCY],
                 "shopify_payments", sales.get(row[S_ORDER], ""), "" if in_receipt else prid, receipt,
                 row[S_CREATED], row[S_UPDATED], "false"])
+            # The reason as a code in the refund's note (Shopify keeps no
+            # reason code on a refund; a merchant who writes codes writes them
+            # there). An adjustment describes a discrepancy, never a reason:
+            # written as noise the reader must not take for one.
             self.write("shopify/refund", refund_columns, [
-                refund_id, row[S_ORDER], row[S_CREATED], row[S_UPDATED], "", "true"])
+                refund_id, row[S_ORDER], row[S_CREATED], row[S_UPDATED], row[S_REASON], "true"])
             if row[S_REASON]:
                 self.write("shopify/order_adjustment", adjustment_columns, [
                     f"adj_{self.next_id():010d}", row[S_ORDER], refund_id, "0.00", "0.00", "refund_discrepancy",
-                    row[S_REASON]])
+                    "Refund discrepancy"])
             if self.rng.random() < 0.03:
                 # A test-mode refund: not real money, must be ignored.
                 self.write("shopify/transaction", tx_columns, [
@@ -272,7 +276,7 @@ class ShapeWriters:
             created = row[E_RECEIVED]
             self.write("netsuite/transaction", tx_columns, [
                 row[E_ID], f"CRF{self.next_id():08d}", self.rng.choice(["CustRfnd", "CustRfnd", "CashRfnd"]),
-                "Deposited", created[:10], created, period_id, currency_id, "1042", "", "T", row[E_PRID], "",
+                "Deposited", created[:10], created, period_id, currency_id, "1042", row[E_PRID], "T", row[E_PRID], "",
                 row[E_REASON], row[E_ORDER]])
             account = account_ids.get(row[E_GL], account_ids["4999"])
             amount = row[E_AMOUNT]

@@ -61,18 +61,24 @@
 
 
 {#- A header as the contract names it: BOM and spaces trimmed, camelCase,
-    spaces, dashes and dots to snake_case ('pspReference' and
-    'amount.value' read as psp_reference and amount_value), lower case. -#}
+    spaces, dashes, dots and brackets to snake_case ('pspReference',
+    'amount.value' and Adyen's report header 'Gross Debit (GC)' read as
+    psp_reference, amount_value and gross_debit_gc), lower case; a leading
+    underscore (_fivetran_synced) is kept. -#}
 {% macro normalized_column_name(name) %}
     {%- set name = name | replace('\ufeff', '') | trim -%}
     {%- set name = modules.re.sub('([a-z0-9])([A-Z])', '\\1_\\2', name) | lower -%}
-    {{- return(modules.re.sub('[ .\-_]+', '_', name)) -}}
+    {%- set name = modules.re.sub('[ .\\-_()\\[\\]/]+', '_', name) -%}
+    {{- return(name.rstrip('_') if name.rstrip('_') else name) -}}
 {% endmacro %}
 
 
 {% macro refund_input_location(relation, input_name) %}
-    {%- if target.type == 'duckdb' -%}
-        {{- return(duckdb_refund_input_files(input_name) | join(', ')) -}}
+    {%- if target.type == 'duckdb' and flag_var('read_inputs_from_files', true) -%}
+        {#- The files the hook's view reads (the table var or an Airbyte name
+            may have chosen another file than input_name). -#}
+        {%- set files = run_query('select distinct _source_file from ' ~ relation ~ ' order by 1 limit 5').columns[0].values() | list -%}
+        {{- return(files | join(', ') if files else duckdb_refund_input_files(input_name) | join(', ')) -}}
     {%- endif -%}
     {{- return('table ' ~ relation) -}}
 {% endmacro %}

@@ -1,6 +1,6 @@
 {#-
     The settings of the inputs, validated together. The sources YAML
-    (models/staging/shapes/*/_*__sources.yml) reads the vars that name the
+    (models/staging/base/*/_*__sources.yml) reads the vars that name the
     input tables and their freshness expressions, and YAML cannot call
     macros: they are checked here, by name. register_refund_inputs (the
     on-run-start hook) calls this, and dbt renders the hook while it parses
@@ -12,13 +12,15 @@
         'refund_inputs_database', 'refund_inputs_schema',
         'storefront_refunds_table', 'processor_refunds_table', 'erp_refund_postings_table',
         'stripe_database', 'stripe_schema', 'stripe_refund_table',
-        'adyen_database', 'adyen_schema', 'adyen_notification_table',
+        'adyen_database', 'adyen_schema', 'adyen_notification_table', 'adyen_settlement_detail_report_table',
         'paypal_database', 'paypal_schema', 'paypal_refund_table',
         'shopify_database', 'shopify_schema',
-        'shopify_refund_table', 'shopify_transaction_table', 'shopify_order_adjustment_table',
+        'shopify_refund_table', 'shopify_transaction_table',
+        'shopify_return_line_item_table', 'shopify_order_refunds_table',
         'netsuite_database', 'netsuite_schema',
         'netsuite_transaction_table', 'netsuite_transactionaccountingline_table', 'netsuite_account_table',
         'netsuite_accountingperiod_table', 'netsuite_currency_table',
+        'netsuite_accountingbook_table',
     ] -%}
         {%- do identifier_var(name) -%}
     {%- endfor -%}

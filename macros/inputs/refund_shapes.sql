@@ -1,14 +1,15 @@
 {#-
     Source shapes. Each role (storefront, processor, erp) reads one or more
     shapes, chosen by the var <role>_shapes (default [generic]). A shape is
-    one staging model per input it feeds, named stg_<shape>__<input>, that
-    reads the raw tables of that system and emits the shape contract below:
+    one folder models/staging/base/<shape>/ with one base model per input it
+    feeds, named base_<shape>__<input>, that reads the raw tables of that
+    system (sources YAML beside it) and emits the shape contract below:
     the generic input's columns as text, plus where each row came from.
     The role's staging model unions the enabled shapes and parses them all
     the same way, so nothing downstream knows which shape a row came from.
 -#}
 
-{#- The columns every shape model of `input_name` emits, all text except the
+{#- The columns every base model of `input_name` emits, all text except the
     first two. amount_unit says how `amount` is written: 'major' (12.50, the
     generic format) or 'minor' (1250, Stripe and Adyen). -#}
 {% macro refund_shape_columns(input_name) %}
@@ -47,20 +48,20 @@
 {% endmacro %}
 
 
-{#- For a shape model's config(enabled=...): is `shape` enabled for `role`? -#}
+{#- For a base model's config(enabled=...): is `shape` enabled for `role`? -#}
 {% macro refund_shape_enabled(role, shape) %}
     {{ return(shape in refund_shapes(role)) }}
 {% endmacro %}
 
 
-{#- Every enabled shape's model of `input_name`, unioned by column name. -#}
+{#- Every enabled shape's base model of `input_name`, unioned by column name. -#}
 {% macro union_refund_shapes(role, input_name) %}
     {%- set columns = refund_shape_columns(input_name) -%}
     {%- for shape in refund_shapes(role) %}
     select
         cast('{{ shape }}' as {{ dbt.type_string() }}) as source_shape,
         {{ columns | join(',\n        ') }}
-    from {{ ref('stg_' ~ shape ~ '__' ~ input_name) }}
+    from {{ ref('base_' ~ shape ~ '__' ~ input_name) }}
     {%- if not loop.last %}
     union all
     {%- endif %}
@@ -68,7 +69,7 @@
 {% endmacro %}
 
 
-{#- A typed text literal (or null) for a shape model's constant columns. -#}
+{#- A typed text literal (or null) for a base model's constant columns. -#}
 {% macro shape_text(value) -%}
     cast({{ "null" if value is none else "'" ~ value ~ "'" }} as {{ dbt.type_string() }})
 {%- endmacro %}

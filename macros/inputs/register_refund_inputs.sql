@@ -35,8 +35,9 @@
     {%- endif -%}
     {%- set statements = [] -%}
     {%- for node in graph.sources.values() | sort(attribute='unique_id') if node.package_name == project_name -%}
-        {%- set refund_file = (node.config.get('meta') or node.meta or {}).get('refund_file') -%}
-        {%- if refund_file -%}
+        {%- set meta = node.config.get('meta') or node.meta or {} -%}
+        {%- set refund_file = duckdb_refund_input_file_for(node, meta) -%}
+        {%- if meta.get('refund_file') -%}
             {%- for name in [node.schema, node.identifier] if not modules.re.match('^[A-Za-z_][A-Za-z0-9_]*$', name) -%}
                 {{ refund_recon_fail("source " ~ node.source_name ~ "." ~ node.name ~ ": schema and table name must be plain identifiers on DuckDB, got '" ~ name ~ "'") }}
             {%- endfor -%}
@@ -44,13 +45,70 @@
             {%- if schema_statement not in statements -%}
                 {%- do statements.append(schema_statement) -%}
             {%- endif -%}
-            {%- do statements.append(
-                'create or replace view ' ~ node.schema ~ '.' ~ node.identifier ~ ' as '
-                ~ duckdb_refund_input_reader(refund_file)
-            ) -%}
+            {%- if refund_file -%}
+                {%- do statements.append(
+                    'create or replace view ' ~ node.schema ~ '.' ~ node.identifier ~ ' as '
+                    ~ duckdb_refund_input_reader(refund_file)
+                ) -%}
+            {%- else -%}
+                {#- An optional table (meta refund_optional) that is not in the
+                    data folder: no view, and no stale one from an earlier run;
+                    the base model reads it only when it exists. -#}
+                {%- do statements.append('drop view if exists ' ~ node.schema ~ '.' ~ node.identifier) -%}
+            {%- endif -%}
         {%- endif -%}
     {%- endfor -%}
     {{ return(statements | join(';\n') if statements else 'select 1 as no_refund_inputs') }}
+{% endmacro %}
+
+
+{#- The data-folder name of a source table's file (DuckDB): the folder of
+    meta.refund_file and the table's identifier, so a var that renames the
+    table (<shape>_<table>_table) names the file that is read. With no such
+    var, the names in meta.refund_file_alternatives (Airbyte's `refunds`,
+    `transactions`, `order_refunds`, ...) are tried after the default, the
+    first that exists winning. None for an optional table (meta
+    refund_optional) that is absent; a clear error for a required one. -#}
+{% macro duckdb_refund_input_file_for(node, meta) %}
+    {%- set refund_file = meta.get('refund_file') -%}
+    {%- if not refund_file -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set folder = refund_file.rsplit('/', 1)[0] ~ '/' if '/' in refund_file else '' -%}
+    {%- set default_name = refund_file.rsplit('/', 1)[-1] -%}
+    {%- if node.identifier != default_name -%}
+        {%- set candidates = [folder ~ node.identifier] -%}
+    {%- else -%}
+        {%- set candidates = [refund_file] -%}
+        {%- for name in meta.get('refund_file_alternatives') or [] -%}
+            {%- do candidates.append(folder ~ name) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- for candidate in candidates -%}
+        {%- if duckdb_refund_input_exists(candidate) -%}
+            {{ return(candidate) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if meta.get('refund_optional') -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {#- Not found: the error names the first candidate. -#}
+    {%- do duckdb_refund_input_files(candidates[0]) -%}
+    {{ return(candidates[0]) }}
+{% endmacro %}
+
+
+{#- Is there a file <input_name>.csv/.parquet or a folder of them? -#}
+{% macro duckdb_refund_input_exists(input_name) %}
+    {%- set base = refund_data_dir() ~ "/" ~ input_name -%}
+    {%- if "'" in base -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set found = run_query(
+        "select count(*) from (select file from glob('" ~ base ~ ".csv') union all select file from glob('" ~ base ~ ".parquet') "
+        ~ "union all select file from glob('" ~ base ~ "/*.csv') union all select file from glob('" ~ base ~ "/*.parquet'))"
+    ).columns[0].values()[0] -%}
+    {{ return(found > 0) }}
 {% endmacro %}
 
 

@@ -10,3 +10,31 @@
     {%- endfor -%}
     {{ return(types) }}
 {% endmacro %}
+
+
+{#- The value of list var `name` (read by the caller with list_var): plain
+    names (NetSuite codes such as V or Bank), validated, lower-cased. -#}
+{% macro netsuite_name_list(name, items) %}
+    {%- set names = [] -%}
+    {%- for item in items -%}
+        {%- if not modules.re.match('^[A-Za-z0-9_]{1,40}$', item | string) -%}
+            {{ refund_recon_fail("var " ~ name ~ " must list plain names such as V or Bank, got '" ~ item ~ "'") }}
+        {%- endif -%}
+        {%- do names.append(item | string | lower) -%}
+    {%- endfor -%}
+    {{ return(names) }}
+{% endmacro %}
+
+
+{#- NetSuite timestamp text as Fivetran writes it, with a one-digit hour
+    (`2002-03-31 0:00:00`), padded to two digits so it reads as ISO 8601;
+    anything else unchanged, for staging to parse or reject. -#}
+{% macro netsuite_timestamp_text(expr) -%}
+    regexp_replace(trim({{ expr }}), '^([0-9]{4}-[0-9]{2}-[0-9]{2})[ T]([0-9]):', '\1 0\2:')
+{%- endmacro %}
+
+
+{#- Text that is an integer as a bigint (for ordering), else null. -#}
+{% macro safe_cast_bigint(expr) -%}
+    case when {{ regex_full_match('trim(' ~ expr ~ ')', '[0-9]{1,18}') }} then cast(trim({{ expr }}) as {{ dbt.type_bigint() }}) end
+{%- endmacro %}

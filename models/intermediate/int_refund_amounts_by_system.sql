@@ -2,7 +2,10 @@
     storefront's and the processor's record, and each ERP posting (reversals
     negative), with the refund's date (business timezone), order, canonical
     status and the contribution's own currency. rpt_refund_reconciliation sums
-    it. A model of its own so that the join and the aggregation run apart:
+    it. Its grain (tested by unique_key): the refund (key_system, refund_key),
+    the contributing system and, for the ERP, the posting (erp_document_id,
+    unique per document in int_erp_postings_deduplicated; null on the
+    storefront's and the processor's one row per refund). A model of its own so that the join and the aggregation run apart:
     together they did not fit a 3 GB DuckDB memory limit at 10M refunds
     (BENCHMARKS.md), apart each spills. -#}
 
@@ -32,6 +35,10 @@ refunds_dated as (
 system_amounts as (
 
     select
+        key_system,
+        refund_key,
+        cast('storefront' as {{ dbt.type_string() }}) as contributing_system,
+        cast(null as {{ dbt.type_string() }}) as erp_document_id,
         refund_date,
         order_id,
         canonical_status,
@@ -49,6 +56,10 @@ system_amounts as (
     union all
 
     select
+        key_system,
+        refund_key,
+        cast('processor' as {{ dbt.type_string() }}) as contributing_system,
+        cast(null as {{ dbt.type_string() }}) as erp_document_id,
         refund_date,
         order_id,
         canonical_status,
@@ -66,6 +77,10 @@ system_amounts as (
     union all
 
     select
+        refund_dated.key_system,
+        refund_dated.refund_key,
+        cast('erp' as {{ dbt.type_string() }}) as contributing_system,
+        cast(postings.erp_document_id as {{ dbt.type_string() }}) as erp_document_id,
         refund_dated.refund_date,
         refund_dated.order_id,
         refund_dated.canonical_status,

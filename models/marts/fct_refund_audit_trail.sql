@@ -1,7 +1,11 @@
 {#- The audit trail: one row per record of a refund in any system, in time
     order. Every storefront row, every processor event, every ERP posting row
     (duplicates, reversals and superseded versions of a document included)
-    and every rejected input row (the rows of fct_rejected_rows, same id).
+    and every rejected input row (the rows of fct_rejected_rows, same id),
+    the ERP period calendar's rows among them (system erp, event
+    rejected_row, is_rejected: listed in fct_rejected_rows; a row whose
+    closing date is unreadable still locks its period). Accepted calendar
+    rows are not records of a refund and are not here.
 
     refund_key is `<key_system>:<refund key>` of int_refunds_matched
     (`processor:re_123`, `storefront:sr_9`, `erp:CR-77`): one refund's whole
@@ -30,6 +34,13 @@ processor_rows as (
 erp_rows as (
 
     select * from {{ ref('stg_erp__refund_postings') }}
+
+),
+
+calendar_rows as (
+
+    select * from {{ ref('stg_erp__accounting_periods') }}
+    where rejection_reason is not null
 
 ),
 
@@ -223,6 +234,32 @@ erp_records as (
 
 ),
 
+calendar_records as (
+
+    -- Calendar rows listed in fct_rejected_rows: each a refund key of its own.
+    select
+        'erp_accounting_periods' as input_name,
+        'erp' as system_name,
+        source_shape,
+        source_file,
+        source_row_number,
+        coalesce(accounting_period, period_name) as record_id,
+        cast(null as {{ dbt.type_string() }}) as order_id,
+        false as is_accepted,
+        rejection_reason,
+        'rejected_row' as record_event,
+        cast(null as {{ dbt.type_string() }}) as raw_status,
+        cast(null as {{ dbt.type_string() }}) as canonical_status,
+        cast(null as {{ dbt.type_bigint() }}) as amount_minor,
+        cast(null as {{ dbt.type_string() }}) as currency,
+        cast(null as integer) as minor_units,
+        closed_at as recorded_at,
+        cast(null as {{ dbt.type_string() }}) as key_system,
+        cast(null as {{ dbt.type_string() }}) as refund_id
+    from calendar_rows
+
+),
+
 records as (
 
     select * from storefront_records
@@ -230,6 +267,8 @@ records as (
     select * from processor_records
     union all
     select * from erp_records
+    union all
+    select * from calendar_records
 
 ),
 

@@ -1,6 +1,11 @@
 {#- Every input row that cannot be reconciled, with where it came from (input,
     shape, file, row), the column at fault and why. Together with the reconciled
-    refunds this accounts for every input row (see the conservation tests). -#}
+    refunds this accounts for every input row (see the conservation tests).
+    The ERP's period calendar (input erp_accounting_periods, netsuite's
+    accountingperiod) is listed too: a row whose period cannot be read
+    (it locks nothing, so locked_period_posting cannot fire for that month)
+    and a row whose closing date cannot be read (still locked by its flags,
+    listed so the bad value is seen). Calendar rows carry no money. -#}
 
 with
 
@@ -22,6 +27,13 @@ erp_rows as (
 
     select * from {{ ref('stg_erp__refund_postings') }}
     where not is_accepted
+
+),
+
+calendar_rows as (
+
+    select * from {{ ref('stg_erp__accounting_periods') }}
+    where rejection_reason is not null
 
 ),
 
@@ -78,6 +90,24 @@ unioned as (
         minor_units,
         currency
     from erp_rows
+
+    union all
+
+    select
+        'erp_accounting_periods' as input_name,
+        source_shape,
+        source_file,
+        source_row_number,
+        coalesce(accounting_period, period_name) as record_id,
+        cast(null as {{ dbt.type_string() }}) as order_id,
+        cast(null as {{ dbt.type_string() }}) as processor_refund_id,
+        rejected_column,
+        rejection_reason,
+        cast(null as {{ dbt.type_string() }}) as amount_text,
+        cast(null as {{ dbt.type_bigint() }}) as amount_minor,
+        cast(null as integer) as minor_units,
+        cast(null as {{ dbt.type_string() }}) as currency
+    from calendar_rows
 
 ),
 

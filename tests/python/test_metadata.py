@@ -128,14 +128,14 @@ def test_every_source_declares_its_columns_and_freshness(artifacts: Artifacts) -
 
 
 def test_disabled_shape_models_declare_the_columns_their_input_has(artifacts: Artifacts) -> None:
-    """A shape model of another system emits the generic shape model's columns:
+    """A base model of another system emits the generic base model's columns:
     it declares the same ones, described (the catalog only holds enabled shapes)."""
     built = {node["name"]: set(artifacts.catalog["nodes"][node["unique_id"]]["columns"])
              for node in artifacts.models() if node["unique_id"] in artifacts.catalog["nodes"]}
     offenders, checked = [], 0
     for node in artifacts.models(enabled=False):
-        match = re.fullmatch(r"stg_[a-z0-9]+__(.+)", node["name"])
-        generic = f"stg_generic__{match.group(1)}" if match else None
+        match = re.fullmatch(r"base_[a-z0-9]+__(.+)", node["name"])
+        generic = f"base_generic__{match.group(1)}" if match else None
         if generic not in built:
             continue
         checked += 1

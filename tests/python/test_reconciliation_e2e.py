@@ -210,7 +210,7 @@ def test_missing_required_column_is_a_clear_error(labelled_build: Build, tmp_pat
     erp = read_text_csv(data / "erp_refund_postings.csv").drop(columns=["amount"])
     erp.to_csv(data / "erp_refund_postings.csv", index=False)
     build = dbt_build(tmp_path, data, labelled_build.settings | {"confirmation_sla_minutes": 30},
-                      "--select", "stg_generic__erp_refund_postings", command="run")
+                      "--select", "base_generic__erp_refund_postings", command="run")
     assert build.returncode != 0
     assert "input 'erp_refund_postings'" in build.output
     assert "missing required column 'amount'" in build.output

@@ -41,6 +41,8 @@ SCANNED = [*(path for folder in ("models", "macros", "tests") for suffix in ("*.
 # test_every_var_name_is_found until it is expanded here.
 DYNAMIC_NAMES = {
     "role ~ '_shapes'": ["storefront_shapes", "processor_shapes", "erp_shapes"],  # refund_shapes(role)
+    # refund_shape_variant(shape, ...): the landing variant a base model is forced to
+    "shape ~ '_variant'": ["stripe_variant", "paypal_variant", "shopify_variant"],
     "name": [],
 }
 
@@ -57,7 +59,7 @@ KNOWN_VARS = {
     "adyen_database", "adyen_schema", "adyen_notification_table",
     "paypal_database", "paypal_schema", "paypal_refund_table", "paypal_order_id_field",
     "shopify_database", "shopify_schema", "shopify_refund_table", "shopify_transaction_table",
-    "shopify_order_adjustment_table", "shopify_receipt_refund_id_key",
+    "shopify_receipt_refund_id_key",
     "netsuite_database", "netsuite_schema", "netsuite_transaction_table",
     "netsuite_transactionaccountingline_table", "netsuite_account_table", "netsuite_accountingperiod_table",
     "netsuite_currency_table", "netsuite_refund_id_field", "netsuite_reason_code_field",
@@ -178,7 +180,7 @@ def test_a_var_cannot_run_sql(name: str, work: Path) -> None:
         if error is None:
             # Accepted while parsing: run the hook, the seeds and shape models, and source freshness.
             build = dbt(case, dbt_vars, "build", "--resource-type", "seed", "--resource-type", "model",
-                        "--select", "path:seeds", "path:models/staging/shapes")
+                        "--select", "path:seeds", "path:models/staging/base")
             freshness = dbt(case, dbt_vars, "source", "freshness")
             outcomes.append((case, payload, build, freshness))
         else:

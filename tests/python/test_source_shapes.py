@@ -161,7 +161,7 @@ def test_missing_shape_table_is_a_clear_error(stripe_shopify_netsuite: Build, tm
     shutil.copytree(stripe_shopify_netsuite.data_dir, data)
     (data / "netsuite" / "accountingperiod.csv").unlink()
     settings = rebuild_settings(stripe_shopify_netsuite)
-    build = dbt_build(tmp_path, data, settings, "--select", "stg_netsuite__erp_refund_postings", command="run")
+    build = dbt_build(tmp_path, data, settings, "--select", "base_netsuite__erp_refund_postings", command="run")
     assert build.returncode != 0
     assert "input 'netsuite/accountingperiod' not found" in build.output
     assert str(data / "netsuite" / "accountingperiod.csv") in build.output
@@ -213,9 +213,9 @@ def test_bad_shaped_rows_are_rejected_with_their_reason(stripe_shopify_netsuite:
     ])
     append(data / "netsuite" / "transaction.csv", [
         {"id": "NS-HOSTILE-NO-LINES", "type": "CustRfnd", "createddate": created, "postingperiod": "100",
-         "currency": "1", "externalid": "re_hostile_metadata"},
+         "currency": "1", "externalid": "re_hostile_metadata", "memo": "re_hostile_metadata"},
         {"id": "NS-HOSTILE-PERIOD", "type": "CashRfnd", "createddate": created, "postingperiod": "999999",
-         "currency": "1", "externalid": "re_hostile_metadata"},
+         "currency": "1", "externalid": "re_hostile_metadata", "memo": "re_hostile_metadata"},
     ])
     append(data / "netsuite" / "transactionaccountingline.csv", [
         {"transaction": "NS-HOSTILE-PERIOD", "transactionline": "0", "account": "5", "amount": "9.00",

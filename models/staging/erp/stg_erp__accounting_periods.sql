@@ -2,8 +2,13 @@
     (netsuite's accountingperiod; the generic format has none): one row per
     accounting period (YYYY-MM) with whether it is closed or locked at
     as_of. A refund whose correct period is locked needs an adjusting entry
-    in an open period (variance locked_period_posting). A calendar row that
-    cannot be read stays here with its rejection_reason and locks nothing. -#}
+    in an open period (variance locked_period_posting). A calendar row is
+    rejected (is_accepted false, locks nothing) only when its period cannot
+    be read: that is all the reconciliation needs. An unreadable closing date
+    is reported in rejection_reason (for fct_rejected_rows) but the row stays
+    accepted: a period locked by its flags is still locked, and a closed
+    period without a readable date counts as closed, as one without a
+    date does. -#}
 
 with
 
@@ -54,10 +59,14 @@ final as (
         is_closed,
         is_locked,
         closed_at,
+        case
+            when rejection_reason = 'period start is not a YYYY-MM-DD date' then 'accounting_period'
+            when rejection_reason is not null then 'closed_at'
+        end as rejected_column,
         rejection_reason,
-        rejection_reason is null as is_accepted,
+        coalesce(rejection_reason, '') <> 'period start is not a YYYY-MM-DD date' as is_accepted,
         -- Closed at as_of (a period closed after as_of was still open), or locked.
-        rejection_reason is null
+        coalesce(rejection_reason, '') <> 'period start is not a YYYY-MM-DD date'
         and (is_locked or (is_closed and coalesce(closed_at <= {{ as_of_literal() }}, true))) as is_locked_at_as_of
     from validated
 

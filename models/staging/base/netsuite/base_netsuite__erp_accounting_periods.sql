@@ -2,7 +2,8 @@
     row per monthly posting period, named by the month of its start date,
     with its closed flag and date and whether it is locked for A/R (where
     refunds post) or for everything. Quarters, years and adjustment periods
-    are not posting months and are left out. -#}
+    are not posting months and are left out. Fivetran writes dates with a
+    one-digit hour (`2025-07-02 0:00:00`): read as such. -#}
 {{ config(enabled=refund_shape_enabled('erp', 'netsuite')) }}
 
 with
@@ -32,7 +33,7 @@ final as (
             when {{ is_true_text('alllocked') }} or {{ is_true_text('arlocked') }} then 'true'
             else 'false'
         end as is_locked,
-        closedondate as closed_at
+        {{ netsuite_timestamp_text('closedondate') }} as closed_at
     from source
     where
         not coalesce({{ is_false_text('isposting') }}, false)

@@ -1,0 +1,70 @@
+{#- Stripe refunds (source-shapes.md; docs/connectors.md 2) as processor
+    refund events, read from whichever landing is there, told apart by its
+    columns (var stripe_variant forces one):
+    - fivetran: table `refund`, `created` a timestamp, ids `charge_id`,
+      `payment_intent_id` (fivetran/dbt_stripe_source src_stripe.yml);
+    - airbyte: table `refunds` (found without a setting), Airbyte's
+      `_airbyte_*` columns, `created` and `updated` in Unix epoch seconds,
+      ids `charge`, `payment_intent`; an append sync lands one row per
+      change, ordered by `updated`;
+    - api_json: Refund objects exported from the API (`object` = refund),
+      `created` in epoch seconds, nested objects as JSON text.
+    A row is an event: its time is `updated` when the landing has it (the
+    time of that state), else `created` (Stripe keeps no status history on
+    the object: DECISIONLOG, the confirmation lag is then an upper bound).
+    Amounts are integer minor units; currency is lower case (upper-cased in
+    staging); the order reference is a metadata key (var
+    stripe_order_id_metadata_key, default order_id). -#}
+{{ config(enabled=refund_shape_enabled('processor', 'stripe')) }}
+
+{%- set refund_relation = refund_source_relation('stripe', 'refund', alternatives=['refunds']) %}
+{%- if refund_relation is none %}
+    {{ refund_recon_fail("input 'stripe/refund' not found: expected table " ~ source('stripe', 'refund') ~ " (or Airbyte's `refunds` in the same schema)") }}
+{%- endif %}
+{%- set variant = refund_shape_variant('stripe', refund_relation, [
+    ['airbyte', ['_airbyte_raw_id']],
+    ['fivetran', ['_fivetran_synced']],
+    ['fivetran', ['charge_id']],
+    ['api_json', ['object']],
+], default='fivetran') %}
+
+with
+
+source as (
+
+    select
+        {{ refund_input_columns(
+            refund_relation,
+            'stripe/refund',
+            required=['id', 'amount', 'currency', 'status', 'created'],
+            optional=['reason', 'charge_id', 'charge', 'payment_intent_id', 'payment_intent', 'metadata', 'updated'],
+        ) }}
+    from {{ refund_relation }}
+
+),
+
+final as (
+
+    select
+        source_row_number,
+        source_file,
+        id as processor_refund_id,
+        {{ shape_text('stripe') }} as processor,
+        coalesce(charge_id, charge, payment_intent_id, payment_intent) as payment_id,
+        {{ json_text('metadata', name_var('stripe_order_id_metadata_key', 'order_id')) }} as order_id,
+        amount,
+        {{ shape_text('minor') }} as amount_unit,
+        currency,
+        status,
+        reason,
+        {{ epoch_seconds_as_iso_text('created') }} as created_at,
+        {%- if variant == 'airbyte' %}
+        coalesce({{ epoch_seconds_as_iso_text('updated') }}, {{ epoch_seconds_as_iso_text('created') }}) as event_at
+        {%- else %}
+        {{ epoch_seconds_as_iso_text('created') }} as event_at
+        {%- endif %}
+    from source
+
+)
+
+select * from final
