@@ -118,7 +118,7 @@ storefront_records as (
             when not storefront_rows.is_accepted then 'rejected_row'
             when row_number() over (
                 partition by storefront_rows.is_accepted, storefront_rows.storefront_refund_id
-                order by storefront_rows.recorded_at, storefront_rows.source_row_number
+                order by storefront_rows.recorded_at, storefront_rows.source_file, storefront_rows.source_row_number
             ) = 1 then 'storefront_refund_created'
             else 'storefront_status_recorded'
         end as record_event,
@@ -164,7 +164,7 @@ processor_records as (
             when not processor_rows.is_accepted then 'rejected_row'
             when row_number() over (
                 partition by processor_rows.is_accepted, processor_rows.processor_refund_id
-                order by processor_rows.event_at, processor_rows.source_row_number
+                order by processor_rows.event_at, processor_rows.source_file, processor_rows.source_row_number
             ) = 1 then 'processor_refund_created'
             else 'processor_status_reported'
         end as record_event,
