@@ -132,7 +132,7 @@ def build_with_additions(work: Path, settings: dict, variants: list[Variant]) ->
     # marts, assert_mart_amounts_at_currency_exponent, also reads the history marts, not built here).
     select = ["--exclude-resource-type", "unit_test", "--indirect-selection", "cautious",
               "--select", "+fct_refund_variances", "+fct_rejected_rows", "+rpt_refund_reconciliation",
-              "+fct_refund_audit_trail"]
+              "+fct_refund_audit_trail", "+fct_checkpoint_runs"]
     additions = gl_account_map_additions(variants)
     if additions is None:
         return dbt_build(work, work / "data", settings, *select)
@@ -286,6 +286,11 @@ def test_rejected_calendar_rows_appear_in_fct_rejected_rows(builds: dict[str, Bu
     trail = build.query("select audit_record_id, system, event, is_rejected from fct_refund_audit_trail "
                         "where audit_record_id like 'erp_accounting_periods:%'")
     assert trail.values.tolist() == [[rejected["rejected_row_id"][0], "erp", "rejected_row", True]]
+    # A calendar row that cannot be placed can hide a locked-period posting: the checkpoint
+    # counts it among its rejected rows and is never clean.
+    run = build.query("select rows_rejected, outcome, outcome_reasons from fct_checkpoint_runs")
+    assert run["rows_rejected"][0] == build.query("select count(*) as n from fct_rejected_rows")["n"][0]
+    assert run["outcome"][0] != "clean" and "input rows rejected" in run["outcome_reasons"][0]
 
 
 def test_paypal_payment_is_the_original_transaction_or_the_capture(builds: dict[str, Build]) -> None:

@@ -5,7 +5,10 @@
       stale_sources    a source delivered no rows, nothing newer than the
                        freshness window, or nothing new since the previous
                        checkpoint (more rows or a newer record);
-      variances_found  otherwise, any open variance or any rejected input row;
+      variances_found  otherwise, any open variance or any rejected input row
+                       (every row of fct_rejected_rows: the period calendar's
+                       too, since a calendar row that cannot be placed can hide
+                       a locked-period posting);
       clean            otherwise: zero open variances, zero rejected rows,
                        every source fresh.
 
@@ -39,6 +42,12 @@ erp_rows as (
 
 ),
 
+rejected_rows as (
+
+    select count(*) as rows_rejected from {{ ref('fct_rejected_rows') }}
+
+),
+
 reconciliation as (
 
     select * from {{ ref('rpt_refund_reconciliation') }}
@@ -57,21 +66,18 @@ deliveries as (
     select
         'storefront' as system_name,
         count(*) as rows_read,
-        sum(case when is_accepted then 0 else 1 end) as rows_rejected,
         max(case when is_accepted then recorded_at end) as latest_record_at
     from storefront_rows
     union all
     select
         'processor' as system_name,
         count(*) as rows_read,
-        sum(case when is_accepted then 0 else 1 end) as rows_rejected,
         max(case when is_accepted then event_at end) as latest_record_at
     from processor_rows
     union all
     select
         'erp' as system_name,
         count(*) as rows_read,
-        sum(case when is_accepted then 0 else 1 end) as rows_rejected,
         max(case when is_accepted then received_at end) as latest_record_at
     from erp_rows
 
@@ -162,7 +168,6 @@ freshness as (
     select
         deliveries.system_name,
         deliveries.rows_read,
-        deliveries.rows_rejected,
         deliveries.latest_record_at,
         previous_checkpoint.checkpoint_id as previous_checkpoint_id,
         case
@@ -201,9 +206,10 @@ pivoted as (
         max(case when system_name = '{{ system_name }}' then rows_read end) as {{ system_name }}_rows_read,
         max(case when system_name = '{{ system_name }}' then latest_record_at end) as {{ system_name }}_latest_record_at,
         {%- endfor %}
-        sum(rows_rejected) as rows_rejected,
+        max(rejected_rows.rows_rejected) as rows_rejected,
         max(previous_checkpoint_id) as previous_checkpoint_id
     from freshness
+    cross join rejected_rows
 
 ),
 
