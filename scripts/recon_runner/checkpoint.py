@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import publish, store
-from .dbt import PROJECT_DIR, run_dbt
+from .dbt import run_dbt
 from .marts import VARIANCE_COLUMNS, read_checkpoint
 from .message import message, within_tolerance
 from .notify import mask_url, post_json, slack_payload, webhook_url_problem
@@ -60,6 +60,12 @@ class Settings:
     @property
     def as_of_utc(self) -> datetime:
         return datetime.fromisoformat(self.as_of.replace("Z", "+00:00")).replace(tzinfo=None)
+
+    @property
+    def artifacts(self) -> Path:
+        """dbt's target/ and logs/ for this checkpoint database (`refund_recon.duckdb.dbt/`):
+        two checkpoints on two databases (prod and a test, say) never write one manifest."""
+        return self.database.with_name(self.database.name + ".dbt")
 
     def dbt_vars(self) -> dict[str, object]:
         return {
@@ -130,7 +136,7 @@ def publish_for_bi(settings: Settings) -> dict[str, Any]:
         return {"published": False, "detail": "not published (--no-bi)"}
     try:
         result = publish.publish(settings.database, settings.bi_dir, settings.checkpoint_id, settings.as_of,
-                                 keep=settings.bi_keep, manifest=PROJECT_DIR / "target" / "manifest.json")
+                                 keep=settings.bi_keep, manifest=settings.artifacts / "target" / "manifest.json")
         print(f"  BI: {len(result['tables'])} marts published to {result['folder']} ({result['current']} points "
               "there)", flush=True)
         return result
@@ -170,7 +176,8 @@ def build(settings: Settings, work: Path) -> None:
     """dbt build of models and data tests into the work copy (unit tests run in CI)."""
     result = run_dbt("build", "--exclude-resource-type", "unit_test",
                      *(["--full-refresh"] if settings.full_refresh else []),
-                     database=work, dbt_vars=settings.dbt_vars(), target=settings.target)
+                     database=work, dbt_vars=settings.dbt_vars(), target=settings.target,
+                     artifacts=settings.artifacts)
     if result.returncode != 0:
         raise CheckpointError(f"dbt build failed (exit {result.returncode}): a model or a data test failed; "
                               "the dbt output above names it")
