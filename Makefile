@@ -33,9 +33,12 @@ lint: build
 	$(BIN)/python scripts/check_dialect.py
 	$(BIN)/sqlfluff lint models tests macros
 
-## test: dbt build, lint, then pytest (which builds its own labelled scenarios)
+## test: dbt build, lint, then pytest (which builds its own labelled scenarios).
+## Two pytest workers (pytest-xdist), one test file each at a time: most of the
+## suite's time is dbt parsing, which uses one core.
+PYTEST_WORKERS ?= 2
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 ## sample-data: regenerate the bundled sample from the labelled generator
 sample-data: setup
