@@ -203,11 +203,13 @@ pivoted as (
 
     select
         {%- for system_name in ['storefront', 'processor', 'erp'] %}
-        max(case when system_name = '{{ system_name }}' then rows_read end) as {{ system_name }}_rows_read,
-        max(case when system_name = '{{ system_name }}' then latest_record_at end) as {{ system_name }}_latest_record_at,
+        max(case when freshness.system_name = '{{ system_name }}' then freshness.rows_read end)
+            as {{ system_name }}_rows_read,
+        max(case when freshness.system_name = '{{ system_name }}' then freshness.latest_record_at end)
+            as {{ system_name }}_latest_record_at,
         {%- endfor %}
         max(rejected_rows.rows_rejected) as rows_rejected,
-        max(previous_checkpoint_id) as previous_checkpoint_id
+        max(freshness.previous_checkpoint_id) as previous_checkpoint_id
     from freshness
     cross join rejected_rows
 
