@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from recon_runner.dbt import run_dbt
+from recon_runner.reports import csv_cell
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 INPUTS = ("storefront_refunds", "processor_refunds", "erp_refund_postings")
@@ -96,6 +97,14 @@ select processor_refund_id, record_id, 'unreadable row', rejected_column,
 from main.fct_rejected_rows where input_name = 'erp_refund_postings'
 """
 
+
+def write_csv(out: Path, columns: list[str], rows: list[dict]) -> None:
+    """A spreadsheet-safe CSV (reports.csv_cell: formula-like text neutralised,
+    numbers stay numbers)."""
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows({key: csv_cell(row.get(key)) for key in columns} for row in rows)
 
 def add_arguments(sub: argparse._SubParsersAction) -> None:
     writeback = sub.add_parser(
@@ -183,10 +192,7 @@ def validate_writeback(args: argparse.Namespace) -> int:
             candidate_count = con.execute(
                 "select count(*) from main_intermediate.int_erp_postings_deduplicated").fetchone()[0]
     out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(DIFFERENCE_COLUMNS)
-        writer.writerows(differences)
+    write_csv(out, DIFFERENCE_COLUMNS, [dict(zip(DIFFERENCE_COLUMNS, row)) for row in differences])
     print(f"\nWriteback dry run: {candidate_count} candidate records against {expected_count} processor refunds.")
     if not differences:
         print("MATCH: the candidate holds exactly the expected postings.\nOutcome: match (exit 0)")
@@ -375,10 +381,7 @@ def mapping_impact(args: argparse.Namespace) -> int:
                 return 3
         rows, stakes = compare_variances(work / "base" / "recon.duckdb", work / "head" / "recon.duckdb")
     out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=IMPACT_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(out, IMPACT_COLUMNS, rows)
     exponents = minor_units()
     groups: dict[tuple[str, str, str], list] = {}
     for row in rows:

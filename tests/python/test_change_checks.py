@@ -253,3 +253,19 @@ def test_impact_compares_by_variance_id_and_the_markdown_is_capped_and_escaped(t
     # Data cannot become a mention, a link, HTML or a table break.
     assert (r"| &lt;!channel&gt; &#64;here \[x\](https://e.x) \| =1 | amount_mismatch | erp | USD -1.00 | "
             r"a \| b c &lt;b&gt; |") in markdown.splitlines()
+
+
+def test_the_check_csvs_are_spreadsheet_safe(tmp_path: Path) -> None:
+    """No dbt: a refund id or detail a spreadsheet would run as a formula is
+    neutralised; amounts stay plain numbers (OWASP's CSV injection rule)."""
+    from change_checks import IMPACT_COLUMNS, write_csv
+
+    out = tmp_path / "impact.csv"
+    write_csv(out, IMPACT_COLUMNS, [
+        {"refund_id": '=HYPERLINK("https://e.x","x")', "detail": "@SUM(1+1)", "amount_delta": Decimal("-37224"),
+         "currency": "JPY"},
+        {"refund_id": "+1", "detail": "-2", "amount_delta": Decimal("-12.50"), "currency": "USD"},
+    ])
+    rows = read_rows(out)
+    assert [(r["refund_id"], r["detail"], r["amount_delta"]) for r in rows] == [
+        ("'=HYPERLINK(\"https://e.x\",\"x\")", "'@SUM(1+1)", "-37224"), ("'+1", "'-2", "-12.50")]
