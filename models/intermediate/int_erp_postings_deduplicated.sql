@@ -35,7 +35,7 @@ ranked as (
         *,
         row_number() over (
             partition by erp_document_id
-            order by received_at desc, posted_at desc, source_row_number desc
+            order by received_at desc, posted_at desc, source_file desc, source_row_number desc
         ) as recency_rank,
         count(*) over (partition by erp_document_id) as source_row_count,
         -- A corrected version of a document is not a late delivery: the

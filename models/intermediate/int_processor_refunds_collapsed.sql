@@ -46,7 +46,7 @@ ranked as (
         *,
         row_number() over (
             partition by processor_refund_id
-            order by event_at desc, source_row_number desc
+            order by event_at desc, source_file desc, source_row_number desc
         ) as recency_rank
     from events_mapped
 

@@ -31,7 +31,7 @@ ranked as (
         *,
         row_number() over (
             partition by storefront_refund_id
-            order by recorded_at desc, source_row_number desc
+            order by recorded_at desc, source_file desc, source_row_number desc
         ) as recency_rank,
         count(*) over (partition by storefront_refund_id) as source_row_count
     from refunds

@@ -42,9 +42,17 @@ erp_rows as (
 
 ),
 
-rejected_rows as (
+calendar_rows as (
 
-    select count(*) as rows_rejected from {{ ref('fct_rejected_rows') }}
+    select * from {{ ref('stg_erp__accounting_periods') }}
+
+),
+
+calendar_rejections as (
+
+    -- the calendar rows fct_rejected_rows lists
+    select count(*) as rows_rejected from calendar_rows
+    where rejection_reason is not null
 
 ),
 
@@ -66,18 +74,21 @@ deliveries as (
     select
         'storefront' as system_name,
         count(*) as rows_read,
+        sum(case when is_accepted then 0 else 1 end) as rows_rejected,
         max(case when is_accepted then recorded_at end) as latest_record_at
     from storefront_rows
     union all
     select
         'processor' as system_name,
         count(*) as rows_read,
+        sum(case when is_accepted then 0 else 1 end) as rows_rejected,
         max(case when is_accepted then event_at end) as latest_record_at
     from processor_rows
     union all
     select
         'erp' as system_name,
         count(*) as rows_read,
+        sum(case when is_accepted then 0 else 1 end) as rows_rejected,
         max(case when is_accepted then received_at end) as latest_record_at
     from erp_rows
 
@@ -168,6 +179,7 @@ freshness as (
     select
         deliveries.system_name,
         deliveries.rows_read,
+        deliveries.rows_rejected,
         deliveries.latest_record_at,
         previous_checkpoint.checkpoint_id as previous_checkpoint_id,
         case
@@ -208,10 +220,10 @@ pivoted as (
         max(case when freshness.system_name = '{{ system_name }}' then freshness.latest_record_at end)
             as {{ system_name }}_latest_record_at,
         {%- endfor %}
-        max(rejected_rows.rows_rejected) as rows_rejected,
+        sum(freshness.rows_rejected) + max(calendar_rejections.rows_rejected) as rows_rejected,
         max(freshness.previous_checkpoint_id) as previous_checkpoint_id
     from freshness
-    cross join rejected_rows
+    cross join calendar_rejections
 
 ),
 
