@@ -73,6 +73,8 @@
 {% macro refund_input_location(relation, input_name) %}
     {%- if target.type == 'duckdb' -%}
         {{- return(duckdb_refund_input_files(input_name) | join(', ')) -}}
+    {%- elif target.type == 'spark' and flag_var('read_inputs_from_files', true) -%}
+        {{- return(spark_refund_input_files(input_name) | join(', ')) -}}
     {%- endif -%}
     {{- return('table ' ~ relation) -}}
 {% endmacro %}
