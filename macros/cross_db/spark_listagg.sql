@@ -3,7 +3,8 @@
     fct_checkpoint_runs ('EUR 12.50; USD 9.00') would come out in any order.
     dbt looks up dbt's cross-database macros in the root project first, so
     this one replaces it: the values are collected with their sort key,
-    sorted, and joined. `order_by_clause` is 'order by <expression>'
+    sorted, and joined; no value at all is null, as string_agg and listagg
+    give (collect_list would join to ''). `order_by_clause` is 'order by <expression>'
     (ascending; one expression, as this project writes it). -#}
 {% macro spark__listagg(measure, delimiter_text, order_by_clause, limit_num) -%}
     {%- if order_by_clause -%}
@@ -18,5 +19,6 @@
     {%- if limit_num -%}
         {%- set collected = 'slice(' ~ collected ~ ', 1, ' ~ limit_num ~ ')' -%}
     {%- endif -%}
-    array_join({{ collected }}, {{ delimiter_text }})
+    {#- Nothing to join is null, as on other engines (array_join gives ''). -#}
+    case when count({{ measure }}) > 0 then array_join({{ collected }}, {{ delimiter_text }}) end
 {%- endmacro %}
