@@ -10,7 +10,17 @@
 
 {#- Significant digits after the point ('12.500' has 1: trailing zeros are exact). -#}
 {% macro amount_fraction_digits(amount_text) -%}
-    coalesce(length(rtrim({{ dbt.split_part(amount_text, "'.'", 2) }}, '0')), 0)
+    coalesce(length({{ adapter.dispatch('trim_trailing_zeros', 'refund_recon')(dbt.split_part(amount_text, "'.'", 2)) }}), 0)
+{%- endmacro %}
+
+{% macro default__trim_trailing_zeros(expr) -%}
+    rtrim({{ expr }}, '0')
+{%- endmacro %}
+
+{#- Spark's two-argument rtrim takes the characters first (rtrim('0', x)):
+    the standard form says which is which. -#}
+{% macro spark__trim_trailing_zeros(expr) -%}
+    trim(trailing '0' from {{ expr }})
 {%- endmacro %}
 
 

@@ -69,6 +69,10 @@
     json_value(safe.parse_json({{ expr }}), '${% for key in path %}."{{ key }}"{% endfor %}')
 {%- endmacro %}
 
+{% macro spark__json_text_path(expr, path) -%}
+    get_json_object({{ expr }}, '${% for key in path %}['{{ key }}']{% endfor %}')
+{%- endmacro %}
+
 
 {#- The last path segment of the `href` of the first link whose `rel` is
     `rel` in a JSON array of HATEOAS links held as text (PayPal's `links`:
@@ -87,6 +91,13 @@
     nullif(coalesce(
         regexp_substr({{ expr }}, '"href" *: *"[^"]*/([^"/?]+)"[^{}]*"rel" *: *"{{ rel }}"', 1, 1, 'e', 1),
         regexp_substr({{ expr }}, '"rel" *: *"{{ rel }}"[^{}]*"href" *: *"[^"]*/([^"/?]+)"', 1, 1, 'e', 1)
+    ), '')
+{%- endmacro %}
+
+{% macro spark__json_link_target_id(expr, rel) -%}
+    nullif(regexp_extract(
+        filter(from_json({{ expr }}, 'array<struct<href:string,rel:string>>'), link -> link.rel = '{{ rel }}')[0].href,
+        '/([^/?]+)/?([?].*)?$', 1
     ), '')
 {%- endmacro %}
 
@@ -134,4 +145,10 @@
         case when jsonb_typeof({{ target.schema }}.refund_recon_try_jsonb({{ expr }})) = 'array'
             then {{ target.schema }}.refund_recon_try_jsonb({{ expr }}) else '[]'::jsonb end
     )::text
+{%- endmacro %}
+
+{#- Spark: from_json with array<string> keeps each element's raw JSON text,
+    which get_json_object reads; explode gives no row for a null array. -#}
+{% macro spark__json_array_elements(expr) -%}
+    explode(from_json({{ expr }}, 'array<string>'))
 {%- endmacro %}

@@ -31,3 +31,9 @@
 {% macro postgres__cast_offset_timestamp_to_utc(expr) -%}
     ({{ target.schema }}.refund_recon_try_timestamptz({{ expr }}) at time zone 'UTC')
 {%- endmacro %}
+
+{#- Spark's session time zone is UTC (profiles.yml), so a timestamp is a UTC
+    instant; an impossible date or free text casts to null. -#}
+{% macro spark__cast_offset_timestamp_to_utc(expr) -%}
+    try_cast({{ expr }} as timestamp)
+{%- endmacro %}

@@ -16,6 +16,10 @@
     (({{ utc_timestamp }} at time zone 'UTC') at time zone '{{ timezone }}')
 {%- endmacro %}
 
+{% macro spark__to_business_time(utc_timestamp, timezone) -%}
+    from_utc_timestamp({{ utc_timestamp }}, '{{ timezone }}')
+{%- endmacro %}
+
 {#- The accounting period ('YYYY-MM') of a UTC timestamp, in the business timezone. -#}
 {% macro accounting_period(utc_timestamp) -%}
     {{ adapter.dispatch('format_year_month', 'refund_recon')(to_business_time(utc_timestamp)) }}
@@ -27,4 +31,8 @@
 
 {% macro duckdb__format_year_month(local_timestamp) -%}
     strftime({{ local_timestamp }}, '%Y-%m')
+{%- endmacro %}
+
+{% macro spark__format_year_month(local_timestamp) -%}
+    date_format({{ local_timestamp }}, 'yyyy-MM')
 {%- endmacro %}

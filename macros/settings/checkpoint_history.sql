@@ -5,12 +5,37 @@
     nothing twice; older and later checkpoints are left as they are.
 -#}
 {% macro replace_current_checkpoint(as_of_column) %}
+    {{- return(adapter.dispatch('replace_current_checkpoint', 'refund_recon')(as_of_column)) -}}
+{% endmacro %}
+
+{% macro default__replace_current_checkpoint(as_of_column) %}
     {%- set existing = load_relation(this) -%}
     {%- if existing is not none -%}
         delete from {{ existing }} where {{ as_of_column }} = {{ as_of_literal() }}
     {%- else -%}
         select 1 as nothing_to_replace
     {%- endif -%}
+{% endmacro %}
+
+{#- Spark's plain (Parquet) tables take no delete: each history model is
+    partitioned by its as_of column and written with insert_overwrite
+    (checkpoint_history_config), which replaces the partition of this
+    checkpoint and no other, so there is nothing to delete first. -#}
+{% macro spark__replace_current_checkpoint(as_of_column) %}
+    select 1 as replaced_by_insert_overwrite
+{% endmacro %}
+
+
+{#- The storage of a history model: on Spark (and Databricks) a Parquet
+    table partitioned by the checkpoint, written with insert_overwrite
+    (dynamic partition overwrite: a re-run of one as_of replaces that
+    partition only); elsewhere the adapter's default (append, after the
+    pre-hook's delete). -#}
+{% macro checkpoint_history_config(as_of_column) %}
+    {%- if target.type in ('spark', 'databricks') -%}
+        {{ return({'incremental_strategy': 'insert_overwrite', 'partition_by': [as_of_column]}) }}
+    {%- endif -%}
+    {{ return({}) }}
 {% endmacro %}
 
 
@@ -26,4 +51,8 @@
 
 {% macro duckdb__format_checkpoint_id(as_of) -%}
     'cp_' || strftime({{ as_of }}, '%Y%m%dT%H%M%SZ')
+{%- endmacro %}
+
+{% macro spark__format_checkpoint_id(as_of) -%}
+    'cp_' || date_format({{ as_of }}, "yyyyMMdd'T'HHmmss'Z'")
 {%- endmacro %}

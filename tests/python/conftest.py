@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -35,6 +36,16 @@ class Build:
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
         with duckdb.connect(str(self.database), read_only=True) as con:
             return con.execute(sql, params or []).df()
+
+
+def normalized(rows: list[tuple]) -> list[tuple]:
+    """Rows of two engines made comparable: sorted, and each decimal at its
+    value (1.5000 and 1.5 are equal; scales differ from engine to engine)."""
+    def value(item: object) -> object:
+        if isinstance(item, Decimal):
+            return item.normalize() if item == item.to_integral() else item.quantize(Decimal("0.0001"))
+        return item
+    return sorted((tuple(value(item) for item in row) for row in rows), key=repr)
 
 
 def generate(out: Path, *args: str) -> dict:

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import DBT, INPUT_COLUMNS, PROJECT_DIR, dbt_build, generate
+from conftest import DBT, INPUT_COLUMNS, PROJECT_DIR, dbt_build, generate, normalized
 
 PG_ENV = ("REFUND_RECON_PG_USER", "REFUND_RECON_PG_PASSWORD")
 pytestmark = pytest.mark.skipif(
@@ -50,14 +50,6 @@ def connect():
         user=os.environ["REFUND_RECON_PG_USER"], password=os.environ["REFUND_RECON_PG_PASSWORD"],
         dbname=os.environ.get("REFUND_RECON_PG_DATABASE", "refund_recon"),
     )
-
-
-def normalized(rows: list[tuple]) -> list[tuple]:
-    def value(item: object) -> object:
-        if isinstance(item, Decimal):
-            return item.normalize() if item == item.to_integral() else item.quantize(Decimal("0.0001"))
-        return item
-    return sorted((tuple(value(item) for item in row) for row in rows), key=repr)
 
 
 @pytest.fixture(scope="module")

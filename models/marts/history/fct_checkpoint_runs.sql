@@ -17,7 +17,7 @@
     so a failed checkpoint never lands here and is never the "previous
     checkpoint" (the runner logs it in checkpoint_attempts). -#}
 
-{{ config(pre_hook="{{ replace_current_checkpoint('as_of') }}") }}
+{{ config(pre_hook="{{ replace_current_checkpoint('as_of') }}", **checkpoint_history_config('as_of')) }}
 
 {%- set window_hours = source_freshness_hours() | int -%}
 {%- set hours_before_as_of = dbt.datediff('deliveries.latest_record_at', as_of_literal(), 'hour') -%}

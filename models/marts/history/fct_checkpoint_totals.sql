@@ -22,7 +22,7 @@
     refreshed like fct_checkpoint_runs: a re-run of one as_of replaces its
     rows. -#}
 
-{{ config(pre_hook="{{ replace_current_checkpoint('as_of') }}") }}
+{{ config(pre_hook="{{ replace_current_checkpoint('as_of') }}", **checkpoint_history_config('as_of')) }}
 
 with
 

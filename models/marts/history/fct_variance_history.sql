@@ -7,7 +7,7 @@
     created before it existed gains the column (on_schema_change
     append_new_columns) with nulls in its older rows. -#}
 
-{{ config(pre_hook="{{ replace_current_checkpoint('checkpoint_as_of') }}") }}
+{{ config(pre_hook="{{ replace_current_checkpoint('checkpoint_as_of') }}", **checkpoint_history_config('checkpoint_as_of')) }}
 
 with
 
