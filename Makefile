@@ -7,7 +7,7 @@ SAMPLE_AS_OF ?= 2026-03-01T00:00:00Z
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: setup checkpoint build lint test sample-data clean
+.PHONY: setup setup-spark checkpoint build lint test sample-data clean
 
 setup: $(BIN)/.installed
 
@@ -33,12 +33,21 @@ lint: build
 	$(BIN)/python scripts/check_dialect.py
 	$(BIN)/sqlfluff lint models tests macros
 
+## setup-spark: requirements-spark.txt (dbt-spark session, pyspark) into the
+## same venv, for the Spark comparison test (docs/spark.md; needs Java 17+)
+setup-spark: $(BIN)/.installed-spark
+
+$(BIN)/.installed-spark: $(BIN)/.installed requirements-spark.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-spark.txt
+	touch $@
+
 ## test: dbt build, lint, then pytest (which builds its own labelled scenarios).
-## Two pytest workers (pytest-xdist), one test file each at a time: most of the
-## suite's time is dbt parsing, which uses one core.
+## Two pytest workers (pytest-xdist), one test file each at a time, the longest
+## files first (tests/python/conftest.py): most of the suite's time is dbt
+## parsing, which uses one core.
 PYTEST_WORKERS ?= 2
-test: lint
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
+test: lint setup-spark
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 ## sample-data: regenerate the bundled sample from the labelled generator
 sample-data: setup

@@ -15,7 +15,7 @@ one checkpoint database, and after every run checks:
   changes nothing a later checkpoint or a BI tool reads.
 
 Used by test_checkpoint_sequences.py (explicit sequences, one per reported
-fault, and a hypothesis state machine).
+fault) and test_checkpoint_state_machine.py (a hypothesis state machine).
 """
 
 from __future__ import annotations

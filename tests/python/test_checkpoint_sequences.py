@@ -4,38 +4,22 @@ Each explicit test is a sequence that once gave a wrong verdict (issue 13's
 observations 1-6 and 9); the state machine at the end tries sequences of
 deliveries (clean, faulty, dated past the clock, a bad row at a row number
 seen before, corrections, repeats), checkpoints (later, again, backfilled,
-failed, killed), and after each one checks the oracle in checkpoint_world.py.
+failed, killed): test_checkpoint_state_machine.py, its own file so that a
+pytest worker runs it beside the rest of the suite.
 
-Profiles: CI runs the derandomized `ci` profile (a few minutes); run the
-long one locally with
-
-    HYPOTHESIS_PROFILE=long .venv/bin/pytest tests/python/test_checkpoint_sequences.py
-
-Every failure the long profile finds becomes an explicit test here.
+Every failure the state machine finds becomes an explicit test here.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, seed, settings, strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
-from checkpoint_world import START, SYSTEMS, World, cp_id
-
-# ci: a fixed seed (on the machine, below), so CI tries the same sequences
-# every run: hypothesis's first two are always the simplest (here: failed
-# checkpoints only, and none), the other three are varied; no example database.
-settings.register_profile("ci", max_examples=5, stateful_step_count=8, deadline=None, database=None,
-                          suppress_health_check=list(HealthCheck), print_blob=True)
-settings.register_profile("long", max_examples=30, stateful_step_count=14, deadline=None,
-                          suppress_health_check=list(HealthCheck), print_blob=True)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+from checkpoint_world import START, World, cp_id
 
 pytestmark = pytest.mark.slow
 
@@ -189,102 +173,3 @@ def test_a_reader_never_blocks_a_checkpoint_and_keeps_a_whole_state(tmp_path: Pa
     assert reader.wait(timeout=60) == 0
     with duckdb.connect(str(world.database), read_only=True) as con:
         assert con.execute("select count(*) from fct_checkpoint_runs").fetchone()[0] == 2
-
-
-class CheckpointSequences(RuleBasedStateMachine):
-    """Days of deliveries and checkpoints in any order; the oracle checks each checkpoint."""
-
-    @initialize()
-    def start(self) -> None:
-        self.world = World(Path(self._tmp.mktemp("sequence")))
-        self.clock = START + timedelta(hours=2)
-        self.faulty: list[dict] = []
-        self.world.deliver([self.world.refund_rows(START + timedelta(hours=1))])
-
-    def deliver(self, kind: str, count: int) -> None:
-        """A day's delivery of `count` refunds created an hour before the clock."""
-        if kind == "repeat":  # the latest delivery files again, under new names: nothing new
-            self.world.repeat_last_delivery()
-            return
-        parts = []
-        for index in range(count):
-            at = self.clock - timedelta(minutes=60 - index)
-            if kind == "wrong_amount":
-                part = self.world.refund_rows(at, erp_amount="1.00")
-                self.faulty.append(part)
-            elif kind == "missing_erp":
-                part = self.world.refund_rows(at, with_erp=False)
-            elif kind == "wrong_reason":
-                part = self.world.refund_rows(at, erp_reason="RC-CUS")
-                self.faulty.append(part)
-            elif kind == "future":
-                part = self.world.refund_rows(at, erp_received=at + timedelta(days=3))
-            else:
-                part = self.world.refund_rows(at)
-            parts.append(part)
-        systems = ("storefront", "processor") if kind == "erp_silent" else tuple(SYSTEMS)
-        self.world.deliver(parts, systems=systems, bad_row_first=kind == "bad_row")
-
-    def day(self, kind: str, count: int, hours: int) -> None:
-        """Deliver, then checkpoint `hours` later."""
-        self.deliver(kind, count)
-        self.clock += timedelta(hours=hours)
-        self.world.checkpoint(self.clock)
-
-    # Three rules of days (hypothesis picks among rules evenly: most steps deliver).
-    @rule(count=st.integers(1, 3), hours=st.integers(2, 30))
-    def clean_day(self, count: int, hours: int) -> None:
-        self.day("clean", count, hours)
-
-    @rule(kind=st.sampled_from(["wrong_amount", "missing_erp", "wrong_reason"]), count=st.integers(1, 3),
-          hours=st.integers(2, 30))
-    def faulty_day(self, kind: str, count: int, hours: int) -> None:
-        self.day(kind, count, hours)
-
-    @rule(kind=st.sampled_from(["future", "bad_row", "erp_silent", "repeat"]), count=st.integers(1, 3),
-          hours=st.integers(2, 30))
-    def odd_day(self, kind: str, count: int, hours: int) -> None:
-        self.day(kind, count, hours)
-
-    @precondition(lambda self: self.faulty)
-    @rule(hours=st.integers(2, 30))
-    def correction(self, hours: int) -> None:
-        """A new version of an earlier faulty ERP document, put right; then a checkpoint."""
-        part = self.faulty.pop(0)
-        storefront, erp = part["storefront"][0], list(part["erp"][0])
-        erp[4], erp[6] = storefront[3], "RC-DMG"
-        erp[9] = (self.clock - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        self.world.deliver([{"erp": [erp]}], systems=("erp",))
-        self.clock += timedelta(hours=hours)
-        self.world.checkpoint(self.clock)
-
-    @rule(hours=st.integers(1, 30))
-    def quiet_day(self, hours: int) -> None:
-        """No delivery at all, then a checkpoint."""
-        self.clock += timedelta(hours=hours)
-        self.world.checkpoint(self.clock)
-
-    @precondition(lambda self: self.world.latest_as_of is not None)
-    @rule()
-    def checkpoint_again(self) -> None:
-        self.world.checkpoint(self.world.latest_as_of)
-
-    @precondition(lambda self: self.world.latest_as_of is not None)
-    @rule(hours=st.integers(1, 30))
-    def backfill(self, hours: int) -> None:
-        self.world.checkpoint(self.world.latest_as_of - timedelta(hours=hours))
-
-    @rule(hours=st.integers(0, 30))
-    def failed_checkpoint(self, hours: int) -> None:
-        self.world.failed_checkpoint(self.clock + timedelta(hours=hours))
-
-    @rule(seconds=st.sampled_from([0.5, 2.0]))
-    def killed_checkpoint(self, seconds: float) -> None:
-        self.world.killed_checkpoint(self.clock + timedelta(hours=1), after_seconds=seconds)
-
-
-def test_any_sequence_of_checkpoints_tells_the_truth(tmp_path_factory: pytest.TempPathFactory) -> None:
-    CheckpointSequences._tmp = tmp_path_factory
-    if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci":
-        seed(20261130)(CheckpointSequences)
-    CheckpointSequences.TestCase().runTest()
