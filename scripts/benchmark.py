@@ -12,7 +12,12 @@ reported. The reference and pandas variances are checked against the
 project's before anything is timed. Results go to BENCHMARKS.md with the
 machine they ran on and where the time goes (dbt's run_results.json).
 
-The daily checkpoint (--daily-days N, default 3): the same scenario split into
+Apache Spark (--spark-sizes, default 100k): `dbt build --target spark` of the
+same files on a local Spark session (dbt-spark `session`, docs/spark.md),
+unit tests left out as in the DuckDB build, its variances checked against
+DuckDB's. Skipped with a note when pyspark or Java is missing.
+
+The daily checkpoint (--daily-days N, default 3, sizes up to --daily-max-size): the same scenario split into
 a history file and N daily delivery files per input (split_deliveries.py);
 the runner (scripts/checkpoint.py) checkpoints the history, then each day at
 its own as_of, as a scheduler would run it: copy of the database, full build,
@@ -33,6 +38,7 @@ import itertools
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -96,6 +102,15 @@ PANDAS_RUNNER = textwrap.dedent("""
     if len(sys.argv) > 5:
         found.to_csv(sys.argv[5], index=False)
 """)
+
+
+def profile_memory_limit() -> str:
+    """The DuckDB memory_limit profiles.yml gives when REFUND_RECON_DUCKDB_MEMORY_LIMIT is not set."""
+    found = re.search(r"env_var\('REFUND_RECON_DUCKDB_MEMORY_LIMIT', '([^']+)'\)",
+                      (PROJECT_DIR / "profiles.yml").read_text(encoding="utf-8"))
+    if not found:
+        raise SystemExit("profiles.yml: no default for REFUND_RECON_DUCKDB_MEMORY_LIMIT")
+    return found.group(1)
 
 
 def verdict(check: bool | None) -> str:
@@ -257,6 +272,53 @@ def bench_daily(size: int, root: Path, days: int, memory_limit: str) -> dict:
     }
 
 
+SPARK_VARIANCES = textwrap.dedent("""
+    import sys
+    from pyspark.sql import SparkSession
+    spark_dir = sys.argv[1]
+    session = (SparkSession.builder.master("local[2]").config("spark.sql.session.timeZone", "UTC")
+               .config("spark.sql.warehouse.dir", spark_dir + "/warehouse")
+               .config("spark.hadoop.javax.jdo.option.ConnectionURL",
+                       "jdbc:derby:;databaseName=" + spark_dir + "/metastore_db;create=true")
+               .config("spark.ui.enabled", "false").enableHiveSupport().getOrCreate())
+    rows = session.table("refund_recon.fct_refund_variances").select(
+        "refund_id", "variance_type", "discrepancy_system").collect()
+    with open(sys.argv[2], "w", newline="", encoding="utf-8") as out:
+        import csv
+        writer = csv.writer(out)
+        writer.writerow(["refund_id", "variance_type", "discrepancy_system"])
+        writer.writerows(tuple(row) for row in rows)
+    session.stop()
+""")
+
+
+def bench_spark(size: int, root: Path) -> dict:
+    """`dbt build --target spark` of the same files on a local Spark session; its variances against DuckDB's."""
+    import importlib.util
+
+    missing = [name for name in ("pyspark", "dbt.adapters.spark") if importlib.util.find_spec(name) is None]
+    if missing or not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+        reason = f"not installed: {', '.join(missing)}" if missing else "no Java"
+        print(f"[{size:,}] Spark skipped ({reason})", flush=True)
+        return {"skipped": reason}
+    folder = root / f"n{size}"
+    work = folder / "spark"
+    shutil.rmtree(work, ignore_errors=True)
+    print(f"[{size:,}] dbt build --target spark (local session)", flush=True)
+    build = measure(dbt_argv("build", "--exclude-resource-type", "unit_test", target="spark", artifacts=work,
+                             dbt_vars={"data_dir": str(folder / "data"), "as_of": AS_OF}),
+                    {"REFUND_RECON_SPARK_DIR": str(work / "warehouse"), "REFUND_RECON_SPARK_SCHEMA": "refund_recon",
+                     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
+    result = {"seconds": build["seconds"], "peak_mib": build["peak_kib"] / 1024, "failed": bool(build.get("failed"))}
+    if not result["failed"]:
+        out = folder / "spark_variances.csv"
+        subprocess.run([PYTHON, "-c", SPARK_VARIANCES, str(work / "warehouse"), str(out)], check=True,
+                       capture_output=True, cwd=PROJECT_DIR)
+        result["equal"] = variance_set(out) == variance_set(folder / "project_variances.csv")
+        print(f"  Spark {result['seconds']:.0f} s; variances equal to DuckDB's: {result['equal']}", flush=True)
+    return result
+
+
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
@@ -271,11 +333,12 @@ def write_markdown(results: list[dict], out: Path, runs: int, large_runs: int, m
         f"Measured by `scripts/benchmark.py` on {datetime.now(timezone.utc):%Y-%m-%d}: {machine()}.",
         f"Median wall time over {runs} runs ({large_runs} at 10M); peak resident memory of the process tree. Each size is a generated "
         "scenario (about 1% faults, 1% clean traps), as_of 2026-03-01. DuckDB `memory_limit` "
-        f"{memory_limit} for the build and the reference script (--memory-limit; the profile's default is 80% "
-        "of RAM, env REFUND_RECON_DUCKDB_MEMORY_LIMIT).", "",
+        f"{memory_limit} for the build and the reference script (--memory-limit; the profile's default is "
+        f"{profile_memory_limit()}, env REFUND_RECON_DUCKDB_MEMORY_LIMIT).", "",
         "| refunds | input rows (storefront / processor / ERP) | variances | dbt parse | dbt build | dbt run (models) "
-        "| dbt test | reference SQL | pandas | build / reference | pandas / build | build peak MiB | pandas peak MiB | reference peak MiB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| dbt test | reference SQL | pandas | run / reference | build / reference | pandas / build | build peak MiB "
+        "| pandas peak MiB | build peak / pandas peak | reference peak MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     def fmt(value: float | None, suffix: str = " s", ran: bool = True) -> str:
         return "not run" if not ran else ("failed" if value is None else f"{value:.1f}{suffix}")
@@ -288,9 +351,10 @@ def write_markdown(results: list[dict], out: Path, runs: int, large_runs: int, m
         lines.append(
             f"| {r['size']:,} | {rows['storefront']:,} / {rows['processor']:,} / {rows['erp']:,} | {r['variances']:,} "
             f"| {fmt(t['parse'])} | {fmt(t['build'])} | {fmt(t['run'])} | {fmt(t['test'])} | {fmt(t['reference'])} "
-            f"| {fmt(t['pandas'], ran=r.get('pandas_run', True))} | {ratio(t['build'], t['reference'])} "
-            f"| {ratio(t['pandas'], t['build'])} | {m['build']:.0f} "
-            f"| {fmt(m['pandas'], '', ran=r.get('pandas_run', True))} | {m['reference']:.0f} |")
+            f"| {fmt(t['pandas'], ran=r.get('pandas_run', True))} | {ratio(t['run'], t['reference'])} "
+            f"| {ratio(t['build'], t['reference'])} | {ratio(t['pandas'], t['build'])} | {m['build']:.0f} "
+            f"| {fmt(m['pandas'], '', ran=r.get('pandas_run', True))} | {ratio(m['build'], m['pandas'])} "
+            f"| {m['reference']:.0f} |")
     lines += ["", "Correctness (same variances as the project, checked before timing):", ""]
     lines += [f"- {r['size']:,}: reference {verdict(r['checks']['reference'])}, pandas "
               + (verdict(r['checks']['pandas']) if r.get("pandas_run", True) else "not run at this size (--pandas-max-size)")
@@ -326,6 +390,26 @@ def write_markdown(results: list[dict], out: Path, runs: int, large_runs: int, m
         lines += ["", "Where the last daily checkpoint's time goes (slowest models, seconds, from run_results.json):", ""]
         lines += [f"- {r['size']:,}: " + ", ".join(f"{name} {seconds:.1f}" for name, seconds in r["daily"]["slowest_models"])
                   for r in daily]
+    spark = [r for r in results if r.get("spark")]
+    if spark:
+        lines += ["", "## Apache Spark", "",
+                  "`dbt build --target spark` (unit tests left out, as in the DuckDB build) of the same files on a local "
+                  "Spark session in the dbt process (dbt-spark `session`, `local[2]`, profiles.yml defaults), beside "
+                  "DuckDB's build of the same size. One run. A local Spark is one JVM on this machine, not a cluster: "
+                  "the figure is Spark's fixed cost per statement and its single-machine execution, and says nothing "
+                  "about how a cluster scales.", "",
+                  "| refunds | Spark build | DuckDB build | Spark / DuckDB | Spark peak MiB (largest process: dbt or its JVM) "
+                  "| variances equal to DuckDB's |",
+                  "|---|---|---|---|---|---|"]
+        for r in spark:
+            s = r["spark"]
+            if "skipped" in s:
+                lines.append(f"| {r['size']:,} | skipped: {s['skipped']} | {fmt(r['median_seconds']['build'])} | | | |")
+                continue
+            lines.append(
+                f"| {r['size']:,} | {'failed' if s['failed'] else fmt(s['seconds'])} | {fmt(r['median_seconds']['build'])} "
+                f"| {'n/a' if s['failed'] else ratio(s['seconds'], r['median_seconds']['build'])} | {s['peak_mib']:.0f} "
+                f"| {'n/a' if s['failed'] else ('yes' if s['equal'] else 'NO')} |")
     lines += ["", "## Cost growth", "",
               "Wall time against refunds (seconds, and seconds per million refunds):", "",
               "| refunds | checkpoint build | per 1M | reference SQL | per 1M | daily checkpoint (median) | per 1M |",
@@ -354,25 +438,32 @@ def main(argv: list[str] | None = None) -> int:
                         help="where scenarios and databases go (generated scenarios are reused)")
     parser.add_argument("--out", type=Path, default=PROJECT_DIR / "BENCHMARKS.md", help="the results table")
     parser.add_argument("--smoke", action="store_true", help="correctness of the three paths only, no timing")
-    parser.add_argument("--memory-limit", default=os.environ.get("REFUND_RECON_DUCKDB_MEMORY_LIMIT", "80%"),
-                        help="DuckDB memory_limit for the build and the reference (default 80%%, as profiles.yml)")
+    parser.add_argument("--memory-limit", default=os.environ.get("REFUND_RECON_DUCKDB_MEMORY_LIMIT", profile_memory_limit()),
+                        help="DuckDB memory_limit for the build and the reference (default: the profile's default)")
     parser.add_argument("--pandas-max-size", type=int, default=2_000_000,
                         help="largest size the pandas path runs at (default 2M: at 10M it needs more than 23 GiB)")
     parser.add_argument("--daily-days", type=int, default=3,
                         help="daily deliveries checkpointed by the runner after the history (default 3; 0: none)")
+    parser.add_argument("--daily-max-size", type=int, default=1_000_000,
+                        help="largest size the daily checkpoint runs at (default 1M)")
+    parser.add_argument("--spark-sizes", type=int, nargs="*", default=[100_000],
+                        help="sizes (among --sizes) also built on a local Spark session (default 100k; none: skip)")
     args = parser.parse_args(argv)
     results = []
     for size in args.sizes:
         results.append(bench_size(size, args.work_dir, args.large_runs if size >= 5_000_000 else args.runs, args.smoke,
                                   args.memory_limit, args.pandas_max_size))
-        if args.daily_days and not args.smoke:
+        if args.daily_days and not args.smoke and size <= args.daily_max_size:
             results[-1]["daily"] = bench_daily(size, args.work_dir, args.daily_days, args.memory_limit)
+        if size in args.spark_sizes and not args.smoke:
+            results[-1]["spark"] = bench_spark(size, args.work_dir)
         (args.work_dir / "results.json").write_text(json.dumps(results, indent=2, default=str))
         if not args.smoke:  # after each size, so a long run that stops keeps what it measured
             write_markdown(results, args.out, args.runs, args.large_runs, args.memory_limit)
             print(f"wrote {args.out}", flush=True)
     ok = all(check is True for r in results for name, check in r["checks"].items()
-             if name != "pandas" or r.get("pandas_run", True)) and all(r["daily"]["equal"] for r in results if "daily" in r)
+             if name != "pandas" or r.get("pandas_run", True)) and all(r["daily"]["equal"] for r in results if "daily" in r) \
+        and all(r["spark"].get("equal", True) for r in results if "spark" in r)
     print("all paths agree" if ok else "PATHS DISAGREE")
     return 0 if ok else 1
 
