@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -49,8 +49,9 @@ def build(data_dir: Path, as_of: str, work: Path, memory_limit: str) -> tuple[Pa
     argv = dbt_argv("build", "--exclude-resource-type", "unit_test", target="duckdb", artifacts=work,
                     dbt_vars={"data_dir": str(data_dir), "as_of": as_of})
     start = time.perf_counter()
-    result = subprocess.run(argv, cwd=PROJECT_DIR, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                            env=dbt_env(database, {"REFUND_RECON_DUCKDB_MEMORY_LIMIT": memory_limit}))
+    env = dbt_env(database, {"REFUND_RECON_DUCKDB_MEMORY_LIMIT": memory_limit})
+    result = subprocess.run(argv, check=False, cwd=PROJECT_DIR, capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, env=env)
     seconds = time.perf_counter() - start
     if result.returncode != 0:
         sys.exit(f"dbt build failed (exit {result.returncode}):\n{result.stdout[-4000:]}{result.stderr[-2000:]}")
@@ -81,42 +82,28 @@ def compiled_select(node: dict, target_dir: Path) -> str:
     return sql.strip().rstrip(";")
 
 
-def operators(tree: dict) -> list[tuple[str, float, int]]:
-    """Every operator of a JSON profile: (name [table], seconds, rows out)."""
+# DuckDB 2's JSON profile (requirements.txt pins duckdb): each node has name,
+# timing (seconds, summed over threads), intermediate_rows (rows out), children.
+def operators(node: dict) -> list[tuple[str, float, int]]:
+    """Every operator under `node`: (name [table], seconds, rows out)."""
     found = []
-    for child in tree.get("children", []) + tree.get("operator", []):
-        name = operator_name(child)
-        if name not in SKIPPED_OPERATORS:
-            table = (child.get("extra_info") or {}).get("Table")
-            found.append((name + (f" {table.split('.')[-1]}" if table else ""),
-                          float(child.get("timing", child.get("operator_timing", 0.0))),
-                          int(child.get("intermediate_rows", child.get("operator_cardinality", 0)))))
+    for child in node.get("children", []):
+        if child["name"] not in SKIPPED_OPERATORS:
+            table = child.get("extra_info", {}).get("Table")
+            found.append((child["name"] + (f" {table.split('.')[-1]}" if table else ""), child["timing"],
+                          child["intermediate_rows"]))
         found += operators(child)
     return found
-
-
-def operator_name(node: dict) -> str:
-    return (node.get("name") or node.get("operator_name") or node.get("operator_type", "?")).strip()
 
 
 def result_rows(node: dict) -> int:
     """Rows a plan node returns: a materialized CTE returns its last child's (the
     query after the definition); a UNION (0 in the profile) its children's sum."""
-    if operator_name(node) == "CTE":
+    if node["name"] in ("CTE", "EXPLAIN_ANALYZE", "RESULT_COLLECTOR"):
         return result_rows(node["children"][-1])
-    if operator_name(node) == "UNION":
+    if node["name"] == "UNION":
         return sum(result_rows(child) for child in node["children"])
-    return int(node.get("intermediate_rows", node.get("operator_cardinality", 0)))
-
-
-def rows_out(tree: dict) -> int:
-    """Rows of the query: what the plan under EXPLAIN_ANALYZE returns."""
-    for child in tree.get("children", []) + tree.get("operator", []):
-        if operator_name(child) == "EXPLAIN_ANALYZE":
-            return result_rows(child["children"][0])
-        if (found := rows_out(child)) >= 0:
-            return found
-    return -1
+    return node["intermediate_rows"]
 
 
 def profile(database: Path, target_dir: Path, memory_limit: str, work: Path) -> tuple[list[dict], dict]:
@@ -135,13 +122,14 @@ def profile(database: Path, target_dir: Path, memory_limit: str, work: Path) -> 
         for node in models:
             sql = compiled_select(node, target_dir)
             start = time.perf_counter()
-            plan = json.loads(con.execute(f"explain (analyze, format json) {sql}\n").fetchall()[0][1])
+            profiled = json.loads(con.execute(f"explain (analyze, format json) {sql}\n").fetchone()[1])
+            plan = {"children": profiled["operator"]}
             seconds = time.perf_counter() - start
             config = node["config"]["materialized"]
             found.append({
                 "model": node["name"], "layer": node["fqn"][1] + ("" if config == "table" else f" ({config})"),
                 "materialized": config, "relation": node["relation_name"], "seconds": seconds,
-                "rows": rows_out(plan), "dbt_seconds": dbt_seconds.get(node["unique_id"]),
+                "rows": result_rows(plan["children"][0]), "dbt_seconds": dbt_seconds.get(node["unique_id"]),
                 "top_operators": sorted(operators(plan), key=lambda op: -op[1])[:3],
                 "incremental_branch": config == "incremental" and node["relation_name"] in sql})
             print(f"  {node['name']}: {seconds:.2f} s, {found[-1]['rows']:,} rows", file=sys.stderr, flush=True)
@@ -171,18 +159,20 @@ def markdown(models: list[dict], tests: dict, header: list[str], memory_limit: s
     lines += [f"- {name} {seconds:.2f} s" for name, seconds in tests["slowest"]]
     incremental = [m["model"] for m in models if m["materialized"] == "incremental"]
     lines += ["", "Notes:", "",
-              "- seconds: the model's compiled select run once, alone, under `EXPLAIN ANALYZE` against the built "
+              ("- seconds: the model's compiled select run once, alone, under `EXPLAIN ANALYZE` against the built "
               "database (upstream tables already built), with all of DuckDB's threads; dbt seconds: the model in the "
               "build (run_results.json), where dbt runs up to 2 models at once (REFUND_RECON_THREADS) and also "
-              "writes the table. So neither column sums to the build's wall time, and they differ from each other.",
-              "- Operator seconds are DuckDB's per-operator timings (summed over its threads); rows out is the "
-              "operator's output cardinality. A view's select is also paid inside every model that reads it.",
-              f"- DuckDB `memory_limit` {memory_limit} for the profiled selects (`SET memory_limit`; --memory-limit, "
-              "default env REFUND_RECON_DUCKDB_MEMORY_LIMIT or 80%)."]
+               "writes the table. So neither column sums to the build's wall time, and they differ from each other."),
+              ("- Operator seconds are DuckDB's per-operator timings (summed over its threads); rows out is the "
+               "operator's output cardinality. A view's select is also paid inside every model that reads it."),
+              (f"- DuckDB `memory_limit` {memory_limit} for the profiled selects (`SET memory_limit`; --memory-limit, "
+               "default env REFUND_RECON_DUCKDB_MEMORY_LIMIT or 80%).")]
     if incremental:
+        branch = ("with the incremental predicate (reads its own table); "
+                  if any(m["incremental_branch"] for m in models)
+                  else "the first-build branch (no incremental predicate: the table did not exist yet); ")
         lines.append(f"- Incremental history models ({', '.join(incremental)}): the select as this build compiled it, "
-                     + ("with the incremental predicate (reads its own table); " if any(m["incremental_branch"] for m in models)
-                        else "the first-build branch (no incremental predicate: the table did not exist yet); ")
+                     + branch
                      + "the pre-hook's delete and the insert are not profiled.")
     return "\n".join(lines) + "\n"
 
@@ -202,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--database and --target-dir go together")
     if not args.database and not (args.data_dir and args.as_of and args.work_dir):
         parser.error("a build needs --data-dir, --as-of and --work-dir (or give --database and --target-dir)")
+    load_before = os.getloadavg()[0]  # other work on the machine inflates every figure
     work = (args.work_dir or args.target_dir.parent).resolve()
     work.mkdir(parents=True, exist_ok=True)
     if args.database:
@@ -211,10 +202,12 @@ def main(argv: list[str] | None = None) -> int:
         database, seconds = build(args.data_dir.resolve(), args.as_of, work, args.memory_limit)
         target_dir = work / "target"
         built = (f"`dbt build --exclude-resource-type unit_test` of {args.data_dir} at as_of {args.as_of}: "
-                 f"{seconds:.1f} s wall, DuckDB `memory_limit` {args.memory_limit} (env REFUND_RECON_DUCKDB_MEMORY_LIMIT).")
+                 f"{seconds:.1f} s wall, DuckDB `memory_limit` {args.memory_limit} "
+                 "(env REFUND_RECON_DUCKDB_MEMORY_LIMIT).")
     models, tests = profile(database, target_dir, args.memory_limit, work)
-    header = [f"Profiled by `scripts/profile_models.py` on {datetime.now(timezone.utc):%Y-%m-%d}: {os.cpu_count()} cores, "
-              f"DuckDB {duckdb.__version__}. {built}"]
+    header = [(f"Profiled by `scripts/profile_models.py` on {datetime.now(UTC):%Y-%m-%d}: {os.cpu_count()} cores, "
+               f"DuckDB {duckdb.__version__}, load average {load_before:.1f} at the start and "
+               f"{os.getloadavg()[0]:.1f} at the end. {built}")]
     text = markdown(models, tests, header, args.memory_limit)
     out = args.out or work / "profile.md"
     out.write_text(text, encoding="utf-8")
