@@ -168,7 +168,7 @@ def markdown(models: list[dict], tests: dict, header: list[str], memory_limit: s
               (f"- DuckDB `memory_limit` {memory_limit} for the profiled selects (`SET memory_limit`; --memory-limit, "
                "default env REFUND_RECON_DUCKDB_MEMORY_LIMIT or 80%).")]
     if incremental:
-        branch = ("with the incremental predicate (reads its own table); "
+        branch = ("with the incremental predicate (reads its own table, as it is after the build); "
                   if any(m["incremental_branch"] for m in models)
                   else "the first-build branch (no incremental predicate: the table did not exist yet); ")
         lines.append(f"- Incremental history models ({', '.join(incremental)}): the select as this build compiled it, "
