@@ -38,7 +38,6 @@ import itertools
 import json
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -54,7 +53,7 @@ HAND_WRITTEN_MARKER = "<!-- Written by hand from here on: scripts/benchmark.py k
 sys.path.insert(0, str(PROJECT_DIR / "scripts"))
 
 from compare_builds import differences  # noqa: E402
-from recon_runner.dbt import dbt_argv  # noqa: E402
+from recon_runner.dbt import dbt_argv, duckdb_memory_limit  # noqa: E402
 from split_deliveries import split  # noqa: E402
 
 # Runs `argv` as its own child and prints its wall seconds and peak RSS (KiB) as JSON.
@@ -102,15 +101,6 @@ PANDAS_RUNNER = textwrap.dedent("""
     if len(sys.argv) > 5:
         found.to_csv(sys.argv[5], index=False)
 """)
-
-
-def profile_memory_limit() -> str:
-    """The DuckDB memory_limit profiles.yml gives when REFUND_RECON_DUCKDB_MEMORY_LIMIT is not set."""
-    found = re.search(r"env_var\('REFUND_RECON_DUCKDB_MEMORY_LIMIT', '([^']+)'\)",
-                      (PROJECT_DIR / "profiles.yml").read_text(encoding="utf-8"))
-    if not found:
-        raise SystemExit("profiles.yml: no default for REFUND_RECON_DUCKDB_MEMORY_LIMIT")
-    return found.group(1)
 
 
 def verdict(check: bool | None) -> str:
@@ -334,7 +324,7 @@ def write_markdown(results: list[dict], out: Path, runs: int, large_runs: int, m
         f"Median wall time over {runs} runs ({large_runs} at 10M); peak resident memory of the process tree. Each size is a generated "
         "scenario (about 1% faults, 1% clean traps), as_of 2026-03-01. DuckDB `memory_limit` "
         f"{memory_limit} for the build and the reference script (--memory-limit; the profile's default is "
-        f"{profile_memory_limit()}, env REFUND_RECON_DUCKDB_MEMORY_LIMIT).", "",
+        f"{duckdb_memory_limit(from_env=False)}, env REFUND_RECON_DUCKDB_MEMORY_LIMIT).", "",
         "| refunds | input rows (storefront / processor / ERP) | variances | dbt parse | dbt build | dbt run (models) "
         "| dbt test | reference SQL | pandas | run / reference | build / reference | pandas / build | build peak MiB "
         "| pandas peak MiB | build peak / pandas peak | reference peak MiB |",
@@ -438,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="where scenarios and databases go (generated scenarios are reused)")
     parser.add_argument("--out", type=Path, default=PROJECT_DIR / "BENCHMARKS.md", help="the results table")
     parser.add_argument("--smoke", action="store_true", help="correctness of the three paths only, no timing")
-    parser.add_argument("--memory-limit", default=os.environ.get("REFUND_RECON_DUCKDB_MEMORY_LIMIT", profile_memory_limit()),
+    parser.add_argument("--memory-limit", default=duckdb_memory_limit(),
                         help="DuckDB memory_limit for the build and the reference (default: the profile's default)")
     parser.add_argument("--pandas-max-size", type=int, default=2_000_000,
                         help="largest size the pandas path runs at (default 2M: at 10M it needs more than 23 GiB)")

@@ -36,7 +36,7 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from recon_runner.dbt import PROJECT_DIR, dbt_argv, dbt_env  # noqa: E402
+from recon_runner.dbt import PROJECT_DIR, dbt_argv, dbt_env, duckdb_memory_limit  # noqa: E402
 
 SKIPPED_OPERATORS = {"RESULT_COLLECTOR", "EXPLAIN_ANALYZE", "QUERY"}
 
@@ -166,7 +166,7 @@ def markdown(models: list[dict], tests: dict, header: list[str], memory_limit: s
               ("- Operator seconds are DuckDB's per-operator timings (summed over its threads); rows out is the "
                "operator's output cardinality. A view's select is also paid inside every model that reads it."),
               (f"- DuckDB `memory_limit` {memory_limit} for the profiled selects (`SET memory_limit`; --memory-limit, "
-               "default env REFUND_RECON_DUCKDB_MEMORY_LIMIT or 80%).")]
+               "default env REFUND_RECON_DUCKDB_MEMORY_LIMIT, else the profile's default).")]
     if incremental:
         branch = ("with the incremental predicate (reads its own table, as it is after the build); "
                   if any(m["incremental_branch"] for m in models)
@@ -184,8 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, help="where the build's database, target/ and outputs go")
     parser.add_argument("--database", type=Path, help="an already built DuckDB file: no build")
     parser.add_argument("--target-dir", type=Path, help="the target/ folder of the build of --database")
-    parser.add_argument("--memory-limit", default=os.environ.get("REFUND_RECON_DUCKDB_MEMORY_LIMIT", "80%"),
-                        help="DuckDB memory_limit for the build and the profiled selects (default 80%%)")
+    parser.add_argument("--memory-limit", default=duckdb_memory_limit(),
+                        help="DuckDB memory_limit for the build and the profiled selects "
+                             "(default env REFUND_RECON_DUCKDB_MEMORY_LIMIT, else the profile's default)")
     parser.add_argument("--out", type=Path, help="the markdown section (default WORK/profile.md)")
     args = parser.parse_args(argv)
     if bool(args.database) != bool(args.target_dir):

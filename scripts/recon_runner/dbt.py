@@ -8,11 +8,23 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+def duckdb_memory_limit(from_env: bool = True) -> str:
+    """DuckDB's memory_limit for a build: env REFUND_RECON_DUCKDB_MEMORY_LIMIT, else profiles.yml's default."""
+    if from_env and os.environ.get("REFUND_RECON_DUCKDB_MEMORY_LIMIT"):
+        return os.environ["REFUND_RECON_DUCKDB_MEMORY_LIMIT"]
+    found = re.search(r"env_var\('REFUND_RECON_DUCKDB_MEMORY_LIMIT', '([^']+)'\)",
+                      (PROJECT_DIR / "profiles.yml").read_text(encoding="utf-8"))
+    if not found:
+        raise RuntimeError("profiles.yml: no default for env REFUND_RECON_DUCKDB_MEMORY_LIMIT")
+    return found.group(1)
 
 
 def dbt_executable() -> str:
