@@ -60,24 +60,37 @@ requirements as (
 
 ),
 
+expectations as (
+
+    -- The few (state, scope) pairs the refunds expect: the account is chosen
+    -- once per pair, not once per refund.
+    select distinct
+        expected_gl_status,
+        expected_refund_scope
+    from requirements
+    where expected_gl_status is not null
+
+),
+
 accounts_ranked as (
 
     -- The account for the expected state and scope; an account for either
     -- scope serves where no scope-specific one exists.
     select
-        requirements.processor_refund_id,
+        expectations.expected_gl_status,
+        expectations.expected_refund_scope,
         gl_account_map.gl_account,
         row_number() over (
-            partition by requirements.processor_refund_id
+            partition by expectations.expected_gl_status, expectations.expected_refund_scope
             order by
-                case when {{ normalized('gl_account_map.refund_scope') }} = requirements.expected_refund_scope then 0 else 1 end,
+                case when {{ normalized('gl_account_map.refund_scope') }} = expectations.expected_refund_scope then 0 else 1 end,
                 gl_account_map.gl_account
         ) as account_rank
-    from requirements
+    from expectations
     inner join gl_account_map
         on
-            {{ normalized('gl_account_map.canonical_status') }} = requirements.expected_gl_status
-            and {{ normalized('gl_account_map.refund_scope') }} in (requirements.expected_refund_scope, 'any')
+            {{ normalized('gl_account_map.canonical_status') }} = expectations.expected_gl_status
+            and {{ normalized('gl_account_map.refund_scope') }} in (expectations.expected_refund_scope, 'any')
 
 ),
 
@@ -98,7 +111,8 @@ final as (
     from requirements
     left join accounts_ranked
         on
-            requirements.processor_refund_id = accounts_ranked.processor_refund_id
+            requirements.expected_gl_status = accounts_ranked.expected_gl_status
+            and requirements.expected_refund_scope = accounts_ranked.expected_refund_scope
             and accounts_ranked.account_rank = 1
 
 )
