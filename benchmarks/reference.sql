@@ -8,21 +8,26 @@
 -- ${sla_seconds} ${tolerance} ${timezone}. Result: table `variances`
 -- (refund_id, variance_type, discrepancy_system, amount_delta, currency).
 
+-- Naive timestamps are read as UTC: the session clock is UTC so that one cast
+-- to timestamptz handles the date-only, naive and offset forms alike.
+set TimeZone = 'UTC';
+
+-- A timestamp: one regular expression for the three accepted forms (date;
+-- date and time; date, time and offset), then the cast, which also rejects
+-- impossible dates and times and applies the offset. The result is the UTC
+-- wall time, taken from the instant's microseconds (no ICU time-zone call).
 create or replace temp macro ts_utc(x) as case
-    when regexp_full_match(x, '[0-9]{4}-[0-9]{2}-[0-9]{2}')
-        then timezone('UTC', try_cast(x || 'T00:00:00+00:00' as timestamptz))
-    when regexp_full_match(x, '[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,9})?)?')
-        then timezone('UTC', try_cast(replace(x, ',', '.') || '+00:00' as timestamptz))
-    when regexp_full_match(x, '[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,9})?)? ?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)')
-        then timezone('UTC', try_cast(replace(x, ',', '.') as timestamptz))
+    when regexp_full_match(x, '[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,9})?)?( ?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?))?)?')
+        then make_timestamp(epoch_us(try_cast(replace(x, ',', '.') as timestamptz)))
 end;
+-- An amount in minor units; null when the text is not a plain non-negative
+-- decimal, has more decimals than the currency allows, or the currency is
+-- unknown (mu null): a null here is the rejection.
 create or replace temp macro to_minor(a, mu) as case
     when regexp_full_match(a, '[0-9]{1,15}([.][0-9]+)?') and length(rtrim(coalesce(split_part(a, '.', 2), ''), '0')) <= mu
         then cast(cast(a as decimal(38, 9)) * (case mu when 0 then 1 when 1 then 10 when 2 then 100 when 3 then 1000 else 10000 end) as bigint)
 end;
-create or replace temp macro is_bad_amount(a, mu) as
-    a is null or mu is null or not regexp_full_match(a, '[0-9]{1,15}([.][0-9]+)?')
-    or length(rtrim(coalesce(split_part(a, '.', 2), ''), '0')) > mu;
+-- A timestamp is bad when its text does not parse or it lies after as_of's next day.
 create or replace temp macro bad_ts(txt, ts) as (txt is not null and ts is null) or ts > timestamp '${as_of}' + interval 1 day;
 create or replace temp macro period_of(ts) as strftime(timezone('${timezone}', timezone('UTC', ts)), '%Y-%m');
 create or replace temp macro nz(x) as nullif(trim(x), '');
@@ -31,6 +36,7 @@ create or replace temp macro major(x, mu) as
     cast(cast(x as decimal(38, 4)) * case mu when 0 then 1 when 1 then 0.1 when 2 then 0.01 when 3 then 0.001 else 0.0001 end
          as decimal(38, 4));
 
+-- Seeds (small): currencies and the three mappings, keys trimmed and lower-cased.
 create or replace temp table currencies as select * from read_csv('${seeds_dir}/currencies.csv', header = true);
 create or replace temp table status_map as
     select lower(trim(source_system)) as source_system, lower(trim(system_name)) as system_name,
@@ -44,7 +50,9 @@ create or replace temp table gl_map as
     select lower(trim(gl_account)) as gl_account, canonical_status, refund_scope
     from read_csv('${seeds_dir}/gl_account_map.csv', header = true, all_varchar = true);
 
--- Storefront: parse, drop bad rows, current state per refund.
+-- Storefront: read every column as text (serial reader, as the project's
+-- hook), parse each value once, drop bad rows, keep the current row per
+-- refund (latest updated_at, else created_at; the later line on a tie).
 create or replace temp table sf as
 with raw as (
     select row_number() over () as rn, nz(storefront_refund_id) as id, nz(order_id) as order_id,
@@ -57,17 +65,24 @@ with raw as (
     select raw.*, cur.minor_units as mu, to_minor(amount, cur.minor_units) as amount_minor,
            ts_utc(c_txt) as created_at, ts_utc(u_txt) as updated_at
     from raw left join currencies as cur using (currency)
+), good as (
+    select * from parsed
+    where id is not null and order_id is not null and status is not null and amount_minor is not null
+      and c_txt is not null and not bad_ts(c_txt, created_at) and not bad_ts(u_txt, updated_at)
+), latest as (
+    -- One hash aggregate instead of a window: the whole row of the latest version.
+    select unnest(arg_max(good, (coalesce(updated_at, created_at), rn))) from good group by id
 )
 select p.*, sm.canonical_status as status_c, rm.gl_reason_code as reason_code,
        p.reason is null or rm.raw_reason is not null as reason_mapped
-from parsed as p
+from latest as p
 left join status_map as sm on sm.source_system = 'storefront' and sm.system_name = p.sys and sm.raw_status = lower(p.status)
-left join reason_map as rm on rm.source_system = 'storefront' and rm.system_name = p.sys and rm.raw_reason = lower(p.reason)
-where id is not null and order_id is not null and status is not null and not is_bad_amount(amount, mu)
-  and c_txt is not null and not bad_ts(c_txt, created_at) and not bad_ts(u_txt, updated_at)
-qualify row_number() over (partition by id order by coalesce(updated_at, created_at) desc, rn desc) = 1;
+left join reason_map as rm on rm.source_system = 'storefront' and rm.system_name = p.sys and rm.raw_reason = lower(p.reason);
 
--- Processor: parse, drop bad rows, collapse events, confirmed_at.
+-- Processor: read, parse once, drop bad rows; per refund in one aggregate:
+-- the current event (latest event_at, the later line on a tie), the first
+-- created_at, the first final success (confirmed_at), and any order id and
+-- reason for a current event that lacks them.
 create or replace temp table pr as
 with raw as (
     select row_number() over () as rn, nz(processor_refund_id) as id, lower(nz(processor)) as sys,
@@ -83,23 +98,25 @@ with raw as (
     left join status_map as sm on sm.source_system = 'processor' and sm.system_name = raw.sys and sm.raw_status = lower(raw.status)
 ), good as (
     select * from events
-    where id is not null and sys is not null and status is not null and not is_bad_amount(amount, mu)
+    where id is not null and sys is not null and status is not null and amount_minor is not null
       and c_txt is not null and e_txt is not null and not bad_ts(c_txt, created_at) and not bad_ts(e_txt, event_at)
-), history as (
-    select id, min(created_at) as created_at, max(order_id) as any_order,
+), per_refund as (
+    select id, arg_max(good, (event_at, rn)) as c, min(created_at) as created_at, max(order_id) as any_order,
            min(event_at) filter (where status_c = 'succeeded' and is_final) as confirmed_at, max(reason) as any_reason
     from good group by id
-), current_state as (
-    select * from good qualify row_number() over (partition by id order by event_at desc, rn desc) = 1
+), flat as (
+    select c.sys, coalesce(c.order_id, any_order) as order_id, c.currency, c.mu, c.amount_minor, c.status_c,
+           coalesce(c.reason, any_reason) as reason, id, created_at, confirmed_at
+    from per_refund
 )
-select c.id, c.sys, coalesce(c.order_id, h.any_order) as order_id, c.currency, c.mu, c.amount_minor, c.status_c,
-       coalesce(c.reason, h.any_reason) as reason, h.created_at, h.confirmed_at,
-       rm.gl_reason_code as reason_code, coalesce(c.reason, h.any_reason) is null or rm.raw_reason is not null as reason_mapped
-from current_state as c join history as h using (id)
-left join reason_map as rm on rm.source_system = 'processor' and rm.system_name = c.sys
-    and rm.raw_reason = lower(coalesce(c.reason, h.any_reason));
+select f.id, f.sys, f.order_id, f.currency, f.mu, f.amount_minor, f.status_c, f.reason, f.created_at, f.confirmed_at,
+       rm.gl_reason_code as reason_code, f.reason is null or rm.raw_reason is not null as reason_mapped
+from flat as f
+left join reason_map as rm on rm.source_system = 'processor' and rm.system_name = f.sys and rm.raw_reason = lower(f.reason);
 
--- ERP: parse, drop bad rows, latest version per document, roles by processor refund id.
+-- ERP: read, parse once, drop bad rows; per document the latest version
+-- (received, then posted, then line) with the first receipt; then the role
+-- of each document among the postings that carry its processor refund id.
 create or replace temp table erp as
 with raw as (
     select row_number() over () as rn, nz(erp_document_id) as doc, nz(processor_refund_id) as pid,
@@ -110,16 +127,20 @@ with raw as (
                   parallel = false, strict_mode = false)
 ), parsed as (
     select raw.*, cur.minor_units as mu, to_minor(amount, cur.minor_units) as amount_minor,
-           ts_utc(p_txt) as posted_at, coalesce(ts_utc(r_txt), ts_utc(p_txt)) as received_at
+           ts_utc(p_txt) as posted_at, ts_utc(r_txt) as received_ts
     from raw left join currencies as cur using (currency)
 ), good as (
-    select *, coalesce(period_txt, period_of(posted_at)) as period from parsed
-    where doc is not null and gl_account is not null and not is_bad_amount(amount, mu)
-      and p_txt is not null and not bad_ts(p_txt, posted_at) and not bad_ts(r_txt, ts_utc(r_txt))
+    select * exclude (received_ts), coalesce(received_ts, posted_at) as received_at,
+           coalesce(period_txt, period_of(posted_at)) as period
+    from parsed
+    where doc is not null and gl_account is not null and amount_minor is not null
+      and p_txt is not null and not bad_ts(p_txt, posted_at) and not bad_ts(r_txt, received_ts)
       and (period_txt is null or regexp_full_match(period_txt, '[0-9]{4}-(0[1-9]|1[0-2])'))
 ), docs as (
-    select * exclude (received_at), min(received_at) over (partition by doc) as received_at
-    from good qualify row_number() over (partition by doc order by received_at desc, posted_at desc, rn desc) = 1
+    select * exclude (received_at, first_received), first_received as received_at from (
+        select unnest(d), first_received from (
+            select arg_max(good, (received_at, posted_at, rn)) as d, min(received_at) as first_received
+            from good group by doc))
 ), mapped as (
     select d.*, g.canonical_status as gl_status, g.refund_scope as gl_scope, g.gl_account is not null as gl_mapped,
            pr.id is not null as linked
