@@ -65,13 +65,18 @@ with raw as (
     select raw.*, cur.minor_units as mu, to_minor(amount, cur.minor_units) as amount_minor,
            ts_utc(c_txt) as created_at, ts_utc(u_txt) as updated_at
     from raw left join currencies as cur using (currency)
-), good as (
-    select * from parsed
-    where id is not null and order_id is not null and status is not null and amount_minor is not null
-      and c_txt is not null and not bad_ts(c_txt, created_at) and not bad_ts(u_txt, updated_at)
 ), latest as (
-    -- One hash aggregate instead of a window: the whole row of the latest version.
-    select unnest(arg_max(good, (coalesce(updated_at, created_at), rn))) from good group by id
+    -- One pass: the rule check is a column and the aggregate takes only the
+    -- rows that pass it (a WHERE would be pushed below the parsing and parse
+    -- every value twice); a refund with no good row has no group left.
+    select unnest(arg_max({'id': id, 'order_id': order_id, 'pid': pid, 'sys': sys, 'currency': currency, 'mu': mu,
+                           'amount_minor': amount_minor, 'status': status, 'reason': reason, 'refund_type': refund_type,
+                           'created_at': created_at}, (coalesce(updated_at, created_at), rn)) filter (where ok))
+    from (
+        select *, id is not null and order_id is not null and status is not null and amount_minor is not null
+                  and c_txt is not null and not bad_ts(c_txt, created_at) and not bad_ts(u_txt, updated_at) as ok
+        from parsed)
+    group by id having count(*) filter (where ok) > 0
 )
 select p.*, sm.canonical_status as status_c, rm.gl_reason_code as reason_code,
        p.reason is null or rm.raw_reason is not null as reason_mapped
@@ -96,14 +101,18 @@ with raw as (
     from raw
     left join currencies as cur using (currency)
     left join status_map as sm on sm.source_system = 'processor' and sm.system_name = raw.sys and sm.raw_status = lower(raw.status)
-), good as (
-    select * from events
-    where id is not null and sys is not null and status is not null and amount_minor is not null
-      and c_txt is not null and e_txt is not null and not bad_ts(c_txt, created_at) and not bad_ts(e_txt, event_at)
 ), per_refund as (
-    select id, arg_max(good, (event_at, rn)) as c, min(created_at) as created_at, max(order_id) as any_order,
-           min(event_at) filter (where status_c = 'succeeded' and is_final) as confirmed_at, max(reason) as any_reason
-    from good group by id
+    select id, arg_max({'sys': sys, 'order_id': order_id, 'currency': currency, 'mu': mu, 'amount_minor': amount_minor,
+                        'status_c': status_c, 'reason': reason}, (event_at, rn)) filter (where ok) as c,
+           min(created_at) filter (where ok) as created_at, max(order_id) filter (where ok) as any_order,
+           min(event_at) filter (where ok and status_c = 'succeeded' and is_final) as confirmed_at,
+           max(reason) filter (where ok) as any_reason
+    from (
+        -- The rule check as a column, used by every aggregate (see storefront).
+        select *, id is not null and sys is not null and status is not null and amount_minor is not null
+                  and c_txt is not null and e_txt is not null and not bad_ts(c_txt, created_at) and not bad_ts(e_txt, event_at) as ok
+        from events)
+    group by id having count(*) filter (where ok) > 0
 ), flat as (
     select c.sys, coalesce(c.order_id, any_order) as order_id, c.currency, c.mu, c.amount_minor, c.status_c,
            coalesce(c.reason, any_reason) as reason, id, created_at, confirmed_at
@@ -129,18 +138,20 @@ with raw as (
     select raw.*, cur.minor_units as mu, to_minor(amount, cur.minor_units) as amount_minor,
            ts_utc(p_txt) as posted_at, ts_utc(r_txt) as received_ts
     from raw left join currencies as cur using (currency)
-), good as (
-    select * exclude (received_ts), coalesce(received_ts, posted_at) as received_at,
-           coalesce(period_txt, period_of(posted_at)) as period
+), checked as (
+    select *, coalesce(received_ts, posted_at) as received_at,
+           doc is not null and gl_account is not null and amount_minor is not null
+           and p_txt is not null and not bad_ts(p_txt, posted_at) and not bad_ts(r_txt, received_ts)
+           and (period_txt is null or regexp_full_match(period_txt, '[0-9]{4}-(0[1-9]|1[0-2])')) as ok
     from parsed
-    where doc is not null and gl_account is not null and amount_minor is not null
-      and p_txt is not null and not bad_ts(p_txt, posted_at) and not bad_ts(r_txt, received_ts)
-      and (period_txt is null or regexp_full_match(period_txt, '[0-9]{4}-(0[1-9]|1[0-2])'))
 ), docs as (
-    select * exclude (received_at, first_received), first_received as received_at from (
-        select unnest(d), first_received from (
-            select arg_max(good, (received_at, posted_at, rn)) as d, min(received_at) as first_received
-            from good group by doc))
+    -- The rule check as a column, used by every aggregate (see storefront).
+    select unnest(arg_max({'doc': doc, 'pid': pid, 'order_id': order_id, 'gl_account': gl_account, 'currency': currency,
+                           'mu': mu, 'amount_minor': amount_minor, 'reason_code': reason_code, 'refund_type': refund_type,
+                           'posted_at': posted_at, 'period': coalesce(period_txt, period_of(posted_at))},
+                          (received_at, posted_at, rn)) filter (where ok)),
+           min(received_at) filter (where ok) as received_at
+    from checked group by doc having count(*) filter (where ok) > 0
 ), mapped as (
     select d.*, g.canonical_status as gl_status, g.refund_scope as gl_scope, g.gl_account is not null as gl_mapped,
            pr.id is not null as linked
