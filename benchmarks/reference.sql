@@ -167,15 +167,20 @@ select *, case
     else 'duplicate' end as role
 from mapped;
 
--- The three-way match, one row per refund.
-create or replace temp table matched as
+-- The three-way match, one row per refund, and the rules over it: one
+-- statement, the match is not materialized.
+create or replace temp table variances as
 with sf_keyed as (
     select case when pr.id is not null then 'processor' else 'storefront' end as ks,
            coalesce(pr.id, sf.id) as k, sf.*
     from sf left join (select id from pr) as pr on pr.id = sf.pid
 ), sf_by as (
-    select *, sum(amount_minor) over (partition by ks, k) as sf_amount
-    from sf_keyed qualify row_number() over (partition by ks, k order by created_at, id) = 1
+    -- Per key the first storefront row (created_at, then id) with the key's total amount.
+    select ks, k, unnest(arg_min({'id': id, 'order_id': order_id, 'status_c': status_c, 'status': status, 'reason': reason,
+                                  'reason_code': reason_code, 'reason_mapped': reason_mapped, 'refund_type': refund_type,
+                                  'currency': currency, 'mu': mu, 'created_at': created_at}, (created_at, id))),
+           sum(amount_minor) as sf_amount
+    from sf_keyed group by ks, k
 ), erp_keyed as (
     select case when linked then 'processor' else 'erp' end as ks, case when linked then pid else doc end as k, erp.*
     from erp
@@ -190,26 +195,24 @@ with sf_keyed as (
     select 'processor' as ks, id as k from pr
     union all select ks, k from sf_by where ks = 'storefront'
     union all select ks, k from erp_agg where ks = 'erp'
-)
-select keys.ks, keys.k, coalesce(pr.order_id, s.order_id, e.order_id) as order_id,
-       pr.id is not null as has_p, pr.status_c as p_status, pr.reason as p_reason, pr.reason_code as p_code,
-       pr.reason_mapped as p_reason_mapped, pr.currency as p_cur, pr.amount_minor as p_amt, pr.mu as p_mu,
-       pr.confirmed_at,
-       s.id is not null as has_s, s.id as sf_id, s.status_c as s_status, s.status as s_raw_status,
-       s.reason as s_reason, s.reason_code as s_code, s.reason_mapped as s_reason_mapped, s.refund_type as s_type,
-       s.currency as s_cur, s.sf_amount as s_amt, s.mu as s_mu, s.created_at as s_created,
-       a.k is not null as has_e, e.doc as e_doc, coalesce(a.dup_n, 0) as dup_n, coalesce(a.dup_amount, 0) as dup_amount,
-       coalesce(a.rev_n, 0) as rev_n, e.gl_status, e.gl_scope, e.gl_mapped, e.reason_code as e_code, e.refund_type as e_type,
-       e.period as e_period, e.currency as e_cur, e.amount_minor as e_amt, e.mu as e_mu, e.received_at as e_received
-from keys
-left join pr on keys.ks = 'processor' and pr.id = keys.k
-left join sf_by as s on s.ks = keys.ks and s.k = keys.k
-left join erp_agg as a on a.ks = keys.ks and a.k = keys.k
-left join erp_primary as e on e.ks = keys.ks and e.k = keys.k;
-
--- The rules.
-create or replace temp table variances as
-with f as (
+), matched as (
+    -- One row per refund: processor key, else storefront key, else ERP document.
+    select keys.ks, keys.k, coalesce(pr.order_id, s.order_id, e.order_id) as order_id,
+           pr.id is not null as has_p, pr.status_c as p_status, pr.reason as p_reason, pr.reason_code as p_code,
+           pr.reason_mapped as p_reason_mapped, pr.currency as p_cur, pr.amount_minor as p_amt, pr.mu as p_mu,
+           pr.confirmed_at,
+           s.id is not null as has_s, s.id as sf_id, s.status_c as s_status, s.status as s_raw_status,
+           s.reason as s_reason, s.reason_code as s_code, s.reason_mapped as s_reason_mapped, s.refund_type as s_type,
+           s.currency as s_cur, s.sf_amount as s_amt, s.mu as s_mu, s.created_at as s_created,
+           a.k is not null as has_e, e.doc as e_doc, coalesce(a.dup_n, 0) as dup_n, coalesce(a.dup_amount, 0) as dup_amount,
+           coalesce(a.rev_n, 0) as rev_n, e.gl_status, e.gl_scope, e.gl_mapped, e.reason_code as e_code, e.refund_type as e_type,
+           e.period as e_period, e.currency as e_cur, e.amount_minor as e_amt, e.mu as e_mu, e.received_at as e_received
+    from keys
+    left join pr on keys.ks = 'processor' and pr.id = keys.k
+    left join sf_by as s on s.ks = keys.ks and s.k = keys.k
+    left join erp_agg as a on a.ks = keys.ks and a.k = keys.k
+    left join erp_primary as e on e.ks = keys.ks and e.k = keys.k
+), f as (
     select *,
         coalesce(p_status is not null, false) as known,
         case when rev_n > 0 then 'reversed' when ks = 'processor' and e_doc is not null then gl_status end as e_state,
