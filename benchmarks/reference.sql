@@ -243,35 +243,77 @@ with sf_keyed as (
     select *, coalesce(collapsed_order and p_status = 'succeeded' and ((not has_e and conf_late) or e_diff), false) as collapsed
     from g
 ), flags as (
-    select ks, k, [
-        struct_pack(t := 'missing_in_erp', s := 'erp', hit := known and p_status = 'succeeded' and not has_e and conf_late and not collapsed),
-        struct_pack(t := 'missing_in_storefront', s := 'storefront', hit := has_p and not has_s and coalesce(p_status, 'x') not in ('failed', 'canceled')),
-        struct_pack(t := 'missing_at_processor', s := 'processor', hit := ks = 'storefront' and coalesce(s_status, 'x') not in ('failed', 'canceled') and sf_late),
-        struct_pack(t := 'orphan_erp_posting', s := 'erp', hit := ks = 'erp'),
-        struct_pack(t := 'amount_mismatch', s := 'erp', hit := e_diff and not collapsed),
-        struct_pack(t := 'amount_mismatch', s := 'storefront', hit := has_p and has_s and s_cmp and s_diff_raw),
-        struct_pack(t := 'currency_mismatch', s := 'erp', hit := linked_post and not e_cmp),
-        struct_pack(t := 'currency_mismatch', s := 'storefront', hit := has_p and has_s and not s_cmp),
-        struct_pack(t := 'status_mismatch', s := 'erp', hit := known and e_state is not null and (
+    -- Each rule as a boolean column named type__system.
+    select *,
+        known and p_status = 'succeeded' and not has_e and conf_late and not collapsed as missing_in_erp__erp,
+        has_p and not has_s and coalesce(p_status, 'x') not in ('failed', 'canceled') as missing_in_storefront__storefront,
+        ks = 'storefront' and coalesce(s_status, 'x') not in ('failed', 'canceled') and sf_late as missing_at_processor__processor,
+        ks = 'erp' as orphan_erp_posting__erp,
+        e_diff and not collapsed as amount_mismatch__erp,
+        has_p and has_s and s_cmp and s_diff_raw as amount_mismatch__storefront,
+        linked_post and not e_cmp as currency_mismatch__erp,
+        has_p and has_s and not s_cmp as currency_mismatch__storefront,
+        known and e_state is not null and (
             (p_status = 'succeeded' and (e_state <> 'succeeded' or coalesce(scope <> e_scope, false)))
             or (p_status in ('pending', 'requested') and e_state <> 'pending')
-            or (p_status in ('failed', 'canceled') and e_state <> 'reversed'))),
-        struct_pack(t := 'partial_refund_collapsed', s := 'erp', hit := known and collapsed),
-        struct_pack(t := 'duplicate_erp_posting', s := 'erp', hit := ks = 'processor' and dup_n > 0),
-        struct_pack(t := 'confirmation_lag', s := 'erp', hit := known and p_status = 'succeeded' and linked_post and receipt_late),
-        struct_pack(t := 'wrong_period', s := 'erp', hit := known and p_status = 'succeeded' and linked_post
-            and confirmed_at is not null and e_period <> period_of(confirmed_at)),
-        struct_pack(t := 'unmapped_status', s := 'processor', hit := has_p and not known),
-        struct_pack(t := 'unmapped_status', s := 'storefront', hit := has_s and s_status is null),
-        struct_pack(t := 'unmapped_status', s := 'erp', hit := e_doc is not null and not gl_mapped),
-        struct_pack(t := 'unmapped_reason', s := 'storefront', hit := has_s and not s_reason_mapped),
-        struct_pack(t := 'unmapped_reason', s := 'processor', hit := has_p and not p_reason_mapped),
-        struct_pack(t := 'reason_mismatch', s := 'erp', hit := linked_post and reason_ok and req_code is not null
-            and coalesce(upper(e_code), '') <> upper(req_code))
-    ] as rules, *
+            or (p_status in ('failed', 'canceled') and e_state <> 'reversed')) as status_mismatch__erp,
+        known and collapsed as partial_refund_collapsed__erp,
+        ks = 'processor' and dup_n > 0 as duplicate_erp_posting__erp,
+        known and p_status = 'succeeded' and linked_post and receipt_late as confirmation_lag__erp,
+        known and p_status = 'succeeded' and linked_post
+            and confirmed_at is not null and e_period <> period_of(confirmed_at) as wrong_period__erp,
+        has_p and not known as unmapped_status__processor,
+        has_s and s_status is null as unmapped_status__storefront,
+        e_doc is not null and not gl_mapped as unmapped_status__erp,
+        has_s and not s_reason_mapped as unmapped_reason__storefront,
+        has_p and not p_reason_mapped as unmapped_reason__processor,
+        linked_post and reason_ok and req_code is not null and coalesce(upper(e_code), '') <> upper(req_code) as reason_mismatch__erp
     from h
+), hit_rows as (
+    -- About 1% of refunds have a variance: only those go on to the list of hits.
+    select * from flags where coalesce(
+        missing_in_erp__erp
+        or missing_in_storefront__storefront
+        or missing_at_processor__processor
+        or orphan_erp_posting__erp
+        or amount_mismatch__erp
+        or amount_mismatch__storefront
+        or currency_mismatch__erp
+        or currency_mismatch__storefront
+        or status_mismatch__erp
+        or partial_refund_collapsed__erp
+        or duplicate_erp_posting__erp
+        or confirmation_lag__erp
+        or wrong_period__erp
+        or unmapped_status__processor
+        or unmapped_status__storefront
+        or unmapped_status__erp
+        or unmapped_reason__storefront
+        or unmapped_reason__processor
+        or reason_mismatch__erp, false)
 ), hits as (
-    select unnest(rules) as r, * exclude (rules) from flags
+    select unnest([
+        struct_pack(t := 'missing_in_erp', s := 'erp', hit := missing_in_erp__erp),
+        struct_pack(t := 'missing_in_storefront', s := 'storefront', hit := missing_in_storefront__storefront),
+        struct_pack(t := 'missing_at_processor', s := 'processor', hit := missing_at_processor__processor),
+        struct_pack(t := 'orphan_erp_posting', s := 'erp', hit := orphan_erp_posting__erp),
+        struct_pack(t := 'amount_mismatch', s := 'erp', hit := amount_mismatch__erp),
+        struct_pack(t := 'amount_mismatch', s := 'storefront', hit := amount_mismatch__storefront),
+        struct_pack(t := 'currency_mismatch', s := 'erp', hit := currency_mismatch__erp),
+        struct_pack(t := 'currency_mismatch', s := 'storefront', hit := currency_mismatch__storefront),
+        struct_pack(t := 'status_mismatch', s := 'erp', hit := status_mismatch__erp),
+        struct_pack(t := 'partial_refund_collapsed', s := 'erp', hit := partial_refund_collapsed__erp),
+        struct_pack(t := 'duplicate_erp_posting', s := 'erp', hit := duplicate_erp_posting__erp),
+        struct_pack(t := 'confirmation_lag', s := 'erp', hit := confirmation_lag__erp),
+        struct_pack(t := 'wrong_period', s := 'erp', hit := wrong_period__erp),
+        struct_pack(t := 'unmapped_status', s := 'processor', hit := unmapped_status__processor),
+        struct_pack(t := 'unmapped_status', s := 'storefront', hit := unmapped_status__storefront),
+        struct_pack(t := 'unmapped_status', s := 'erp', hit := unmapped_status__erp),
+        struct_pack(t := 'unmapped_reason', s := 'storefront', hit := unmapped_reason__storefront),
+        struct_pack(t := 'unmapped_reason', s := 'processor', hit := unmapped_reason__processor),
+        struct_pack(t := 'reason_mismatch', s := 'erp', hit := reason_mismatch__erp)
+    ]) as r, *
+    from hit_rows
 )
 select k as refund_id, r.t as variance_type, r.s as discrepancy_system,
     case
