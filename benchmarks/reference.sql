@@ -18,14 +18,27 @@ set TimeZone = 'UTC';
 -- wall time, taken from the instant's microseconds (no ICU time-zone call).
 create or replace temp macro ts_utc(x) as case
     when regexp_full_match(x, '[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,9})?)?( ?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?))?)?')
-        then make_timestamp(epoch_us(try_cast(replace(x, ',', '.') as timestamptz)))
+        -- (replace only where there is a comma: replacing in every value costs as much as the cast)
+        then make_timestamp(epoch_us(try_cast(case when contains(x, ',') then replace(x, ',', '.') else x end as timestamptz)))
 end;
 -- An amount in minor units; null when the text is not a plain non-negative
--- decimal, has more decimals than the currency allows, or the currency is
--- unknown (mu null): a null here is the rejection.
+-- decimal, has more decimals than the currency allows (trailing zeros aside),
+-- or the currency is unknown (mu null): a null here is the rejection. One
+-- constant regular expression per minor-unit count checks form and decimals
+-- in one pass; the cast needs no more than 4 decimals once that check passed.
+create or replace temp macro amount_ok(a, mu) as case mu
+    when 0 then regexp_full_match(a, '[0-9]{1,15}([.]0+)?')
+    when 1 then regexp_full_match(a, '[0-9]{1,15}([.][0-9]0*)?')
+    when 2 then regexp_full_match(a, '[0-9]{1,15}([.][0-9]{1,2}0*)?')
+    when 3 then regexp_full_match(a, '[0-9]{1,15}([.][0-9]{1,3}0*)?')
+    when 4 then regexp_full_match(a, '[0-9]{1,15}([.][0-9]{1,4}0*)?')
+    else regexp_full_match(a, '[0-9]{1,15}([.][0-9]+)?') and length(rtrim(coalesce(split_part(a, '.', 2), ''), '0')) <= mu
+end;
 create or replace temp macro to_minor(a, mu) as case
-    when regexp_full_match(a, '[0-9]{1,15}([.][0-9]+)?') and length(rtrim(coalesce(split_part(a, '.', 2), ''), '0')) <= mu
-        then cast(cast(a as decimal(38, 9)) * (case mu when 0 then 1 when 1 then 10 when 2 then 100 when 3 then 1000 else 10000 end) as bigint)
+    when amount_ok(a, mu) and mu <= 4
+        then cast(cast(a as decimal(38, 4)) * (case mu when 0 then 1 when 1 then 10 when 2 then 100 when 3 then 1000 else 10000 end) as bigint)
+    when amount_ok(a, mu)
+        then cast(cast(a as decimal(38, 9)) * 10000 as bigint)
 end;
 -- A timestamp is bad when its text does not parse or it lies after as_of's next day.
 create or replace temp macro bad_ts(txt, ts) as (txt is not null and ts is null) or ts > timestamp '${as_of}' + interval 1 day;
