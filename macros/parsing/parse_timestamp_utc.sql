@@ -9,13 +9,18 @@
     {%- set iso_date = '[0-9]{4}-[0-9]{2}-[0-9]{2}' -%}
     {%- set iso_time = '[0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,9})?)?' -%}
     {%- set iso_offset = '(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)' -%}
+    {#- The three forms exclude one another (an offset starts with Z, z, + or
+        -, which no time part holds; a date alone has no time part), so the
+        order of the branches changes no result. The most common form (with
+        an offset) is tried first: each branch is a full regular-expression
+        match per value, and most values then need one instead of three. -#}
     case
-        when {{ regex_full_match(expr, iso_date) }}
-            then {{ adapter.dispatch('cast_offset_timestamp_to_utc', 'refund_recon')(expr ~ " || 'T00:00:00+00:00'") }}
-        when {{ regex_full_match(expr, iso_date ~ '[T ]' ~ iso_time) }}
-            then {{ adapter.dispatch('cast_offset_timestamp_to_utc', 'refund_recon')("replace(" ~ expr ~ ", ',', '.') || '+00:00'") }}
         when {{ regex_full_match(expr, iso_date ~ '[T ]' ~ iso_time ~ ' ?' ~ iso_offset) }}
             then {{ adapter.dispatch('cast_offset_timestamp_to_utc', 'refund_recon')("replace(" ~ expr ~ ", ',', '.')") }}
+        when {{ regex_full_match(expr, iso_date ~ '[T ]' ~ iso_time) }}
+            then {{ adapter.dispatch('cast_offset_timestamp_to_utc', 'refund_recon')("replace(" ~ expr ~ ", ',', '.') || '+00:00'") }}
+        when {{ regex_full_match(expr, iso_date) }}
+            then {{ adapter.dispatch('cast_offset_timestamp_to_utc', 'refund_recon')(expr ~ " || 'T00:00:00+00:00'") }}
     end
 {%- endmacro %}
 
