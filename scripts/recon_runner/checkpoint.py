@@ -10,6 +10,7 @@ and its own report folder (<checkpoint_id>-failed).
 
 from __future__ import annotations
 
+import json
 import os
 import traceback
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import publish, store
-from .dbt import run_dbt
+from .dbt import PROJECT_DIR, duckdb_memory_limit, run_dbt
 from .marts import VARIANCE_COLUMNS, read_checkpoint
 from .message import message, within_tolerance
 from .notify import mask_url, post_json, slack_payload, webhook_url_problem
@@ -180,7 +181,22 @@ def build(settings: Settings, work: Path) -> None:
                      artifacts=settings.artifacts)
     if result.returncode != 0:
         raise CheckpointError(f"dbt build failed (exit {result.returncode}): a model or a data test failed; "
-                              "the dbt output above names it")
+                              "the dbt output above names it" + out_of_memory_hint(settings.artifacts))
+
+
+def out_of_memory_hint(artifacts: Path | None) -> str:
+    """What to set when the build failed because DuckDB ran out of memory (from run_results.json), else ''."""
+    results = (artifacts or PROJECT_DIR) / "target" / "run_results.json"
+    try:
+        failed = [r for r in json.loads(results.read_text(encoding="utf-8"))["results"] if r.get("status") == "error"]
+    except (OSError, ValueError, KeyError):
+        return ""
+    names = [r["unique_id"].split(".")[-1] for r in failed if "out of memory" in (r.get("message") or "").lower()]
+    if not names:
+        return ""
+    return (f". DuckDB ran out of memory in {', '.join(names)} at memory_limit {duckdb_memory_limit()}: "
+            "set env REFUND_RECON_DUCKDB_MEMORY_LIMIT higher (e.g. 4GB), or REFUND_RECON_THREADS=1 "
+            "to build one model at a time")
 
 
 def run(settings: Settings, started: datetime) -> tuple[dict[str, Any], list[dict], dict[str, Any], str | None]:

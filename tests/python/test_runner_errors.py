@@ -4,7 +4,8 @@ checked before the build and never printed; summary.json is written for a
 failed checkpoint too; a plain `dbt build` writes the development database,
 not the finance history (issue 13, observations 7, 8 and 11).
 
-These fail before dbt starts, so each takes about a second.
+These fail before dbt starts, so each takes about a second (but one: the
+out-of-memory test runs a real build, about 30 s).
 """
 
 from __future__ import annotations
@@ -67,7 +68,10 @@ def test_an_unwritable_reports_folder_is_a_failed_checkpoint(tmp_path: Path) -> 
     result = runner(tmp_path, "--data-dir", str(SAMPLE), "--reports-dir", str(blocker / "reports"))
     assert result.returncode == 3
     assert "reports folder" in one_failure_line(result) and "Nothing was changed" in result.stdout
-    assert not (tmp_path / "recon.duckdb").exists()
+    if (tmp_path / "recon.duckdb").exists():  # the failed attempt may be recorded; no mart is
+        with duckdb.connect(str(tmp_path / "recon.duckdb"), read_only=True) as con:
+            assert not con.execute("select count(*) from duckdb_tables() where table_name = 'fct_refund_variances'"
+                                   ).fetchone()[0]
 
 
 @pytest.mark.parametrize("args", [["--as-of", "yesterday"], ["--no-such-flag"], ["--sla-minutes", "-5"],
@@ -233,3 +237,19 @@ def test_the_message_says_where_the_report_is(tmp_path: Path) -> None:
     second = tmp_path / "second" / "reports" / "cp_20260301T000000Z-failed"
     assert plain.returncode == 3 and "report_url" not in json.loads((second / "summary.json").read_text())
     assert f"Report: {second / 'report.html'}" in plain.stdout
+
+
+def test_out_of_memory_says_which_setting_to_raise(tmp_path: Path) -> None:
+    """A real DuckDB "Out of Memory" (a 4MB memory_limit on the sample; about
+    30 s, the one test here that runs dbt): failed, nothing written, and the
+    error names the models and the setting to raise, not only "a model failed"."""
+    result = runner(tmp_path, env={"REFUND_RECON_DUCKDB_MEMORY_LIMIT": "4MB"})
+    assert result.returncode == 3, result.stdout[-2000:]
+    summary = json.loads((tmp_path / "reports" / "cp_20260301T000000Z-failed" / "summary.json").read_text())
+    assert summary["outcome"] == "failed"
+    assert "DuckDB ran out of memory in " in summary["error"]
+    assert "at memory_limit 4MB: set env REFUND_RECON_DUCKDB_MEMORY_LIMIT higher" in summary["error"]
+    if (tmp_path / "recon.duckdb").exists():  # the failed attempt may be recorded; no mart is
+        with duckdb.connect(str(tmp_path / "recon.duckdb"), read_only=True) as con:
+            assert not con.execute("select count(*) from duckdb_tables() where table_name = 'fct_refund_variances'"
+                                   ).fetchone()[0]
