@@ -272,6 +272,29 @@ records as (
 
 ),
 
+ordered as (
+
+    -- A refund's records in time order. The sort carries the records as
+    -- they are: the ids below are built after it (BENCHMARKS.md, Memory).
+    -- A record with no refund id is a refund of its own.
+    select
+        *,
+        case
+            when refund_id is null then 1
+            else row_number() over (
+                partition by key_system, refund_id
+                order by
+                    case when recorded_at is null then 1 else 0 end,
+                    recorded_at,
+                    case system_name when 'storefront' then 1 when 'processor' then 2 else 3 end,
+                    source_file,
+                    source_row_number
+            )
+        end as event_order
+    from records
+
+),
+
 identified as (
 
     -- The record's id is fct_rejected_rows' rejected_row_id format.
@@ -281,7 +304,7 @@ identified as (
             'input_name', "':'", 'source_shape', "':'", "coalesce(source_file, '')", "':'",
             'cast(source_row_number as ' ~ dbt.type_string() ~ ')',
         ]) }} as audit_record_id
-    from records
+    from ordered
 
 ),
 
@@ -314,17 +337,7 @@ final as (
         cast(currency as {{ dbt.type_string() }}) as currency,
         cast(minor_units as integer) as minor_units,
         recorded_at,
-        cast(
-            row_number() over (
-                partition by refund_key
-                order by
-                    case when recorded_at is null then 1 else 0 end,
-                    recorded_at,
-                    case system_name when 'storefront' then 1 when 'processor' then 2 else 3 end,
-                    source_file,
-                    source_row_number
-            ) as integer
-        ) as event_order,
+        cast(event_order as integer) as event_order,
         cast(source_file as {{ dbt.type_string() }}) as source_file,
         cast(source_row_number as {{ dbt.type_bigint() }}) as source_row,
         not is_accepted as is_rejected,
