@@ -241,7 +241,8 @@ def bench_daily(size: int, root: Path, days: int, memory_limit: str) -> dict:
         # clean, variances_found and stale_sources are completed checkpoints.
         run["failed"] = run["code"] not in (0, 1, 2)
         runs.append(run)
-    slowest = slowest_models(PROJECT_DIR)
+    # The runner keeps dbt's artifacts beside its database (<database>.dbt/).
+    slowest = slowest_models(daily_db.with_name(daily_db.name + ".dbt"))
     print(f"[{size:,}] fresh full build of the same files", flush=True)
     full = measure(dbt_args("build", work, inputs, "--exclude-resource-type", "unit_test", as_of=manifest["as_of"][-1]),
                    {**env, "REFUND_RECON_DUCKDB": str(full_db)})
