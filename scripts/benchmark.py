@@ -328,7 +328,7 @@ def write_markdown(results: list[dict], out: Path, runs: int, large_runs: int, m
     lines = [
         "# Benchmarks", "",
         f"Measured by `scripts/benchmark.py` on {datetime.now(timezone.utc):%Y-%m-%d}: {machine()}.",
-        f"Median wall time over {runs} runs ({large_runs} at 10M); peak resident memory of the measured process (dbt, with DuckDB in it; the reference and pandas scripts). Each size is a generated "
+        f"Wall time: the median of {runs} run{'s' if runs != 1 else ''} ({large_runs} at 10M); peak resident memory of the measured process (dbt, with DuckDB in it; the reference and pandas scripts). Each size is a generated "
         "scenario (about 1% faults, 1% clean traps), as_of 2026-03-01. DuckDB `memory_limit` "
         f"{memory_limit} for the build and the reference script (--memory-limit; the profile's default is "
         f"{duckdb_memory_limit(from_env=False)}, env REFUND_RECON_DUCKDB_MEMORY_LIMIT).", "",
@@ -338,8 +338,8 @@ def write_markdown(results: list[dict], out: Path, runs: int, large_runs: int, m
         "| pandas peak MiB | build peak / pandas peak | reference peak MiB |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    def fmt(value: float | None, suffix: str = " s", ran: bool = True) -> str:
-        return "not run" if not ran else ("failed" if value is None else f"{value:.1f}{suffix}")
+    def fmt(value: float | None, suffix: str = " s", ran: bool = True, digits: int = 1) -> str:
+        return "not run" if not ran else ("failed" if value is None else f"{value:.{digits}f}{suffix}")
 
     def ratio(numerator: float | None, denominator: float | None) -> str:
         return "n/a" if numerator is None or denominator is None else f"{numerator / denominator:.2f}x"
@@ -353,7 +353,7 @@ def write_markdown(results: list[dict], out: Path, runs: int, large_runs: int, m
             f"| {fmt(t['pandas'], ran=r.get('pandas_run', True))} | {ratio(t['run'], t['reference'])} "
             f"| {ratio(t.get('variance_path'), t['reference'])} "
             f"| {ratio(t['build'], t['reference'])} | {ratio(t['pandas'], t['build'])} | {m['build']:.0f} "
-            f"| {fmt(m['pandas'], '', ran=r.get('pandas_run', True))} | {ratio(m['build'], m['pandas'])} "
+            f"| {fmt(m['pandas'], '', ran=r.get('pandas_run', True), digits=0)} | {ratio(m['build'], m['pandas'])} "
             f"| {m['reference']:.0f} |")
     lines += ["", "Correctness (same variances as the project, checked before timing):", ""]
     lines += [f"- {r['size']:,}: reference {verdict(r['checks']['reference'])}, pandas "
