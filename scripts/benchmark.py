@@ -171,6 +171,10 @@ def bench_size(size: int, root: Path, runs: int, smoke: bool, memory_limit: str,
         for leftover in (database, database.with_name(database.name + ".wal")):
             leftover.unlink(missing_ok=True)
 
+    def fresh_seeded_database() -> None:
+        fresh_database()
+        measure(dbt_args("seed", work, data), env)
+
     timings: dict[str, list[dict]] = {name: [] for name in
                                       ("parse", "build", "run", "variance_path", "test", "reference", "pandas", "read")}
     result: dict = {"size": size, "rows": rows}
@@ -206,11 +210,9 @@ def bench_size(size: int, root: Path, runs: int, smoke: bool, memory_limit: str,
         # The models the reference also computes (fct_refund_variances and what
         # it is built from): the project's cost for the same work, apart from
         # the marts the reference has no counterpart for (audit trail, report).
-        fresh_database()
-        measure(dbt_args("seed", work, data), env)
+        fresh_seeded_database()
         timings["variance_path"].append(measure(dbt_args("run", work, data, "--select", "+fct_refund_variances"), env))
-        fresh_database()
-        measure(dbt_args("seed", work, data), env)
+        fresh_seeded_database()
         timings["run"].append(measure(dbt_args("run", work, data), env))
         timings["test"].append(measure(dbt_args("test", work, data, "--exclude-resource-type", "unit_test"), env))
     result["median_seconds"] = {k: statistics.median(t["seconds"] for t in v)
@@ -235,9 +237,9 @@ def bench_daily(size: int, root: Path, days: int, memory_limit: str) -> dict:
             (inputs / name).mkdir(parents=True, exist_ok=True)
             os.link(deliveries / name / f"day-{day:03d}.csv", inputs / name / f"day-{day:03d}.csv")
         print(f"[{size:,}] daily checkpoint {day}/{days}" + (" (history)" if day == 0 else ""), flush=True)
+        # Exit 0, 1 and 2 (clean, variances_found, stale_sources) are completed checkpoints.
         run = measure([PYTHON, str(PROJECT_DIR / "scripts" / "checkpoint.py"), "run", "--data-dir", str(inputs),
                        "--as-of", manifest["as_of"][day], "--database", str(daily_db),
-                       # clean, variances_found and stale_sources are completed checkpoints.
                        "--reports-dir", str(work / "reports")], env, ok_codes=(0, 1, 2))
         runs.append(run)
     # The runner keeps dbt's artifacts beside its database (<database>.dbt/).
