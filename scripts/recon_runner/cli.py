@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from .checkpoint import DUCKDB_TARGETS, EXIT_CODES, Settings, checkpoint
+from .checkpoint import DUCKDB_TARGETS, EXIT_CODES, FLAG_VARS, Settings, checkpoint
 from .dbt import PROJECT_DIR
 
 
@@ -54,6 +55,39 @@ def amount(text: str) -> Decimal:
     if not value.is_finite() or value < 0:
         raise argparse.ArgumentTypeError(f"must be a non-negative amount, got {text!r}")
     return value
+
+
+AS_OF_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]00(:?00)?)?")
+PRODUCTION_DATABASE = "refund_recon.duckdb"
+
+
+def canonical_as_of(parser: Parser, given: str | None) -> str:
+    """--as-of as 2026-03-01T00:00:00Z, or with its fraction of a second
+    (2026-03-01T00:00:00.500000Z); default now, to the microsecond."""
+    if given is None:
+        moment = datetime.now(timezone.utc)
+    else:
+        if not AS_OF_PATTERN.fullmatch(given.strip()):
+            parser.error(f"--as-of must be ISO 8601 UTC such as 2026-03-01T00:00:00Z (at most 6 decimals of a "
+                         f"second), got {given!r}")
+        try:
+            moment = datetime.fromisoformat(given.strip().replace("Z", "+00:00"))
+        except ValueError:
+            parser.error(f"--as-of must be ISO 8601, got {given!r}")
+        if moment.utcoffset() is not None and moment.utcoffset().total_seconds() != 0:
+            parser.error(f"--as-of must be UTC (Z or +00:00), got {given!r}")
+    fraction = f".{moment.microsecond:06d}" if moment.microsecond else ""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
+
+
+def outputs_beside(database: Path) -> tuple[Path, Path]:
+    """(reports folder, BI folder) of a database by default: reports/ and bi/
+    beside refund_recon.duckdb, <file>.reports/ and <file>.bi/ beside any other
+    database file, so a checkpoint on a test database never writes into, or
+    republishes, production's."""
+    if database.name == PRODUCTION_DATABASE:
+        return database.parent / "reports", database.parent / "bi"
+    return database.with_name(database.name + ".reports"), database.with_name(database.name + ".bi")
 
 
 def build_parser() -> Parser:
@@ -80,8 +114,9 @@ def build_parser() -> Parser:
                      default=Path(os.environ.get("REFUND_RECON_PROD_DUCKDB") or PROJECT_DIR / "refund_recon.duckdb"),
                      help="DuckDB file holding the marts and the checkpoint history (default refund_recon.duckdb, "
                           "or env REFUND_RECON_PROD_DUCKDB)")
-    run.add_argument("--reports-dir", type=Path, default=PROJECT_DIR / "reports",
-                     help="where each checkpoint's variances.csv, summary.json and report.html go (default reports/)")
+    run.add_argument("--reports-dir", type=Path, default=None,
+                     help="where each checkpoint's variances.csv, summary.json and report.html go (default reports/ "
+                          "beside the database refund_recon.duckdb; <database file>.reports/ beside any other)")
     run.add_argument("--sla-minutes", type=int, default=30,
                      help="confirmation SLA: longest acceptable minutes from processor confirmation to ERP receipt")
     run.add_argument("--amount-tolerance", default="0",
@@ -109,7 +144,8 @@ def build_parser() -> Parser:
     run.add_argument("--bi-dir", type=Path, default=None,
                      help="where each completed checkpoint's marts are published for BI tools (a DuckDB file and "
                           "one Parquet file per mart under <bi-dir>/current/; docs/bi.md); default env "
-                          "REFUND_RECON_BI_DIR, else bi/ beside --database")
+                          "REFUND_RECON_BI_DIR, else bi/ beside the database refund_recon.duckdb, "
+                          "<database file>.bi/ beside any other")
     run.add_argument("--bi-keep", type=int, default=3,
                      help="published checkpoints kept in --bi-dir, the current one included (default 3)")
     run.add_argument("--no-bi", action="store_true", help="do not publish the marts for BI")
@@ -123,13 +159,7 @@ def parse_args(argv: list[str] | None) -> Settings | argparse.Namespace:
     args = parser.parse_args(argv)
     if args.command != "run":
         return args
-    as_of = args.as_of or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    try:
-        moment = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
-    except ValueError:
-        parser.error(f"--as-of must be ISO 8601, got {as_of!r}")
-    if moment.utcoffset() not in (None,) and moment.utcoffset().total_seconds() != 0:
-        parser.error(f"--as-of must be UTC (Z or +00:00), got {as_of!r}")
+    as_of = canonical_as_of(parser, args.as_of)
     if args.target not in DUCKDB_TARGETS:
         parser.error(f"--target {args.target}: the runner builds DuckDB targets ({', '.join(DUCKDB_TARGETS)}); on a "
                      "warehouse, run `dbt build --target ...` and read fct_checkpoint_runs (README: Outcomes and exit "
@@ -137,8 +167,9 @@ def parse_args(argv: list[str] | None) -> Settings | argparse.Namespace:
     if args.bi_keep < 1:
         parser.error("--bi-keep must be at least 1")
     database = args.database.resolve()
+    reports_beside, bi_beside = outputs_beside(database)
     bi_dir = None if args.no_bi else (args.bi_dir or Path(os.environ.get("REFUND_RECON_BI_DIR") or
-                                                          database.parent / "bi")).resolve()
+                                                          bi_beside)).resolve()
     for name in ("sla_minutes", "freshness_hours"):
         if getattr(args, name) < 0:
             parser.error(f"--{name.replace('_', '-')} must not be negative")
@@ -147,12 +178,16 @@ def parse_args(argv: list[str] | None) -> Settings | argparse.Namespace:
         name, sep, value = item.partition("=")
         if not sep or not name.strip().isidentifier():
             parser.error(f"--var takes NAME=VALUE, got {item!r}")
+        if name.strip() in FLAG_VARS:
+            flag = FLAG_VARS[name.strip()]
+            parser.error(f"--var {name.strip()} conflicts with {flag}: the runner sets var {name.strip()} from "
+                         f"{flag} (its default when not given); set it with {flag} only")
         extra_vars[name.strip()] = value
     shapes = {role: getattr(args, f"{role}_shapes") for role in ("storefront", "processor", "erp")
               if getattr(args, f"{role}_shapes")}
     return Settings(
         data_dir=args.data_dir.resolve(), as_of=as_of, target=args.target, database=database,
-        reports_dir=args.reports_dir.resolve(), confirmation_sla_minutes=args.sla_minutes,
+        reports_dir=(args.reports_dir or reports_beside).resolve(), confirmation_sla_minutes=args.sla_minutes,
         amount_tolerance=args.amount_tolerance, business_timezone=args.business_timezone,
         source_freshness_hours=args.freshness_hours, tolerate_amount=args.tolerate_amount,
         webhook_env=args.webhook_env, shapes=shapes, extra_vars=extra_vars, full_refresh=args.full_refresh,
