@@ -12,8 +12,8 @@ says so and why, any other outcome says which rule fired.
 
 Outcomes and exit codes (for a scheduler):
   0   clean            zero open variances, zero rejected input rows, every source delivered
-                       new rows inside the freshness window (or: every variance within
-                       --tolerate-amount and no row rejected)
+                       new rows inside the freshness window (or: every variance an
+                       amount difference within --tolerate-amount, no row rejected)
   1   variances_found  open variances or rejected input rows; the report lists them
   2   stale_sources    a source delivered no rows, nothing fresh, or nothing new since the
                        previous checkpoint: never reported as clean
@@ -105,8 +105,9 @@ def build_parser() -> Parser:
                           ".parquet, or a folder of delivery files each); default env REFUND_RECON_DATA_DIR, else "
                           "the bundled sample")
     run.add_argument("--as-of", default=None,
-                     help="the checkpoint clock, ISO 8601 UTC such as 2026-03-01T00:00:00Z (default: now). Every "
-                          "age and SLA is measured against it; re-running the same --as-of replaces that checkpoint")
+                     help="the checkpoint clock, ISO 8601 UTC such as 2026-03-01T00:00:00Z, to the microsecond "
+                          "(default: now). Every age and SLA is measured against it; re-running the same --as-of "
+                          "replaces that checkpoint")
     run.add_argument("--target", default=os.environ.get("REFUND_RECON_TARGET", "prod"),
                      help="dbt target from profiles.yml (default prod: the DuckDB file of --database; or env "
                           "REFUND_RECON_TARGET)")
@@ -126,8 +127,9 @@ def build_parser() -> Parser:
     run.add_argument("--freshness-hours", type=int, default=24,
                      help="a source whose newest record is older than this at as_of is stale (default 24)")
     run.add_argument("--tolerate-amount", type=amount, default=None,
-                     help="exit 0 when no row was rejected and every open variance's |amount_delta| is at most "
-                          "this (they are still reported and recorded as variances_found)")
+                     help="exit 0 when no row was rejected and every open variance is an amount difference "
+                          "(amount_mismatch; partial_refund_collapsed with its ERP posting there) with |amount_delta| "
+                          "at most this (still reported and recorded as variances_found); no other type is tolerated")
     run.add_argument("--webhook-env", default="REFUND_RECON_WEBHOOK_URL",
                      help="name of the environment variable holding the Slack-compatible webhook URL "
                           "(default REFUND_RECON_WEBHOOK_URL); unset means no webhook")
@@ -140,7 +142,8 @@ def build_parser() -> Parser:
                      help="rebuild every model from scratch (needed after a change of a model's columns); the "
                           "checkpoint history is kept")
     run.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
-                     help="another dbt var, e.g. --var netsuite_refund_id_field=otherrefnum (repeatable)")
+                     help="another dbt var, e.g. --var netsuite_refund_id_field=otherrefnum (repeatable); a var "
+                          "the runner sets from a flag (as_of, data_dir, amount_tolerance, ...) is a usage error")
     run.add_argument("--bi-dir", type=Path, default=None,
                      help="where each completed checkpoint's marts are published for BI tools (a DuckDB file and "
                           "one Parquet file per mart under <bi-dir>/current/; docs/bi.md); default env "
