@@ -168,7 +168,7 @@ def publish_for_bi(settings: Settings) -> dict[str, Any]:
         previous = publish.current_target(settings.bi_dir) if settings.bi_dir.is_dir() else None
         warning = (f"the marts could not be published for BI to {settings.bi_dir}: {one_line(error)}; BI tools "
                    f"still read {'the previous publication ' + previous if previous else 'nothing'}")
-        print(f"  WARNING: {warning}", flush=True)
+        print(f"  WARNING: {printable(warning)}", flush=True)
         return {"published": False, "warning": warning, "current": previous}
 
 
@@ -378,7 +378,7 @@ def checkpoint_steps(settings: Settings) -> int:
     text = message(summary, variances)
     if summary.get("bi", {}).get("warning"):
         summary.setdefault("warnings", []).append(summary["bi"]["warning"])
-        text += f"\nWarning: {summary['bi']['warning']}."
+        text += f"\nWarning: {printable(summary['bi']['warning'])}."
     print("\n" + text + "\n")
     summary["message"] = text
     summary["deliveries"] = [{"channel": "terminal", "delivered": True}, deliver(settings, url, text, summary)]
