@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -198,6 +199,8 @@ def build(settings: Settings, work: Path) -> None:
     """dbt build of models and data tests into the work copy (unit tests run in CI)."""
     results = settings.artifacts / "target" / "run_results.json"
     results.unlink(missing_ok=True)   # what a failure names is this build's, never an earlier one's
+    log = settings.artifacts / "logs" / "dbt.log"
+    log_start = log.stat().st_size if log.exists() else 0
     result = run_dbt("build", "--exclude-resource-type", "unit_test",
                      *(["--full-refresh"] if settings.full_refresh else []),
                      database=work, dbt_vars=settings.dbt_vars(), target=settings.target,
@@ -207,8 +210,7 @@ def build(settings: Settings, work: Path) -> None:
         named = "; ".join(f"{node['resource_type']} {node['name']} {node['status']}"
                           + (f": {node['message']}" if node["message"] else "") for node in nodes)
         raise BuildFailed(f"dbt build failed (exit {result.returncode}): "
-                          + (named if named else "dbt stopped before running a node (run_results.json has none); "
-                             "the dbt output above names why") + out_of_memory_hint(settings.artifacts), nodes)
+                          + (named or stopped_error(log, log_start)) + out_of_memory_hint(settings.artifacts), nodes)
 
 
 class BuildFailed(CheckpointError):
@@ -220,6 +222,32 @@ class BuildFailed(CheckpointError):
 
 
 NODE_MESSAGE_LIMIT = 300
+LOG_LINE = re.compile(r"\d{2}:\d{2}:\d{2}\.\d+ \[")
+
+
+def stopped_error(log: Path, start: int) -> str:
+    """Why dbt stopped before running any node (a parse or compilation error:
+    no run_results.json), from this build's part of dbt.log: the lines after
+    its last "Encountered an error:", without the macro call stack."""
+    try:
+        with log.open(encoding="utf-8", errors="replace") as handle:
+            handle.seek(start if log.stat().st_size >= start else 0)
+            lines = handle.read().splitlines()
+    except OSError:
+        lines = []
+    marks = [index for index, line in enumerate(lines) if LOG_LINE.match(line) and "[error]" in line
+             and line.rstrip().endswith("Encountered an error:")]
+    words = []
+    for line in lines[marks[-1] + 1:] if marks else []:
+        if LOG_LINE.match(line):
+            break
+        if line.strip() and not line.strip().startswith(">"):
+            words.append(" ".join(line.split()))
+    text = " ".join(words)
+    if len(text) > NODE_MESSAGE_LIMIT:
+        text = text[:NODE_MESSAGE_LIMIT - 1] + "…"
+    return (f"dbt stopped before running a node: {text}" if text
+            else "dbt stopped before running a node (run_results.json has none); the dbt output above names why")
 
 
 def failed_nodes(artifacts: Path) -> list[dict[str, Any]]:

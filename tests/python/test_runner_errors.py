@@ -418,3 +418,46 @@ def test_an_error_after_the_checkpoint_is_one_line_and_exit_3(tmp_path: Path, mo
     assert "FAILED: unexpected KeyError: 'outcome_reasons'" in out and "Traceback" not in out + err
     assert cli.main([*argv, "--debug"]) == 3
     assert "Traceback" in capsys.readouterr().err
+
+
+DBT_LOG_STOPPED = """\
+20:31:25.767899 [info ] [MainThread]: Unable to do partial parsing because config vars, config profile, or config target have changed
+20:31:32.611180 [error] [MainThread]: Encountered an error:
+Compilation Error in model base_shopify__storefront_refunds (models/staging/base/shopify/base_shopify__storefront_refunds.sql)
+  refund_recon: var stripe_schema must be a plain database, schema or table name (letters, digits, _, $ and -), got 'a;b'
+  
+  > in macro refund_recon_fail (macros/settings/settings.sql)
+  > called by model base_shopify__storefront_refunds (models/staging/base/shopify/base_shopify__storefront_refunds.sql)
+20:31:32.632898 [debug] [MainThread]: Resource report: {"command_name": "build", "command_success": false}
+20:31:32.633450 [debug] [MainThread]: Command `dbt build` failed at 20:31:32.633370 after 10.49 seconds
+"""
+
+
+def test_a_build_that_stops_before_any_node_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 24 obs. 16, its other member: dbt stops at parse or compile time
+    (no run_results.json; a bad var, say): the error is dbt's own, from this
+    build's part of the checkpoint's dbt.log (lines as dbt 1.11 writes them),
+    not an earlier build's."""
+    import subprocess as sp
+
+    from recon_runner import checkpoint as steps, cli
+
+    def stopping_dbt(command: str, *args: str, artifacts: Path, **kwargs: object) -> sp.CompletedProcess:
+        with open(artifacts / "logs" / "dbt.log", "a", encoding="utf-8") as log:
+            log.write(DBT_LOG_STOPPED)
+        return sp.CompletedProcess([command], 2)
+
+    (tmp_path / "recon.duckdb.dbt" / "logs").mkdir(parents=True)
+    (tmp_path / "recon.duckdb.dbt" / "logs" / "dbt.log").write_text(   # an earlier build's error: not this one's
+        "19:00:00.000000 [error] [MainThread]: Encountered an error:\nRuntime Error\n  an old failure\n")
+    monkeypatch.setattr(steps, "run_dbt", stopping_dbt)
+    code = cli.main(["run", "--as-of", AS_OF, "--data-dir", str(SAMPLE), "--database", str(tmp_path / "recon.duckdb"),
+                     "--reports-dir", str(tmp_path / "reports"), "--no-bi"])
+    assert code == 3
+    summary = json.loads((tmp_path / "reports" / "cp_20260301T000000Z-failed" / "summary.json").read_text())
+    assert summary["error"] == (
+        "dbt build failed (exit 2): dbt stopped before running a node: Compilation Error in model "
+        "base_shopify__storefront_refunds (models/staging/base/shopify/base_shopify__storefront_refunds.sql) "
+        "refund_recon: var stripe_schema must be a plain database, schema or table name (letters, digits, _, $ and "
+        "-), got 'a;b'")
+    assert summary["error"] in summary["message"]
