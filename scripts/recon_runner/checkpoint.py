@@ -344,6 +344,22 @@ def report_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
+REPORTS_OWNER = ".database"
+
+
+def reports_owner(settings: Settings) -> str | None:
+    """The other database whose reports the folder holds, else None. The
+    first checkpoint to write a reports folder records its database there
+    (`.database`), so a test database's reports never mix with production's."""
+    marker = settings.reports_dir / REPORTS_OWNER
+    try:
+        owner = marker.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        marker.write_text(str(settings.database) + "\n", encoding="utf-8")
+        return None
+    return owner if owner and owner != str(settings.database) else None
+
+
 def checkpoint(settings: Settings) -> int:
     """Run one checkpoint and return its exit code. Every outcome but busy
     writes summary.json; every error is one line and exit 3 (a traceback with
@@ -368,6 +384,12 @@ def checkpoint_steps(settings: Settings) -> int:
     except OSError as error:
         print(f"FAILED: reports folder {settings.reports_dir} is not writable: {error.strerror or error}. "
               "Nothing was changed.")
+        return EXIT_CODES["failed"]
+    owner = reports_owner(settings)
+    if owner is not None:
+        print(f"FAILED: reports folder {settings.reports_dir} holds the reports of the checkpoint database "
+              f"{printable(owner)}, not of {settings.database}: give this database its own --reports-dir (or delete "
+              f"{settings.reports_dir / REPORTS_OWNER} to hand the folder over). Nothing was changed.")
         return EXIT_CODES["failed"]
     variances: list[dict] = []
     details: dict[str, Any] = {}

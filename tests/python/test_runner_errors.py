@@ -461,3 +461,25 @@ def test_a_build_that_stops_before_any_node_says_why(tmp_path: Path, monkeypatch
         "refund_recon: var stripe_schema must be a plain database, schema or table name (letters, digits, _, $ and "
         "-), got 'a;b'")
     assert summary["error"] in summary["message"]
+
+
+def test_a_reports_folder_belongs_to_one_database(tmp_path: Path) -> None:
+    """Issue 24 obs. 8, when pointed at it: a checkpoint on a test database
+    never writes into production's reports folder (the folder records its
+    database; another is refused, exit 3, naming both)."""
+    reports = tmp_path / "reports"
+    first = runner(tmp_path, "--data-dir", str(tmp_path / "nowhere"), "--database",
+                   str(tmp_path / "refund_recon.duckdb"), "--reports-dir", str(reports))
+    assert first.returncode == 3 and (reports / "cp_20260301T000000Z-failed" / "summary.json").exists()
+    before = sorted(path.name for path in reports.iterdir())
+    written = (reports / "cp_20260301T000000Z-failed" / "summary.json").read_text()
+    other = runner(tmp_path, "--data-dir", str(tmp_path / "nowhere"), "--database", str(tmp_path / "other.duckdb"),
+                   "--reports-dir", str(reports))
+    assert other.returncode == 3
+    line = one_failure_line(other)
+    assert str(tmp_path / "refund_recon.duckdb") in line and str(tmp_path / "other.duckdb") in line
+    assert sorted(path.name for path in reports.iterdir()) == before
+    assert (reports / "cp_20260301T000000Z-failed" / "summary.json").read_text() == written
+    again = runner(tmp_path, "--data-dir", str(tmp_path / "nowhere"), "--database",
+                   str(tmp_path / "refund_recon.duckdb"), "--reports-dir", str(reports))
+    assert again.returncode == 3 and "holds the reports" not in again.stdout
