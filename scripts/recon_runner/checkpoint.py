@@ -19,6 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import publish, store
 from .dbt import PROJECT_DIR, duckdb_memory_limit, run_dbt
@@ -291,7 +292,7 @@ def run(settings: Settings, started: datetime) -> tuple[dict[str, Any], list[dic
     """The checkpoint under the lock: (summary, variances, report details, webhook URL).
     Raises CheckpointError (failed) or Busy; records a failed attempt itself."""
     database = settings.database
-    attempt = {"attempt_id": f"{settings.checkpoint_id}@{started:%Y%m%dT%H%M%SZ}",
+    attempt = {"attempt_id": f"{settings.checkpoint_id}@{started:%Y%m%dT%H%M%S.%fZ}",
                "checkpoint_id": settings.checkpoint_id, "as_of": settings.as_of_utc, "started_at": started,
                "data_dir": str(settings.data_dir)}
     work = database.with_name(database.name + ".building")
@@ -321,6 +322,26 @@ def run(settings: Settings, started: datetime) -> tuple[dict[str, Any], list[dic
         except Exception as failure:  # noqa: BLE001 (the record is best effort; the exit code is not)
             print(f"  (the failure could not be recorded in {database}: {one_line(failure)})")
         raise CheckpointError(reason) from error
+
+
+def report_url_base_problem(base: str) -> str | None:
+    """Why `base` cannot prefix the report links sent to every reader, or None.
+    A link is shown in the message, the webhook and summary.json, so a base
+    with credentials, a query or a fragment (where tokens live) is refused."""
+    if any(character.isspace() or ord(character) < 32 for character in base):
+        return "contains a space or a control character"
+    try:
+        parts = urlsplit(base)
+        parts.port  # noqa: B018 (raises on a malformed port)
+    except ValueError:
+        return "is not a URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "is not an http(s) URL"
+    if parts.username or parts.password or "@" in parts.netloc:
+        return "holds credentials"
+    if parts.query or parts.fragment:
+        return "holds a query or a fragment"
+    return None
 
 
 def one_line(error: BaseException) -> str:
@@ -419,7 +440,12 @@ def checkpoint_steps(settings: Settings) -> int:
     summary["settings"] = report_settings(settings)
     summary["report_path"] = str(settings.reports_dir / folder / "report.html")
     base = os.environ.get(REPORT_URL_ENV, "").strip()
-    if base:
+    problem = report_url_base_problem(base) if base else None
+    if problem:
+        warning = f"env {REPORT_URL_ENV} {problem}: no report link is given (the value is not shown)"
+        summary.setdefault("warnings", []).append(warning)
+        print(f"  WARNING: {warning}", flush=True)
+    elif base:
         summary["report_url"] = f"{base.rstrip('/')}/{folder}/report.html"
     code = EXIT_CODES[outcome]
     if outcome == "variances_found" and settings.tolerate_amount is not None:

@@ -483,3 +483,19 @@ def test_a_reports_folder_belongs_to_one_database(tmp_path: Path) -> None:
     again = runner(tmp_path, "--data-dir", str(tmp_path / "nowhere"), "--database",
                    str(tmp_path / "refund_recon.duckdb"), "--reports-dir", str(reports))
     assert again.returncode == 3 and "holds the reports" not in again.stdout
+
+
+def test_a_report_link_base_with_credentials_is_never_shown(tmp_path: Path) -> None:
+    """REFUND_RECON_REPORT_URL_BASE prefixes links sent to every reader: a base
+    holding credentials or a token is not used, and its secret appears nowhere."""
+    secret = "s3cr3t-t0ken"
+    for base in (f"https://user:{secret}@reports.example.com/recon/", f"https://reports.example.com/r?token={secret}",
+                 f"https://reports.example.com/r#{secret}", f"https://user:{secret}@[bad/"):
+        work = tmp_path / str(abs(hash(base)))
+        result = runner(work, "--data-dir", str(tmp_path / "nowhere"), env={"REFUND_RECON_REPORT_URL_BASE": base})
+        assert result.returncode == 3
+        summary_text = (work / "reports" / "cp_20260301T000000Z-failed" / "summary.json").read_text()
+        assert "report_url" not in json.loads(summary_text)
+        assert "REFUND_RECON_REPORT_URL_BASE" in result.stdout
+        written = "".join(path.read_text() for path in (work / "reports").rglob("*") if path.is_file())
+        assert secret not in result.stdout + result.stderr + written
