@@ -14,6 +14,7 @@
         'stripe_database', 'stripe_schema', 'stripe_refund_table',
         'adyen_database', 'adyen_schema', 'adyen_notification_table', 'adyen_settlement_detail_report_table',
         'paypal_database', 'paypal_schema', 'paypal_refund_table',
+        'square_database', 'square_schema', 'square_refund_table',
         'shopify_database', 'shopify_schema',
         'shopify_refund_table', 'shopify_transaction_table',
         'shopify_return_line_item_table', 'shopify_order_refunds_table',

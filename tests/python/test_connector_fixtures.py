@@ -45,6 +45,7 @@ VARIANTS = {
         Variant("paypal_transaction_search_airbyte", "processor", "paypal",
                 {"transactions.csv": "paypal/transactions.csv"}, "paypal"),
         Variant("paypal_v2_refunds", "processor", "paypal", {"refunds.csv": "paypal/refunds.csv"}, "paypal"),
+        Variant("square_airbyte", "processor", "square", {"refunds.csv": "square/refunds.csv"}, "square"),
         Variant("shopify_fivetran_graphql", "storefront", "shopify",
                 {name: f"shopify/{name}" for name in ["transaction.csv", "refund.csv", "order_adjustment.csv",
                                                       "order_line_refund.csv", "return.csv", "return_line_item.csv"]}),
@@ -71,6 +72,8 @@ BUILDS = {
                 "variants": ["stripe_api_json", "paypal_transaction_search_airbyte", "shopify_airbyte"]},
     "build_c": {"as_of": "2025-08-01T00:00:00Z",
                 "variants": ["paypal_v2_refunds", "adyen_settlement_details_report", "shopify_fivetran_rest"]},
+    "build_d": {"as_of": "2025-08-01T00:00:00Z",
+                "variants": ["square_airbyte"]},
 }
 
 # Variance types a storefront or processor fixture can raise on its own (its
