@@ -17,7 +17,7 @@
         'square_database', 'square_schema', 'square_refund_table',
         'shopify_database', 'shopify_schema',
         'shopify_refund_table', 'shopify_transaction_table',
-        'shopify_return_line_item_table', 'shopify_order_refunds_table',
+        'shopify_return_line_item_table', 'shopify_order_refunds_table', 'shopify_order_refunds_transactions_table',
         'netsuite_database', 'netsuite_schema',
         'netsuite_transaction_table', 'netsuite_transactionaccountingline_table', 'netsuite_account_table',
         'netsuite_accountingperiod_table', 'netsuite_currency_table',

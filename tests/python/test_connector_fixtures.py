@@ -53,6 +53,9 @@ VARIANTS = {
                 {name: f"shopify/{name}" for name in ["transaction.csv", "refund.csv", "order_adjustment.csv"]}),
         Variant("shopify_airbyte", "storefront", "shopify",
                 {name: f"shopify/{name}" for name in ["order_refunds.csv", "transactions.csv"]}),
+        Variant("shopify_stitch", "storefront", "shopify",
+                {name: f"shopify/{name}" for name in ["order_refunds.csv", "order_refunds__transactions.csv",
+                                                      "transactions.csv"]}),
         Variant("netsuite2_fivetran", "erp", "netsuite",
                 {name: f"netsuite/{name}" for name in [
                     "transaction.csv", "transactionaccountingline.csv", "transactionline.csv", "account.csv",
@@ -73,7 +76,7 @@ BUILDS = {
     "build_c": {"as_of": "2025-08-01T00:00:00Z",
                 "variants": ["paypal_v2_refunds", "adyen_settlement_details_report", "shopify_fivetran_rest"]},
     "build_d": {"as_of": "2025-08-01T00:00:00Z",
-                "variants": ["square_airbyte"]},
+                "variants": ["square_airbyte", "shopify_stitch"]},
 }
 
 # Variance types a storefront or processor fixture can raise on its own (its
@@ -368,3 +371,37 @@ def test_netsuite_history_mode_reads_only_active_rows(tmp_path: Path) -> None:
     assert build.returncode == 0, build.output[-3000:]
     read = build.query("select erp_document_id, processor_refund_id, amount from main_staging.base_netsuite__erp_refund_postings")
     assert read.values.tolist() == [["302", "re_A02part", "20.00"]]
+
+
+def test_shopify_stitch_joins_the_subtable_and_reads_flattened_objects(builds: dict[str, Build]) -> None:
+    """Stitch: each transaction joins its refund by _sdc_source_key_id (the note is the reason,
+    the refund's created_at the request time); the gateway id from authorization, else the
+    flattened receipt__refund_id; the scope from the transactions stream's sale."""
+    staged = builds["shopify_stitch"].query("""
+        select storefront_refund_id, raw_reason, processor_refund_id, refund_type,
+               cast(created_at as varchar) as created_at
+        from main_intermediate.int_storefront_refunds_deduplicated where system_name = 'shopify'
+    """).set_index("storefront_refund_id")
+    assert staged.loc["23002", "raw_reason"] == "Customer returned the item"
+    assert staged.loc["23002", "created_at"] == "2025-07-02 14:00:00"
+    assert staged.loc["23002", "processor_refund_id"] == "re_301"
+    assert staged.loc["23004", "processor_refund_id"] == "re_302"
+    assert staged.loc["23004", "refund_type"] == "partial" and staged.loc["23002", "refund_type"] == "full"
+    assert pd.isna(staged.loc["23007", "processor_refund_id"]) and pd.isna(staged.loc["23004", "raw_reason"])
+
+
+def test_square_keeps_one_version_per_refund(builds: dict[str, Build]) -> None:
+    """Airbyte's append sync lands a version per change: the base model keeps the latest of
+    each id; a latest version that cannot be dated is rejected, never replaced by an older one."""
+    build = builds["square_airbyte"]
+    read = build.query("select processor_refund_id, status, event_at from main_staging.base_square__processor_refunds")
+    assert read["processor_refund_id"].is_unique
+    assert len(read) == labels("square_airbyte").shape[0]
+    by_id = read.set_index("processor_refund_id")
+    assert by_id.loc["bP9mAsEMYPUGjjGNaNO5ZDVyLhSZY_ExAmPlE01", "status"] == "COMPLETED"
+    assert by_id.loc["iW6tHzLTfWbNqqNUh7V2gKcfSoZgF_ExAmPlE08", "status"] == "COMPLETED"
+    collapsed = build.query("select processor_refund_id, cast(confirmed_at as varchar) as confirmed_at "
+                            "from main_intermediate.int_processor_refunds_collapsed where processor = 'square'")
+    assert "iW6tHzLTfWbNqqNUh7V2gKcfSoZgF_ExAmPlE08" not in set(collapsed["processor_refund_id"])
+    confirmed = collapsed.set_index("processor_refund_id")["confirmed_at"]
+    assert confirmed["bP9mAsEMYPUGjjGNaNO5ZDVyLhSZY_ExAmPlE01"] == "2025-07-03 10:00:04.87"
