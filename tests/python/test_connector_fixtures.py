@@ -405,3 +405,81 @@ def test_square_keeps_one_version_per_refund(builds: dict[str, Build]) -> None:
     assert "iW6tHzLTfWbNqqNUh7V2gKcfSoZgF_ExAmPlE08" not in set(collapsed["processor_refund_id"])
     confirmed = collapsed.set_index("processor_refund_id")["confirmed_at"]
     assert confirmed["bP9mAsEMYPUGjjGNaNO5ZDVyLhSZY_ExAmPlE01"] == "2025-07-03 10:00:04.87"
+
+
+def flattened(frame: pd.DataFrame, column: str, separator: str, keys: list[str]) -> pd.DataFrame:
+    """`column` (JSON objects) flattened as an exporter writes it: column<separator>key."""
+    import json
+    out = frame.copy()
+    for key in keys:
+        out[f"{column}{separator}{key}"] = [str(json.loads(value).get(key, "")) if value else "" for value in frame[column]]
+    return out.drop(columns=[column])
+
+
+def jq_links(frame: pd.DataFrame) -> pd.DataFrame:
+    """links flattened as jq's paths do: links.0.href, links.0.rel, links.1.href, ..."""
+    import json
+    out = frame.copy()
+    parsed = [json.loads(value) for value in frame["links"]]
+    for index in range(max(len(links) for links in parsed)):
+        for key in ("href", "rel"):
+            out[f"links.{index}.{key}"] = [links[index][key] if index < len(links) else "" for links in parsed]
+    return out.drop(columns=["links"])
+
+
+def python_links(frame: pd.DataFrame) -> pd.DataFrame:
+    """links as pandas writes a list that json_normalize left in a cell: Python text."""
+    import json
+    out = frame.copy()
+    out["links"] = [str(json.loads(value)) for value in frame["links"]]
+    return out
+
+
+# Flattening forms (issue 25): each exporter's way with a nested object, read like the JSON
+# column the fixture holds, or refused with a clear error. (fixture, shape file, transform, error)
+FLATTENED_FORMS = {
+    "paypal_json_normalize": ("paypal_v2_refunds", "paypal/refunds.csv",
+                              lambda f: jq_links(flattened(f, "amount", ".", ["value", "currency_code"])), None),
+    "paypal_json_normalize_links_kept_as_json": ("paypal_v2_refunds", "paypal/refunds.csv",
+                                                 lambda f: flattened(f, "amount", ".", ["value", "currency_code"]), None),
+    "paypal_stitch_meltano": ("paypal_v2_refunds", "paypal/refunds.csv",
+                              lambda f: flattened(f, "amount", "__", ["value", "currency_code"]), None),
+    "paypal_links_as_python_text": ("paypal_v2_refunds", "paypal/refunds.csv",
+                                    lambda f: python_links(flattened(f, "amount", ".", ["value", "currency_code"])),
+                                    "column links holds Python text"),
+    "paypal_no_amount": ("paypal_v2_refunds", "paypal/refunds.csv", lambda f: f.drop(columns=["amount"]),
+                         "has no amount: expected column amount (JSON) or amount.value"),
+    "square_json_normalize": ("square_airbyte", "square/refunds.csv",
+                              lambda f: flattened(f, "amount_money", ".", ["amount", "currency"]), None),
+    "square_stitch_meltano": ("square_airbyte", "square/refunds.csv",
+                              lambda f: flattened(f, "amount_money", "__", ["amount", "currency"]), None),
+    "square_no_amount": ("square_airbyte", "square/refunds.csv", lambda f: f.drop(columns=["amount_money"]),
+                         "has no amount: expected column amount_money (JSON) or amount_money__amount"),
+}
+
+
+@pytest.mark.parametrize("form", sorted(FLATTENED_FORMS))
+def test_flattened_nested_objects_read_like_json(form: str, builds: dict[str, Build], tmp_path: Path) -> None:
+    """A nested object flattened (json_normalize or jq: amount.value; Stitch or Meltano:
+    amount__value) reads exactly as its JSON column does; a form that cannot be read is a
+    clear error naming the input."""
+    fixture, target, transform, error = FLATTENED_FORMS[form]
+    variant = VARIANTS[fixture]
+    data = tmp_path / "data"
+    dbt_vars = write_data_dir(data, [variant])
+    transform(read_csv(FIXTURES / fixture / Path(target).name)).to_csv(
+        data / target, index=False)
+    settings = {"as_of": "2025-08-01T00:00:00Z", "confirmation_sla_minutes": 30, "business_timezone": "UTC",
+                "dbt_vars": dbt_vars}
+    model = f"base_{variant.shape}__processor_refunds"
+    build = dbt_build(tmp_path, data, settings, "--select", model, command="run")
+    if error:
+        assert build.returncode != 0
+        assert error in build.output and f"{variant.shape}/refund" in build.output, build.output[-2000:]
+        return
+    assert build.returncode == 0, build.output[-3000:]
+    columns = "processor_refund_id, payment_id, order_id, amount, currency, status, event_at"
+    got = build.query(f"select {columns} from main_staging.{model} order by 1, 2")
+    want = builds[fixture].query(f"select {columns} from main_staging.{model} order by 1, 2")
+    assert len(got) > 0 and got["amount"].notna().any() and got["payment_id"].notna().any()
+    pd.testing.assert_frame_equal(got, want)
