@@ -449,6 +449,10 @@ FLATTENED_FORMS = {
                                     "column links holds Python text"),
     "paypal_no_amount": ("paypal_v2_refunds", "paypal/refunds.csv", lambda f: f.drop(columns=["amount"]),
                          "has no amount: expected column amount (JSON) or amount.value"),
+    "stripe_json_normalize": ("stripe_airbyte", "stripe/refunds.csv",
+                              lambda f: flattened(f, "metadata", ".", ["order_id"]), None),
+    "stripe_stitch_meltano": ("stripe_airbyte", "stripe/refunds.csv",
+                              lambda f: flattened(f, "metadata", "__", ["order_id"]), None),
     "square_json_normalize": ("square_airbyte", "square/refunds.csv",
                               lambda f: flattened(f, "amount_money", ".", ["amount", "currency"]), None),
     "square_stitch_meltano": ("square_airbyte", "square/refunds.csv",
@@ -482,4 +486,5 @@ def test_flattened_nested_objects_read_like_json(form: str, builds: dict[str, Bu
     got = build.query(f"select {columns} from main_staging.{model} order by 1, 2")
     want = builds[fixture].query(f"select {columns} from main_staging.{model} order by 1, 2")
     assert len(got) > 0 and got["amount"].notna().any() and got["payment_id"].notna().any()
+    assert got["order_id"].notna().any()
     pd.testing.assert_frame_equal(got, want)
