@@ -488,3 +488,17 @@ def test_flattened_nested_objects_read_like_json(form: str, builds: dict[str, Bu
     assert len(got) > 0 and got["amount"].notna().any() and got["payment_id"].notna().any()
     assert got["order_id"].notna().any()
     pd.testing.assert_frame_equal(got, want)
+
+
+def test_shopify_stitch_without_its_transactions_is_a_clear_error(tmp_path: Path) -> None:
+    """tap-shopify v3 (GraphQL) through Stitch: order_refunds with _sdc_ columns but neither a
+    transactions column nor the subtable; no transaction can be tied to its refund: refused."""
+    data = tmp_path / "data"
+    dbt_vars = write_data_dir(data, [VARIANTS["shopify_stitch"]])
+    (data / "shopify" / "order_refunds__transactions.csv").unlink()
+    settings = {"as_of": "2025-08-01T00:00:00Z", "confirmation_sla_minutes": 30, "business_timezone": "UTC",
+                "dbt_vars": dbt_vars}
+    build = dbt_build(tmp_path, data, settings, "--select", "base_shopify__storefront_refunds", command="run")
+    assert build.returncode != 0
+    assert "input 'shopify/order_refunds' was written by Stitch" in build.output, build.output[-2000:]
+    assert "tap-shopify v3 (GraphQL)" in build.output
