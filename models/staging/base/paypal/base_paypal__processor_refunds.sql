@@ -47,8 +47,10 @@
 {%- set columns = refund_relation_columns(refund_relation) %}
 {#- jq's flattening of the links array: links.0.rel, links.0.href, ... -#}
 {%- set flat_links = [] %}
+{%- set flat_link_columns = [] %}
 {%- for index in range(10) if ('links_' ~ index ~ '_rel') in columns and ('links_' ~ index ~ '_href') in columns %}
     {%- do flat_links.append(index) %}
+    {%- do flat_link_columns.extend(['links_' ~ index ~ '_rel', 'links_' ~ index ~ '_href']) %}
 {%- endfor %}
 {%- if variant != 'transaction_search' and columns %}
     {%- if 'amount' not in columns and 'amount_value' not in columns %}
@@ -128,12 +130,9 @@ source as (
             refund_relation,
             'paypal/refund',
             required=['id', 'status', 'create_time'],
-            optional=['update_time', 'capture_id', order_field, 'amount', 'links', 'amount_value', 'amount_currency_code'],
+            optional=['update_time', 'capture_id', order_field, 'amount', 'links', 'amount_value', 'amount_currency_code']
+                + flat_link_columns,
         ) }}
-        {%- for index in flat_links %},
-        cast({{ adapter.quote(paypal_column_named(refund_relation, 'links_' ~ index ~ '_rel')) }} as {{ dbt.type_string() }}) as links_{{ index }}_rel,
-        cast({{ adapter.quote(paypal_column_named(refund_relation, 'links_' ~ index ~ '_href')) }} as {{ dbt.type_string() }}) as links_{{ index }}_href
-        {%- endfor %}
     from {{ refund_relation }}
 
 ),
