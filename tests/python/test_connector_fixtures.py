@@ -2,7 +2,7 @@
 is built as its connector lands it, and its labels.csv is checked row by row.
 
 Variants are batched into as few dbt builds as possible: one build holds at most
-one variant of each shape (a shape reads one landing at a time), so three
+one variant of each shape (a shape reads one landing at a time), so four
 builds cover every variant. A variant whose base model is not written yet is
 listed in PENDING with the reason, left out of the builds, and its test skips.
 
