@@ -133,7 +133,7 @@ def build_parser() -> Parser:
     run.add_argument("--webhook-env", default="REFUND_RECON_WEBHOOK_URL",
                      help="name of the environment variable holding the Slack-compatible webhook URL "
                           "(default REFUND_RECON_WEBHOOK_URL); unset means no webhook")
-    for role, choices in (("storefront", "generic, shopify"), ("processor", "generic, stripe, adyen, paypal"),
+    for role, choices in (("storefront", "generic, shopify"), ("processor", "generic, stripe, adyen, paypal, square"),
                           ("erp", "generic, netsuite")):
         run.add_argument(f"--{role}-shapes", nargs="+", metavar="SHAPE",
                          help=f"the shapes the {role} tables come in ({choices}; default generic); "

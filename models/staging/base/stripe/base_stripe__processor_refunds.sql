@@ -14,13 +14,16 @@
     the object: DECISIONLOG, the confirmation lag is then an upper bound).
     Amounts are integer minor units; currency is lower case (upper-cased in
     staging); the order reference is a metadata key (var
-    stripe_order_id_metadata_key, default order_id). -#}
+    stripe_order_id_metadata_key, default order_id), read from the
+    `metadata` JSON or, flattened, from metadata.<key> (json_normalize, jq)
+    or metadata__<key> (Stitch, Meltano). -#}
 {{ config(enabled=refund_shape_enabled('processor', 'stripe')) }}
 
 {%- set refund_relation = refund_source_relation('stripe', 'refund', alternatives=['refunds']) %}
 {%- if refund_relation is none %}
     {{ refund_recon_fail("input 'stripe/refund' not found: expected table " ~ source('stripe', 'refund') ~ " (or Airbyte's `refunds` in the same schema)") }}
 {%- endif %}
+{%- set order_key = name_var('stripe_order_id_metadata_key', 'order_id') %}
 {%- set variant = refund_shape_variant('stripe', refund_relation, [
     ['airbyte', ['_airbyte_raw_id']],
     ['fivetran', ['_fivetran_synced']],
@@ -37,7 +40,9 @@ source as (
             refund_relation,
             'stripe/refund',
             required=['id', 'amount', 'currency', 'status', 'created'],
-            optional=['reason', 'charge_id', 'charge', 'payment_intent_id', 'payment_intent', 'metadata', 'updated'],
+            optional=['reason', 'charge_id', 'charge', 'payment_intent_id', 'payment_intent', 'metadata', 'updated',
+                'metadata_' ~ order_key],
+            aliases={'metadata_' ~ order_key: 'metadata_order_key'},
         ) }}
     from {{ refund_relation }}
 
@@ -51,7 +56,7 @@ final as (
         id as processor_refund_id,
         {{ shape_text('stripe') }} as processor,
         coalesce(charge_id, charge, payment_intent_id, payment_intent) as payment_id,
-        {{ json_text('metadata', name_var('stripe_order_id_metadata_key', 'order_id')) }} as order_id,
+        coalesce(nullif(trim(metadata_order_key), ''), {{ json_text('metadata', order_key) }}) as order_id,
         amount,
         {{ shape_text('minor') }} as amount_unit,
         currency,
