@@ -55,7 +55,8 @@ VARIANTS = {
         Variant("netsuite2_fivetran", "erp", "netsuite",
                 {name: f"netsuite/{name}" for name in [
                     "transaction.csv", "transactionaccountingline.csv", "transactionline.csv", "account.csv",
-                    "accountingperiod.csv", "accountingbook.csv", "accounttype.csv", "currency.csv", "customer.csv"]}),
+                    "accountingperiod.csv", "accountingbook.csv", "accounttype.csv", "currency.csv", "customer.csv",
+                    "subsidiary.csv"]}),
     ]
 }
 
@@ -353,15 +354,26 @@ def test_adyen_settlement_lines_are_dated_in_utc_and_keyed_by_modification(build
 
 
 def test_netsuite_history_mode_reads_only_active_rows(tmp_path: Path) -> None:
-    """history:302 (labels.csv): with Fivetran's history mode, only the _fivetran_active
-    version of a transaction is read (memo re_A02part, not re_A02part-OLD)."""
+    """history:302 and history:106 (labels.csv): with Fivetran's history mode on transaction,
+    transactionaccountingline and accountingperiod, only the _fivetran_active version of a
+    row is read: the edited refund once, at its new amount (20.00, not 25.00); the period
+    reopened on 2025-07-15 open, not locked as its closed version says."""
     data = tmp_path / "data"
     dbt_vars = write_data_dir(data, [VARIANTS["netsuite2_fivetran"]])
-    shutil.copy(FIXTURES / "netsuite2_fivetran" / "history_mode" / "transaction.csv", data / "netsuite" / "transaction.csv")
+    for name in ["transaction.csv", "transactionaccountingline.csv", "accountingperiod.csv"]:
+        shutil.copy(FIXTURES / "netsuite2_fivetran" / "history_mode" / name, data / "netsuite" / name)
     settings = {"as_of": "2025-08-01T00:00:00Z", "confirmation_sla_minutes": 30, "business_timezone": "UTC",
                 "dbt_vars": dbt_vars}
-    build = dbt_build(tmp_path, data, settings, "--select", "gl_account_map", "base_netsuite__erp_refund_postings",
+    build = dbt_build(tmp_path, data, settings, "--select", "gl_account_map", "currencies", "base_netsuite__erp_refund_postings",
+                      "stg_erp__accounting_periods", "+stg_erp__accounting_periods",
                       "--exclude-resource-type", "unit_test", "--exclude-resource-type", "test")
     assert build.returncode == 0, build.output[-3000:]
     read = build.query("select erp_document_id, processor_refund_id, amount from main_staging.base_netsuite__erp_refund_postings")
     assert read.values.tolist() == [["302", "re_A02part", "20.00"]]
+    periods = build.query("""
+        select accounting_period, count(*) over (partition by accounting_period) as versions, is_locked_at_as_of, is_closed
+        from main_staging.stg_erp__accounting_periods order by accounting_period
+    """).set_index("accounting_period")
+    assert (periods["versions"] == 1).all()
+    assert not bool(periods.loc["2025-06", "is_locked_at_as_of"]) and not bool(periods.loc["2025-06", "is_closed"])
+    assert bool(periods.loc["2025-05", "is_locked_at_as_of"])

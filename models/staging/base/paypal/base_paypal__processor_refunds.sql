@@ -53,7 +53,7 @@ source as (
             optional=['transaction_id', 'transaction_updated_date'],
             aliases={'transaction_id': 'top_transaction_id', 'transaction_updated_date': 'top_updated_date'},
         ) }}
-    from {{ refund_relation }}
+    from {{ connector_current_rows(refund_relation, key=['transaction_id'], cursor='transaction_updated_date') }}
 
 ),
 
@@ -109,7 +109,7 @@ source as (
             required=['id', 'status', 'create_time'] + (['amount', 'links'] if variant == 'v2_refunds' else ['amount_value', 'amount_currency_code']),
             optional=['update_time', 'capture_id', order_field] + (['amount_value', 'amount_currency_code'] if variant == 'v2_refunds' else []),
         ) }}
-    from {{ refund_relation }}
+    from {{ connector_current_rows(refund_relation, key=['id'], cursor='update_time') }}
 
 ),
 

@@ -52,7 +52,7 @@ order_refunds as (
             required=['id', 'order_id', 'created_at', 'transactions'],
             optional=['note'],
         ) }}
-    from {{ order_refunds_relation }}
+    from {{ connector_current_rows(order_refunds_relation, key=['id']) }}
 
 ),
 
@@ -106,7 +106,7 @@ parent_rows as (
 
     select
         {{ refund_input_columns(transaction_relation, 'shopify/transactions', required=['id'], optional=['amount']) }}
-    from {{ transaction_relation }}
+    from {{ connector_current_rows(transaction_relation, key=['id']) }}
 
 ),
 {%- endif %}
@@ -169,7 +169,7 @@ transactions as (
                 + (['amount', 'currency'] if variant == 'fivetran_graphql' else []),
             aliases={'authorization': 'gateway_reference', 'test': 'is_test'},
         ) }}
-    from {{ transaction_relation }}
+    from {{ connector_current_rows(transaction_relation, key=['id']) }}
 
 ),
 
@@ -184,7 +184,7 @@ refunds as (
             required=['id', 'created_at'],
             optional=['order_id', 'note', 'return_id'],
         ) }}
-    from {{ refund_relation }}
+    from {{ connector_current_rows(refund_relation, key=['id']) }}
 
 ),
 {%- endif %}
@@ -200,7 +200,7 @@ return_lines as (
             required=['return_id', 'return_reason'],
             optional=['id'],
         ) }}
-    from {{ return_line_relation }}
+    from {{ connector_current_rows(return_line_relation, key=['id']) }}
 
 ),
 

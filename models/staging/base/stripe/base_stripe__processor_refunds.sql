@@ -39,7 +39,7 @@ source as (
             required=['id', 'amount', 'currency', 'status', 'created'],
             optional=['reason', 'charge_id', 'charge', 'payment_intent_id', 'payment_intent', 'metadata', 'updated'],
         ) }}
-    from {{ refund_relation }}
+    from {{ connector_current_rows(refund_relation, key=['id'], cursor='updated') }}
 
 ),
 
