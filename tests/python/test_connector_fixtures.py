@@ -377,3 +377,29 @@ def test_netsuite_history_mode_reads_only_active_rows(tmp_path: Path) -> None:
     assert (periods["versions"] == 1).all()
     assert not bool(periods.loc["2025-06", "is_locked_at_as_of"]) and not bool(periods.loc["2025-06", "is_closed"])
     assert bool(periods.loc["2025-05", "is_locked_at_as_of"])
+
+
+def test_netsuite_amounts_are_in_the_transaction_currency(builds: dict[str, Build]) -> None:
+    """A USD subsidiary refunding in JPY, GBP and EUR (labels.csv: re_A06jpy, WLWZVIW4NDYQMQ48,
+    309): the amount is the transaction currency's (transactionline.foreignamount, else the
+    accounting line's USD amount / exchangerate when exact), the USD amount and currency are kept
+    beside it, and a division that is not exact at the currency's exponent is rejected, not rounded."""
+    build = builds["netsuite2_fivetran"]
+    postings = build.query("""
+        select erp_document_id, cast(amount_minor as varchar) as amount_minor, currency, base_amount_text,
+               base_currency, coalesce(rejection_reason, '') as rejection_reason
+        from main_staging.stg_erp__refund_postings where erp_document_id in ('301', '305', '308', '309')
+        order by erp_document_id
+    """)
+    inexact = "base amount / exchange rate is not exact at the currency exponent"
+    assert postings.fillna("").values.tolist() == [
+        ["301", "4999", "USD", "49.99", "USD", ""],
+        ["305", "3700", "JPY", "25.53", "USD", ""],  # foreignamount 3700; 3700 x 0.0069 = 25.53 USD
+        ["308", "1200", "GBP", "15.30", "USD", ""],  # no foreignamount: 15.30 / 1.2750 = 12.00 exactly
+        ["309", "", "EUR", "54.12", "USD", inexact],  # 54.12 / 1.0823 = 50.0046...: not a EUR amount
+    ]
+    rejected = build.query("select record_id, rejected_column, rejection_reason from fct_rejected_rows "
+                           "where input_name = 'erp_refund_postings'")
+    assert rejected.values.tolist() == [["309", "amount", inexact]]
+    mismatches = build.query("select refund_id from fct_refund_variances where variance_type = 'amount_mismatch'")
+    assert not set(mismatches["refund_id"]) & {"re_A06jpy", "WLWZVIW4NDYQMQ48"}
