@@ -43,11 +43,12 @@
 {#- `amount` / `rate` (decimal texts) as text at the currency's exponent
     (`minor_units`, 0 to 4) when that quotient is exact: its product with
     the rate gives back the amount to the last digit. Otherwise null: the
-    caller rejects the row, nothing is rounded. The double division only
-    proposes the candidate; the check is exact decimal arithmetic. Callers
+    caller rejects the row, nothing is rounded. The division only proposes
+    the candidate (DuckDB divides decimals in double precision); the check
+    is exact decimal multiplication. Callers
     bound the inputs: at most 6 decimals in amount, 10 in rate. -#}
 {% macro netsuite_exact_quotient_text(amount, rate, minor_units) -%}
-    {%- set quotient = 'cast(trim(' ~ amount ~ ') as ' ~ dbt.type_float() ~ ') / cast(trim(' ~ rate ~ ') as ' ~ dbt.type_float() ~ ')' -%}
+    {%- set quotient = 'cast(trim(' ~ amount ~ ') as decimal(22, 6)) / cast(trim(' ~ rate ~ ') as decimal(17, 10))' -%}
     case
         when cast(trim({{ rate }}) as decimal(17, 10)) <= 0 or {{ quotient }} >= 100000000000000 then null
         {%- for exponent in range(5) %}
