@@ -337,6 +337,7 @@ amounts as (
         foreign_amounts.foreign_amount,
         iso_currencies.minor_units,
         upper(trim(base_currencies.symbol)) = upper(trim(coalesce(currencies.symbol, refund_transactions.currency))) as is_base_currency,
+        coalesce({{ regex_full_match('ranked_lines.exchangerate', '0*1([.]0*)?') }}, false) as is_rate_one,
         -- A rate and amount the exact division reads without rounding them.
         coalesce({{ regex_full_match('ranked_lines.exchangerate', '[0-9]{1,7}([.][0-9]{1,10})?') }}, false)
         and coalesce({{ regex_full_match('ranked_lines.amount', '[0-9]{1,15}([.][0-9]{1,6})?') }}, false) as has_rate
@@ -368,11 +369,12 @@ converted as (
         *,
         case
             when foreign_amount is not null then foreign_amount
-            when coalesce(is_base_currency, false) then base_amount
+            -- Already in the transaction currency: as written, for staging to judge.
+            when coalesce(is_base_currency, false) or is_rate_one then base_amount
             when has_rate and minor_units is not null
                 then {{ netsuite_exact_quotient_text('base_amount', 'exchangerate', 'minor_units') }}
             -- Nothing says the line is in another currency: one-currency books.
-            when base_currency is null and exchangerate is null then base_amount
+            when base_currency is null and not has_rate then base_amount
         end as transaction_amount
     from amounts
 
