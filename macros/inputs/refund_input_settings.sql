@@ -21,7 +21,7 @@
         'netsuite_database', 'netsuite_schema',
         'netsuite_transaction_table', 'netsuite_transactionaccountingline_table', 'netsuite_account_table',
         'netsuite_accountingperiod_table', 'netsuite_currency_table',
-        'netsuite_accountingbook_table',
+        'netsuite_accountingbook_table', 'netsuite_transactionline_table', 'netsuite_subsidiary_table',
     ] -%}
         {%- do identifier_var(name) -%}
     {%- endfor -%}

@@ -11,7 +11,11 @@
 
 {#- The columns every base model of `input_name` emits, all text except the
     first two. amount_unit says how `amount` is written: 'major' (12.50, the
-    generic format) or 'minor' (1250, Stripe and Adyen). -#}
+    generic format) or 'minor' (1250, Stripe and Adyen). An ERP posting's
+    base_amount and base_currency keep the ledger's own amount where the
+    ERP books in another currency than the refund's (audit trail only), and
+    amount_check names why `amount` could not be read from it
+    (inexact_conversion, no_transaction_currency_amount); null elsewhere. -#}
 {% macro refund_shape_columns(input_name) %}
     {%- set columns = {
         'storefront_refunds': [
@@ -22,7 +26,8 @@
             'status', 'reason', 'created_at', 'event_at'],
         'erp_refund_postings': [
             'erp_document_id', 'processor_refund_id', 'order_id', 'gl_account', 'amount', 'amount_unit', 'currency',
-            'reason_code', 'refund_type', 'posted_at', 'received_at', 'posting_period'],
+            'reason_code', 'refund_type', 'posted_at', 'received_at', 'posting_period',
+            'base_amount', 'base_currency', 'amount_check'],
         'erp_accounting_periods': ['accounting_period', 'period_name', 'is_closed', 'is_locked', 'closed_at'],
     } -%}
     {{ return(['source_row_number', 'source_file'] + columns[input_name]) }}

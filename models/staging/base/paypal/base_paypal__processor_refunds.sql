@@ -76,7 +76,7 @@ source as (
             optional=['transaction_info', 'transaction_id', 'transaction_updated_date'] + paypal_flat_transaction_fields(),
             aliases={'transaction_id': 'top_transaction_id', 'transaction_updated_date': 'top_updated_date'},
         ) }}
-    from {{ refund_relation }}
+    from {{ connector_current_rows(refund_relation, key=['transaction_id'], cursor='transaction_updated_date') }}
 
 ),
 
@@ -133,7 +133,7 @@ source as (
             optional=['update_time', 'capture_id', order_field, 'amount', 'links', 'amount_value', 'amount_currency_code']
                 + flat_link_columns,
         ) }}
-    from {{ refund_relation }}
+    from {{ connector_current_rows(refund_relation, key=['id'], cursor='update_time') }}
 
 ),
 

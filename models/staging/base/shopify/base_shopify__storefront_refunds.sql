@@ -139,7 +139,7 @@ order_refunds as (
             required=['id', 'order_id', 'created_at', 'transactions'],
             optional=['note'],
         ) }}
-    from {{ order_refunds_relation }}
+    from {{ connector_current_rows(order_refunds_relation, key=['id']) }}
 
 ),
 
@@ -197,7 +197,7 @@ parent_rows as (
 
     select
         {{ refund_input_columns(transaction_relation, 'shopify/transactions', required=['id'], optional=['amount']) }}
-    from {{ transaction_relation }}
+    from {{ connector_current_rows(transaction_relation, key=['id']) }}
 
 ),
 {%- endif %}
@@ -260,7 +260,7 @@ transactions as (
                 + (['amount', 'currency'] if variant == 'fivetran_graphql' else []),
             aliases={'authorization': 'gateway_reference', 'test': 'is_test'},
         ) }}
-    from {{ transaction_relation }}
+    from {{ connector_current_rows(transaction_relation, key=['id']) }}
 
 ),
 
@@ -275,7 +275,7 @@ refunds as (
             required=['id', 'created_at'],
             optional=['order_id', 'note', 'return_id'],
         ) }}
-    from {{ refund_relation }}
+    from {{ connector_current_rows(refund_relation, key=['id']) }}
 
 ),
 {%- endif %}
@@ -291,7 +291,7 @@ return_lines as (
             required=['return_id', 'return_reason'],
             optional=['id'],
         ) }}
-    from {{ return_line_relation }}
+    from {{ connector_current_rows(return_line_relation, key=['id']) }}
 
 ),
 

@@ -6,7 +6,9 @@
     - airbyte: table `refunds` (found without a setting), Airbyte's
       `_airbyte_*` columns, `created` and `updated` in Unix epoch seconds,
       ids `charge`, `payment_intent`; an append sync lands one row per
-      change, ordered by `updated`;
+      change: the latest by `updated`, then `_airbyte_extracted_at`, is read
+      (connector_current_rows, which also reads Fivetran's and Stitch's
+      delete and history columns);
     - api_json: Refund objects exported from the API (`object` = refund),
       `created` in epoch seconds, nested objects as JSON text.
     A row is an event: its time is `updated` when the landing has it (the
@@ -44,7 +46,7 @@ source as (
                 'metadata_' ~ order_key],
             aliases={'metadata_' ~ order_key: 'metadata_order_key'},
         ) }}
-    from {{ refund_relation }}
+    from {{ connector_current_rows(refund_relation, key=['id'], cursor='updated') }}
 
 ),
 
