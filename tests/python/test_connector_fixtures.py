@@ -376,139 +376,6 @@ def test_netsuite_history_mode_reads_only_active_rows(tmp_path: Path) -> None:
     assert build.returncode == 0, build.output[-3000:]
     read = build.query("select erp_document_id, processor_refund_id, amount from main_staging.base_netsuite__erp_refund_postings")
     assert read.values.tolist() == [["302", "re_A02part", "20.00"]]
-
-
-def test_shopify_stitch_joins_the_subtable_and_reads_flattened_objects(builds: dict[str, Build]) -> None:
-    """Stitch: each transaction joins its refund by _sdc_source_key_id (the note is the reason,
-    the refund's created_at the request time); the gateway id from authorization, else the
-    flattened receipt__refund_id; the scope from the transactions stream's sale."""
-    staged = builds["shopify_stitch"].query("""
-        select storefront_refund_id, raw_reason, processor_refund_id, refund_type,
-               cast(created_at as varchar) as created_at
-        from main_intermediate.int_storefront_refunds_deduplicated where system_name = 'shopify'
-    """).set_index("storefront_refund_id")
-    assert staged.loc["23002", "raw_reason"] == "Customer returned the item"
-    assert staged.loc["23002", "created_at"] == "2025-07-02 14:00:00"
-    assert staged.loc["23002", "processor_refund_id"] == "re_301"
-    assert staged.loc["23004", "processor_refund_id"] == "re_302"
-    assert staged.loc["23004", "refund_type"] == "partial" and staged.loc["23002", "refund_type"] == "full"
-    assert pd.isna(staged.loc["23007", "processor_refund_id"]) and pd.isna(staged.loc["23004", "raw_reason"])
-
-
-def test_square_keeps_one_version_per_refund(builds: dict[str, Build]) -> None:
-    """Airbyte's append sync lands a version per change: the base model keeps the latest of
-    each id; a latest version that cannot be dated is rejected, never replaced by an older one."""
-    build = builds["square_airbyte"]
-    read = build.query("select processor_refund_id, status, event_at from main_staging.base_square__processor_refunds")
-    assert read["processor_refund_id"].is_unique
-    assert len(read) == labels("square_airbyte").shape[0]
-    by_id = read.set_index("processor_refund_id")
-    assert by_id.loc["bP9mAsEMYPUGjjGNaNO5ZDVyLhSZY_ExAmPlE01", "status"] == "COMPLETED"
-    assert by_id.loc["iW6tHzLTfWbNqqNUh7V2gKcfSoZgF_ExAmPlE08", "status"] == "COMPLETED"
-    collapsed = build.query("select processor_refund_id, cast(confirmed_at as varchar) as confirmed_at "
-                            "from main_intermediate.int_processor_refunds_collapsed where processor = 'square'")
-    assert "iW6tHzLTfWbNqqNUh7V2gKcfSoZgF_ExAmPlE08" not in set(collapsed["processor_refund_id"])
-    confirmed = collapsed.set_index("processor_refund_id")["confirmed_at"]
-    assert confirmed["bP9mAsEMYPUGjjGNaNO5ZDVyLhSZY_ExAmPlE01"] == "2025-07-03 10:00:04.87"
-
-
-def flattened(frame: pd.DataFrame, column: str, separator: str, keys: list[str]) -> pd.DataFrame:
-    """`column` (JSON objects) flattened as an exporter writes it: column<separator>key."""
-    import json
-    out = frame.copy()
-    for key in keys:
-        out[f"{column}{separator}{key}"] = [str(json.loads(value).get(key, "")) if value else "" for value in frame[column]]
-    return out.drop(columns=[column])
-
-
-def jq_links(frame: pd.DataFrame) -> pd.DataFrame:
-    """links flattened as jq's paths do: links.0.href, links.0.rel, links.1.href, ..."""
-    import json
-    out = frame.copy()
-    parsed = [json.loads(value) for value in frame["links"]]
-    for index in range(max(len(links) for links in parsed)):
-        for key in ("href", "rel"):
-            out[f"links.{index}.{key}"] = [links[index][key] if index < len(links) else "" for links in parsed]
-    return out.drop(columns=["links"])
-
-
-def python_links(frame: pd.DataFrame) -> pd.DataFrame:
-    """links as pandas writes a list that json_normalize left in a cell: Python text."""
-    import json
-    out = frame.copy()
-    out["links"] = [str(json.loads(value)) for value in frame["links"]]
-    return out
-
-
-# Flattening forms (issue 25): each exporter's way with a nested object, read like the JSON
-# column the fixture holds, or refused with a clear error. (fixture, shape file, transform, error)
-FLATTENED_FORMS = {
-    "paypal_json_normalize": ("paypal_v2_refunds", "paypal/refunds.csv",
-                              lambda f: jq_links(flattened(f, "amount", ".", ["value", "currency_code"])), None),
-    "paypal_json_normalize_links_kept_as_json": ("paypal_v2_refunds", "paypal/refunds.csv",
-                                                 lambda f: flattened(f, "amount", ".", ["value", "currency_code"]), None),
-    "paypal_stitch_meltano": ("paypal_v2_refunds", "paypal/refunds.csv",
-                              lambda f: flattened(f, "amount", "__", ["value", "currency_code"]), None),
-    "paypal_links_as_python_text": ("paypal_v2_refunds", "paypal/refunds.csv",
-                                    lambda f: python_links(flattened(f, "amount", ".", ["value", "currency_code"])),
-                                    "column links holds Python text"),
-    "paypal_no_amount": ("paypal_v2_refunds", "paypal/refunds.csv", lambda f: f.drop(columns=["amount"]),
-                         "has no amount: expected column amount (JSON) or amount.value"),
-    "stripe_json_normalize": ("stripe_airbyte", "stripe/refunds.csv",
-                              lambda f: flattened(f, "metadata", ".", ["order_id"]), None),
-    "stripe_stitch_meltano": ("stripe_airbyte", "stripe/refunds.csv",
-                              lambda f: flattened(f, "metadata", "__", ["order_id"]), None),
-    "square_json_normalize": ("square_airbyte", "square/refunds.csv",
-                              lambda f: flattened(f, "amount_money", ".", ["amount", "currency"]), None),
-    "square_stitch_meltano": ("square_airbyte", "square/refunds.csv",
-                              lambda f: flattened(f, "amount_money", "__", ["amount", "currency"]), None),
-    "square_no_amount": ("square_airbyte", "square/refunds.csv", lambda f: f.drop(columns=["amount_money"]),
-                         "has no amount: expected column amount_money (JSON) or amount_money__amount"),
-}
-
-
-@pytest.mark.parametrize("form", sorted(FLATTENED_FORMS))
-def test_flattened_nested_objects_read_like_json(form: str, builds: dict[str, Build], tmp_path: Path) -> None:
-    """A nested object flattened (json_normalize or jq: amount.value; Stitch or Meltano:
-    amount__value) reads exactly as its JSON column does; a form that cannot be read is a
-    clear error naming the input."""
-    fixture, target, transform, error = FLATTENED_FORMS[form]
-    variant = VARIANTS[fixture]
-    data = tmp_path / "data"
-    dbt_vars = write_data_dir(data, [variant])
-    transform(read_csv(FIXTURES / fixture / Path(target).name)).to_csv(
-        data / target, index=False)
-    settings = {"as_of": "2025-08-01T00:00:00Z", "confirmation_sla_minutes": 30, "business_timezone": "UTC",
-                "dbt_vars": dbt_vars}
-    model = f"base_{variant.shape}__processor_refunds"
-    build = dbt_build(tmp_path, data, settings, "--select", model, command="run")
-    if error:
-        assert build.returncode != 0
-        assert error in build.output and f"{variant.shape}/refund" in build.output, build.output[-2000:]
-        return
-    assert build.returncode == 0, build.output[-3000:]
-    columns = "processor_refund_id, payment_id, order_id, amount, currency, status, event_at"
-    got = build.query(f"select {columns} from main_staging.{model} order by 1, 2")
-    want = builds[fixture].query(f"select {columns} from main_staging.{model} order by 1, 2")
-    assert len(got) > 0 and got["amount"].notna().any() and got["payment_id"].notna().any()
-    assert got["order_id"].notna().any()
-    pd.testing.assert_frame_equal(got, want)
-
-
-def test_shopify_stitch_without_its_transactions_is_a_clear_error(tmp_path: Path) -> None:
-    """tap-shopify v3 (GraphQL) through Stitch: order_refunds with _sdc_ columns but neither a
-    transactions column nor the subtable; no transaction can be tied to its refund: refused."""
-    data = tmp_path / "data"
-    dbt_vars = write_data_dir(data, [VARIANTS["shopify_stitch"]])
-    (data / "shopify" / "order_refunds__transactions.csv").unlink()
-    settings = {"as_of": "2025-08-01T00:00:00Z", "confirmation_sla_minutes": 30, "business_timezone": "UTC",
-                "dbt_vars": dbt_vars}
-    build = dbt_build(tmp_path, data, settings, "--select", "base_shopify__storefront_refunds", command="run")
-    assert build.returncode != 0
-    assert "input 'shopify/order_refunds' was written by Stitch" in build.output, build.output[-2000:]
-    assert "tap-shopify v3 (GraphQL)" in build.output
-
-
     periods = build.query("""
         select accounting_period, count(*) over (partition by accounting_period) as versions, is_locked_at_as_of, is_closed
         from main_staging.stg_erp__accounting_periods order by accounting_period
@@ -648,3 +515,134 @@ def test_connector_history_and_delete_columns_keep_current_rows_only(tmp_path: P
     check("stale copy" not in set(reasons["reason"]) and reasons["storefront_refund_id"].is_unique,
           "shopify (Airbyte): one order_refunds row per id, the latest extraction")
     assert not problems, "\n".join(problems)
+
+
+def test_shopify_stitch_joins_the_subtable_and_reads_flattened_objects(builds: dict[str, Build]) -> None:
+    """Stitch: each transaction joins its refund by _sdc_source_key_id (the note is the reason,
+    the refund's created_at the request time); the gateway id from authorization, else the
+    flattened receipt__refund_id; the scope from the transactions stream's sale."""
+    staged = builds["shopify_stitch"].query("""
+        select storefront_refund_id, raw_reason, processor_refund_id, refund_type,
+               cast(created_at as varchar) as created_at
+        from main_intermediate.int_storefront_refunds_deduplicated where system_name = 'shopify'
+    """).set_index("storefront_refund_id")
+    assert staged.loc["23002", "raw_reason"] == "Customer returned the item"
+    assert staged.loc["23002", "created_at"] == "2025-07-02 14:00:00"
+    assert staged.loc["23002", "processor_refund_id"] == "re_301"
+    assert staged.loc["23004", "processor_refund_id"] == "re_302"
+    assert staged.loc["23004", "refund_type"] == "partial" and staged.loc["23002", "refund_type"] == "full"
+    assert pd.isna(staged.loc["23007", "processor_refund_id"]) and pd.isna(staged.loc["23004", "raw_reason"])
+
+
+def test_square_keeps_one_version_per_refund(builds: dict[str, Build]) -> None:
+    """Airbyte's append sync lands a version per change: the base model keeps the latest of
+    each id; a latest version that cannot be dated is rejected, never replaced by an older one."""
+    build = builds["square_airbyte"]
+    read = build.query("select processor_refund_id, status, event_at from main_staging.base_square__processor_refunds")
+    assert read["processor_refund_id"].is_unique
+    assert len(read) == labels("square_airbyte").shape[0]
+    by_id = read.set_index("processor_refund_id")
+    assert by_id.loc["bP9mAsEMYPUGjjGNaNO5ZDVyLhSZY_ExAmPlE01", "status"] == "COMPLETED"
+    assert by_id.loc["iW6tHzLTfWbNqqNUh7V2gKcfSoZgF_ExAmPlE08", "status"] == "COMPLETED"
+    collapsed = build.query("select processor_refund_id, cast(confirmed_at as varchar) as confirmed_at "
+                            "from main_intermediate.int_processor_refunds_collapsed where processor = 'square'")
+    assert "iW6tHzLTfWbNqqNUh7V2gKcfSoZgF_ExAmPlE08" not in set(collapsed["processor_refund_id"])
+    confirmed = collapsed.set_index("processor_refund_id")["confirmed_at"]
+    assert confirmed["bP9mAsEMYPUGjjGNaNO5ZDVyLhSZY_ExAmPlE01"] == "2025-07-03 10:00:04.87"
+
+
+def flattened(frame: pd.DataFrame, column: str, separator: str, keys: list[str]) -> pd.DataFrame:
+    """`column` (JSON objects) flattened as an exporter writes it: column<separator>key."""
+    import json
+    out = frame.copy()
+    for key in keys:
+        out[f"{column}{separator}{key}"] = [str(json.loads(value).get(key, "")) if value else "" for value in frame[column]]
+    return out.drop(columns=[column])
+
+
+def jq_links(frame: pd.DataFrame) -> pd.DataFrame:
+    """links flattened as jq's paths do: links.0.href, links.0.rel, links.1.href, ..."""
+    import json
+    out = frame.copy()
+    parsed = [json.loads(value) for value in frame["links"]]
+    for index in range(max(len(links) for links in parsed)):
+        for key in ("href", "rel"):
+            out[f"links.{index}.{key}"] = [links[index][key] if index < len(links) else "" for links in parsed]
+    return out.drop(columns=["links"])
+
+
+def python_links(frame: pd.DataFrame) -> pd.DataFrame:
+    """links as pandas writes a list that json_normalize left in a cell: Python text."""
+    import json
+    out = frame.copy()
+    out["links"] = [str(json.loads(value)) for value in frame["links"]]
+    return out
+
+
+# Flattening forms (issue 25): each exporter's way with a nested object, read like the JSON
+# column the fixture holds, or refused with a clear error. (fixture, shape file, transform, error)
+FLATTENED_FORMS = {
+    "paypal_json_normalize": ("paypal_v2_refunds", "paypal/refunds.csv",
+                              lambda f: jq_links(flattened(f, "amount", ".", ["value", "currency_code"])), None),
+    "paypal_json_normalize_links_kept_as_json": ("paypal_v2_refunds", "paypal/refunds.csv",
+                                                 lambda f: flattened(f, "amount", ".", ["value", "currency_code"]), None),
+    "paypal_stitch_meltano": ("paypal_v2_refunds", "paypal/refunds.csv",
+                              lambda f: flattened(f, "amount", "__", ["value", "currency_code"]), None),
+    "paypal_links_as_python_text": ("paypal_v2_refunds", "paypal/refunds.csv",
+                                    lambda f: python_links(flattened(f, "amount", ".", ["value", "currency_code"])),
+                                    "column links holds Python text"),
+    "paypal_no_amount": ("paypal_v2_refunds", "paypal/refunds.csv", lambda f: f.drop(columns=["amount"]),
+                         "has no amount: expected column amount (JSON) or amount.value"),
+    "stripe_json_normalize": ("stripe_airbyte", "stripe/refunds.csv",
+                              lambda f: flattened(f, "metadata", ".", ["order_id"]), None),
+    "stripe_stitch_meltano": ("stripe_airbyte", "stripe/refunds.csv",
+                              lambda f: flattened(f, "metadata", "__", ["order_id"]), None),
+    "square_json_normalize": ("square_airbyte", "square/refunds.csv",
+                              lambda f: flattened(f, "amount_money", ".", ["amount", "currency"]), None),
+    "square_stitch_meltano": ("square_airbyte", "square/refunds.csv",
+                              lambda f: flattened(f, "amount_money", "__", ["amount", "currency"]), None),
+    "square_no_amount": ("square_airbyte", "square/refunds.csv", lambda f: f.drop(columns=["amount_money"]),
+                         "has no amount: expected column amount_money (JSON) or amount_money__amount"),
+}
+
+
+@pytest.mark.parametrize("form", sorted(FLATTENED_FORMS))
+def test_flattened_nested_objects_read_like_json(form: str, builds: dict[str, Build], tmp_path: Path) -> None:
+    """A nested object flattened (json_normalize or jq: amount.value; Stitch or Meltano:
+    amount__value) reads exactly as its JSON column does; a form that cannot be read is a
+    clear error naming the input."""
+    fixture, target, transform, error = FLATTENED_FORMS[form]
+    variant = VARIANTS[fixture]
+    data = tmp_path / "data"
+    dbt_vars = write_data_dir(data, [variant])
+    transform(read_csv(FIXTURES / fixture / Path(target).name)).to_csv(
+        data / target, index=False)
+    settings = {"as_of": "2025-08-01T00:00:00Z", "confirmation_sla_minutes": 30, "business_timezone": "UTC",
+                "dbt_vars": dbt_vars}
+    model = f"base_{variant.shape}__processor_refunds"
+    build = dbt_build(tmp_path, data, settings, "--select", model, command="run")
+    if error:
+        assert build.returncode != 0
+        assert error in build.output and f"{variant.shape}/refund" in build.output, build.output[-2000:]
+        return
+    assert build.returncode == 0, build.output[-3000:]
+    columns = "processor_refund_id, payment_id, order_id, amount, currency, status, event_at"
+    got = build.query(f"select {columns} from main_staging.{model} order by 1, 2")
+    want = builds[fixture].query(f"select {columns} from main_staging.{model} order by 1, 2")
+    assert len(got) > 0 and got["amount"].notna().any() and got["payment_id"].notna().any()
+    assert got["order_id"].notna().any()
+    pd.testing.assert_frame_equal(got, want)
+
+
+def test_shopify_stitch_without_its_transactions_is_a_clear_error(tmp_path: Path) -> None:
+    """tap-shopify v3 (GraphQL) through Stitch: order_refunds with _sdc_ columns but neither a
+    transactions column nor the subtable; no transaction can be tied to its refund: refused."""
+    data = tmp_path / "data"
+    dbt_vars = write_data_dir(data, [VARIANTS["shopify_stitch"]])
+    (data / "shopify" / "order_refunds__transactions.csv").unlink()
+    settings = {"as_of": "2025-08-01T00:00:00Z", "confirmation_sla_minutes": 30, "business_timezone": "UTC",
+                "dbt_vars": dbt_vars}
+    build = dbt_build(tmp_path, data, settings, "--select", "base_shopify__storefront_refunds", command="run")
+    assert build.returncode != 0
+    assert "input 'shopify/order_refunds' was written by Stitch" in build.output, build.output[-2000:]
+    assert "tap-shopify v3 (GraphQL)" in build.output
