@@ -25,19 +25,38 @@ status_map as (
 
 ),
 
+documented_settled as (
+
+    {% for source_system, system_name, raw_status in documented_settled_statuses() %}
+    select
+        '{{ source_system }}' as source_system_key,
+        '{{ system_name }}' as system_name_key,
+        '{{ raw_status }}' as raw_status_key
+    {% if not loop.last %}
+    union all
+    {% endif %}
+    {%- endfor %}
+
+),
+
 settled as (
 
     select
-        *,
+        status_map.*,
         case
-            {%- for source_system, system_name, raw_status in documented_settled_statuses() %}
-            when source_system_key = '{{ source_system }}' and system_name_key = '{{ system_name }}'
-                and raw_status_key = '{{ raw_status }}' then 'documented by {{ system_name }} as settled'
-            {%- endfor %}
-            when raw_status_key in ('{{ settled_status_words() | join("', '") }}')
-                then 'a settled word'
+            when documented_settled.raw_status_key is not null then 'documented by its vendor as settled'
+            when status_map.raw_status_key in (
+                {%- for word in settled_status_words() %}
+                '{{ word }}'{{ ',' if not loop.last }}
+                {%- endfor %}
+            ) then 'a settled word'
         end as settled_because
     from status_map
+    left join documented_settled
+        on
+            status_map.source_system_key = documented_settled.source_system_key
+            and status_map.system_name_key = documented_settled.system_name_key
+            and status_map.raw_status_key = documented_settled.raw_status_key
 
 ),
 
