@@ -124,6 +124,20 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
     for name in ("storefront_refunds", "processor_refunds", "erp_refund_postings"):
         append_rows(data / f"{name}.csv", INPUT_COLUMNS[name],
                     [generic_row(name, record_id, case) for input_name, record_id, case in CASES if input_name == name])
+    # Sums of amounts at the limit: two storefront refunds and three ERP bookings of one refund.
+    at_limit = major(LIMIT, 0)
+    append_rows(data / "storefront_refunds.csv", INPUT_COLUMNS["storefront_refunds"], [
+        {"storefront_refund_id": f"sr_sum{n}", "order_id": "ord_sum", "processor_refund_id": "re_sum",
+         "amount": at_limit, "currency": "JPY", "status": "succeeded", "created_at": f"2026-02-10T10:00:0{n}Z",
+         "storefront": "generic"} for n in (1, 2)])
+    append_rows(data / "processor_refunds.csv", INPUT_COLUMNS["processor_refunds"], [
+        {"processor_refund_id": "re_sum", "processor": "generic", "order_id": "ord_sum", "amount": "1",
+         "currency": "JPY", "status": "succeeded", "created_at": "2026-02-10T10:00:00Z",
+         "event_at": "2026-02-10T10:01:00Z"}])
+    append_rows(data / "erp_refund_postings.csv", INPUT_COLUMNS["erp_refund_postings"], [
+        {"erp_document_id": f"CR-sum{n}", "processor_refund_id": "re_sum", "order_id": "ord_sum",
+         "gl_account": "4900", "amount": at_limit, "currency": "JPY", "refund_type": "full",
+         "posted_at": f"2026-02-10T10:1{n}:00Z"} for n in (1, 2, 3)])
     (data / "stripe").mkdir()
     with open(data / "stripe" / "refund.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -163,3 +177,17 @@ def test_the_marts_hold_amounts_at_the_limit_exactly(build: Build) -> None:
     assert processor == [["CLF", "922337203685477.5807"]]
     rejected = build.query("select rows_rejected from fct_checkpoint_runs").values.tolist()
     assert rejected == [[sum(1 for _, _, case in CASES if case.reason)]]
+
+
+def test_sums_of_amounts_at_the_limit_are_exact(build: Build) -> None:
+    """Amounts add up beyond bigint without overflow: two storefront refunds of one processor refund,
+    and two duplicate ERP bookings, each at the limit."""
+    found = build.query("""
+        select variance_type, discrepancy_system, cast(amount_delta as varchar) as amount_delta
+        from fct_refund_variances where refund_id = 're_sum' order by 1, 2
+    """).values.tolist()
+    assert found == [
+        ["amount_mismatch", "erp", str(LIMIT - 1) + ".0000"],
+        ["amount_mismatch", "storefront", str(2 * LIMIT - 1) + ".0000"],
+        ["duplicate_erp_posting", "erp", str(2 * LIMIT) + ".0000"],
+    ]
