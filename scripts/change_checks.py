@@ -269,14 +269,17 @@ def compare_variances(base_db: Path, head_db: Path) -> tuple[list[dict[str, Any]
 
 # A refund out of the confirmation check: at base the ERP had to book it (its status succeeded)
 # or its state was unknown (an unmapped status); with the change it need not (pending, failed,
-# canceled). A refund the processor settled and the ERP never booked would then pass as clean.
+# canceled). Or its only ERP posting was on an unmapped GL account and the change counts that
+# posting as its booking. A refund the processor settled and the ERP never booked as a refund
+# would then pass as clean.
 UNCHECKED_COLUMNS = ["refund_id", "before_status", "status", "before_requirement", "requirement", "amount",
                      "currency"]
 
 
 def refunds_out_of_check(base_db: Path, head_db: Path) -> list[dict[str, Any]]:
-    """The processor refunds whose ERP posting the change turns from required (or unknown) into
-    optional or none, one dict per UNCHECKED_COLUMNS (amount in major units)."""
+    """The processor refunds the change takes out of the confirmation check, one dict per
+    UNCHECKED_COLUMNS (amount in major units): the ERP posting turns from required (or unknown)
+    into optional or none, or a posting on an unmapped GL account becomes the booking."""
     import duckdb
 
     with duckdb.connect() as con:
@@ -289,7 +292,19 @@ def refunds_out_of_check(base_db: Path, head_db: Path) -> list[dict[str, Any]]:
             from base.main.fct_expected_erp_postings as b
             inner join head.main.fct_expected_erp_postings as h using (processor_refund_id)
             where b.posting_requirement in ('required', 'unknown') and h.posting_requirement in ('optional', 'none')
-            order by h.currency, h.processor_refund_id
+            union all
+            select h.processor_refund_id, b.processor_status, h.processor_status,
+                   'required, ERP account unmapped', 'required, booked', h.amount, h.currency
+            from base.main.fct_expected_erp_postings as b
+            inner join head.main.fct_expected_erp_postings as h using (processor_refund_id)
+            where h.posting_requirement = 'required'
+              and exists (select 1 from base.main.fct_refund_variances as v
+                          where v.refund_id = h.processor_refund_id and v.variance_type = 'unmapped_status'
+                            and v.discrepancy_system = 'erp')
+              and not exists (select 1 from head.main.fct_refund_variances as v
+                              where v.refund_id = h.processor_refund_id and v.discrepancy_system = 'erp'
+                                and v.variance_type in ('unmapped_status', 'missing_in_erp', 'status_mismatch'))
+            order by currency, refund_id
         """)
         names = [item[0] for item in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()]

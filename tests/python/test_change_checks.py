@@ -306,3 +306,47 @@ def test_the_check_csvs_are_spreadsheet_safe(tmp_path: Path) -> None:
     rows = read_rows(out)
     assert [(r["refund_id"], r["detail"], r["amount_delta"]) for r in rows] == [
         ("'=HYPERLINK(\"https://e.x\",\"x\")", "'@SUM(1+1)", "-37224"), ("'+1", "'-2", "-12.50")]
+
+
+def test_refunds_out_of_the_check_are_named_with_their_amounts(tmp_path: Path) -> None:
+    """No dbt: two builds side by side. A required posting turned optional or none, an unknown
+    state turned into one that needs no posting, and a posting on an unmapped GL account that the
+    change counts as the booking are named; a refund still checked, or newly checked, is not."""
+    import duckdb
+
+    from change_checks import refunds_out_of_check
+
+    def write(path: Path, expected: list[tuple], variances: list[tuple]) -> None:
+        with duckdb.connect(str(path)) as con:
+            con.execute("""create table fct_expected_erp_postings (processor_refund_id varchar,
+                processor_status varchar, posting_requirement varchar, amount decimal(38, 4), currency varchar)""")
+            con.executemany("insert into fct_expected_erp_postings values (?, ?, ?, ?, ?)", expected)
+            write_variances_into(con, variances)
+
+    def write_variances_into(con, rows: list[tuple]) -> None:
+        con.execute("""create table fct_refund_variances (refund_id varchar, variance_type varchar,
+            discrepancy_system varchar)""")
+        con.executemany("insert into fct_refund_variances values (?, ?, ?)", rows)
+
+    base = [("re_pending", "succeeded", "required", "12.50", "USD"), ("re_failed", "succeeded", "required", "500", "JPY"),
+            ("re_unknown", None, "unknown", "1.234", "KWD"), ("re_kept", "succeeded", "required", "3", "USD"),
+            ("re_gl", "succeeded", "required", "7", "USD"), ("re_now_checked", "pending", "optional", "9", "USD"),
+            ("re_gl_wrong", "succeeded", "required", "8", "USD")]
+    head = [("re_pending", "pending", "optional", "12.50", "USD"), ("re_failed", "failed", "none", "500", "JPY"),
+            ("re_unknown", "canceled", "none", "1.234", "KWD"), ("re_kept", "succeeded", "required", "3", "USD"),
+            ("re_gl", "succeeded", "required", "7", "USD"), ("re_now_checked", "succeeded", "required", "9", "USD"),
+            ("re_gl_wrong", "succeeded", "required", "8", "USD")]
+    write(tmp_path / "base.duckdb", base, [("re_kept", "missing_in_erp", "erp"), ("re_gl", "unmapped_status", "erp"),
+                                           ("re_gl_wrong", "unmapped_status", "erp"),
+                                           ("re_unknown", "unmapped_status", "processor")])
+    write(tmp_path / "head.duckdb", head, [("re_kept", "missing_in_erp", "erp"),
+                                           ("re_gl_wrong", "status_mismatch", "erp")])
+    found = {row["refund_id"]: (row["before_status"], row["status"], row["before_requirement"], row["requirement"],
+                                str(row["amount"]), row["currency"])
+             for row in refunds_out_of_check(tmp_path / "base.duckdb", tmp_path / "head.duckdb")}
+    assert found == {
+        "re_pending": ("succeeded", "pending", "required", "optional", "12.5000", "USD"),
+        "re_failed": ("succeeded", "failed", "required", "none", "500.0000", "JPY"),
+        "re_unknown": (None, "canceled", "unknown", "none", "1.2340", "KWD"),
+        "re_gl": ("succeeded", "succeeded", "required, ERP account unmapped", "required, booked", "7.0000", "USD"),
+    }
