@@ -191,3 +191,99 @@ def test_sums_of_amounts_at_the_limit_are_exact(build: Build) -> None:
         ["amount_mismatch", "storefront", str(2 * LIMIT - 1) + ".0000"],
         ["duplicate_erp_posting", "erp", str(2 * LIMIT) + ".0000"],
     ]
+
+
+# -- Every shape that parses money: each connector fixture with every amount out of range --------
+
+HUGE_MAJOR = "1" + "0" * 25 + ".50"
+HUGE_MINOR = "9" * 25
+# variant -> ({file: its money columns}, their unit); in a JSON column the amounts are the "value"
+# (PayPal) or "amount" (Shopify) members, strings or numbers.
+SHAPE_MONEY = {
+    "stripe_airbyte": ({"refunds.csv": ["amount"]}, "minor"),
+    "stripe_api_json": ({"refunds.csv": ["amount"]}, "minor"),
+    "adyen_webhooks": ({"notification.csv": ["amount_value"]}, "minor"),
+    "adyen_settlement_details_report": (
+        {"settlement_detail_report.csv": ["Gross Debit (GC)", "Gross Credit (GC)"]}, "major"),
+    "paypal_transaction_search_airbyte": ({"transactions.csv": ["transaction_info"]}, "major"),
+    "paypal_v2_refunds": ({"refunds.csv": ["amount"]}, "major"),
+    "shopify_fivetran_graphql": ({"transaction.csv": ["amount_set_pres_amount", "amount_set_shop_amount"]}, "major"),
+    "shopify_fivetran_rest": ({"transaction.csv": ["amount"]}, "major"),
+    "shopify_airbyte": ({"order_refunds.csv": ["transactions"], "transactions.csv": ["amount"]}, "major"),
+    "netsuite2_fivetran": ({"transactionaccountingline.csv": ["amount", "netamount", "debit", "credit"]}, "major"),
+}
+
+
+def huge_value(value: object) -> object:
+    """An amount out of range, its sign and its JSON type (string or number) kept."""
+    negative = str(value).strip().startswith("-")
+    if isinstance(value, str):
+        return ("-" if negative else "") + HUGE_MAJOR
+    return -(10 ** 25) if negative else 10 ** 25
+
+
+def huge_json(text: str) -> str:
+    """Every "value" or "amount" member of a JSON text made out of range."""
+    import json
+
+    def walk(node: object) -> object:
+        if isinstance(node, dict):
+            return {key: huge_value(value) if key in ("value", "amount") and isinstance(value, (str, int, float))
+                    else walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+    return json.dumps(walk(json.loads(text))) if text.strip().startswith(("{", "[")) else text
+
+
+@pytest.fixture(scope="module")
+def shape_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Build]:
+    """The connector fixtures' builds (test_connector_fixtures.BUILDS), every amount out of range."""
+    import pandas as pd
+
+    from test_connector_fixtures import BUILDS, FIXTURES, VARIANTS, build_with_additions, write_data_dir
+
+    by_variant = {}
+    for build_name, spec in BUILDS.items():
+        variants = [VARIANTS[name] for name in spec["variants"]]
+        work = tmp_path_factory.mktemp(f"money_{build_name}")
+        dbt_vars = write_data_dir(work / "data", variants)
+        for variant in variants:
+            files, unit = SHAPE_MONEY[variant.name]
+            for source, columns in files.items():
+                frame = pd.read_csv(FIXTURES / variant.name / source, dtype=str, keep_default_na=False)
+                for column in columns:
+                    if frame[column].str.strip().str.startswith(("{", "[")).any():
+                        frame[column] = frame[column].map(huge_json)
+                    else:
+                        frame[column] = frame[column].map(lambda value: value if not value.strip() else (
+                            ("-" if value.strip().startswith("-") else "")
+                            + (HUGE_MINOR if unit == "minor" else HUGE_MAJOR)))
+                frame.to_csv(work / "data" / variant.files[source], index=False)
+        settings = {"as_of": spec["as_of"], "confirmation_sla_minutes": 30, "business_timezone": "UTC",
+                    "dbt_vars": dbt_vars}
+        result = build_with_additions(work, settings, variants)
+        assert result.returncode == 0, result.output[-4000:]
+        for variant in variants:
+            by_variant[variant.name] = result
+    return by_variant
+
+
+@pytest.mark.parametrize("variant_name", list(SHAPE_MONEY))
+def test_every_shape_rejects_an_amount_out_of_range_as_a_row(variant_name: str, shape_builds: dict[str, Build]) -> None:
+    from test_connector_fixtures import VARIANTS
+
+    variant = VARIANTS[variant_name]
+    build = shape_builds[variant_name]
+    input_name = {"storefront": "storefront_refunds", "processor": "processor_refunds",
+                  "erp": "erp_refund_postings"}[variant.role]
+    reasons = build.query("""
+        select rejection_reason, count(*) as row_count from fct_rejected_rows
+        where input_name = ? and source_shape = ? group by 1
+    """, [input_name, variant.shape]).set_index("rejection_reason")["row_count"].to_dict()
+    assert reasons.get(OUT_OF_RANGE, 0) >= 1, reasons
+    model = INTERMEDIATE[input_name if input_name != "processor_refunds" else "stripe"]
+    shape_filter = {"storefront": "system_name = 'shopify'", "processor": f"processor = '{variant.processor}'",
+                    "erp": "true"}[variant.role]
+    accepted = build.query(f"select count(*) as n from main_intermediate.{model} where {shape_filter}")
+    assert accepted["n"].iloc[0] == 0
