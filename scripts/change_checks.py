@@ -10,8 +10,10 @@ expected postings (fct_expected_erp_postings). Exit 0 only when it matches.
 mapping-impact: builds the variance report twice on the same inputs, with
 the mapping seeds of a base git revision and with the working tree's, and
 lists the variances the change adds, removes and changes (same variance, other
-amounts, detail or system at fault), by type with amounts; --markdown writes
-a summary a pull request can show (docs/ci.md).
+amounts, detail or system at fault), by type with amounts, and names every
+refund the change takes out of the confirmation check (the ERP had to book
+it, or its state was unknown, and now need not), with its amount; --markdown
+writes a summary a pull request can show (docs/ci.md).
 """
 
 from __future__ import annotations
@@ -137,6 +139,8 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
                              "per currency before and after, the changed variances)")
     impact.add_argument("--fail-on-change", action="store_true",
                         help="exit 1 when the change adds, removes or changes any variance (for a CI gate)")
+    impact.add_argument("--fail-on-unchecked", action="store_true",
+                        help="exit 1 when the change takes any refund out of the confirmation check (for a CI gate)")
 
 
 def now_utc() -> str:
@@ -263,6 +267,54 @@ def compare_variances(base_db: Path, head_db: Path) -> tuple[list[dict[str, Any]
     return rows, stakes
 
 
+# A refund out of the confirmation check: at base the ERP had to book it (its status succeeded)
+# or its state was unknown (an unmapped status); with the change it need not (pending, failed,
+# canceled). Or its only ERP posting was on an unmapped GL account and the change counts that
+# posting as its booking. A refund the processor settled and the ERP never booked as a refund
+# would then pass as clean.
+UNCHECKED_COLUMNS = ["refund_id", "before_status", "status", "before_requirement", "requirement", "amount",
+                     "currency"]
+
+
+def refunds_out_of_check(base_db: Path, head_db: Path) -> list[dict[str, Any]]:
+    """The processor refunds the change takes out of the confirmation check, one dict per
+    UNCHECKED_COLUMNS (amount in major units): the ERP posting turns from required (or unknown)
+    into optional or none, or a posting on an unmapped GL account becomes the booking."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        con.execute(f"attach '{str(base_db).replace(chr(39), chr(39) * 2)}' as base (read_only)")
+        con.execute(f"attach '{str(head_db).replace(chr(39), chr(39) * 2)}' as head (read_only)")
+        cursor = con.execute("""
+            select h.processor_refund_id as refund_id, b.processor_status as before_status,
+                   h.processor_status as status, b.posting_requirement as before_requirement,
+                   h.posting_requirement as requirement, h.amount, h.currency
+            from base.main.fct_expected_erp_postings as b
+            inner join head.main.fct_expected_erp_postings as h using (processor_refund_id)
+            where b.posting_requirement in ('required', 'unknown') and h.posting_requirement in ('optional', 'none')
+            union all
+            select h.processor_refund_id, b.processor_status, h.processor_status,
+                   'required, ERP account unmapped', 'required, booked', h.amount, h.currency
+            from base.main.fct_expected_erp_postings as b
+            inner join head.main.fct_expected_erp_postings as h using (processor_refund_id)
+            where h.posting_requirement = 'required'
+              and exists (select 1 from base.main.fct_refund_variances as v
+                          where v.refund_id = h.processor_refund_id and v.variance_type = 'unmapped_status'
+                            and v.discrepancy_system = 'erp')
+              and not exists (select 1 from head.main.fct_refund_variances as v
+                              where v.refund_id = h.processor_refund_id and v.discrepancy_system = 'erp'
+                                and v.variance_type in ('unmapped_status', 'missing_in_erp', 'status_mismatch'))
+            order by currency, refund_id
+        """)
+        names = [item[0] for item in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def unchecked_csv(out: Path) -> Path:
+    """Where the refunds out of the check are written, beside the impact CSV."""
+    return out.with_name(f"{out.stem}_out_of_check.csv")
+
+
 def minor_units(project_dir: Path = PROJECT_DIR) -> dict[str, int]:
     with open(project_dir / "seeds" / "currencies.csv", newline="", encoding="utf-8") as handle:
         return {row["currency"]: int(row["minor_units"]) for row in csv.DictReader(handle)}
@@ -293,7 +345,7 @@ def old_to_new(now: Any, before: Any) -> str:
 
 def impact_markdown(base: str, seeds_changed: list[str], rows: list[dict[str, Any]],
                     stakes: dict[str, list[dict[str, Any]]], exponents: dict[str, int],
-                    limit: int = MARKDOWN_ROWS) -> str:
+                    limit: int = MARKDOWN_ROWS, unchecked: list[dict[str, Any]] | None = None) -> str:
     counts: dict[str, dict[str, int]] = {}
     for row in rows:
         counts.setdefault(row["variance_type"], {"added": 0, "removed": 0, "changed": 0})[row["change"]] += 1
@@ -302,6 +354,24 @@ def impact_markdown(base: str, seeds_changed: list[str], rows: list[dict[str, An
              f"Seeds changed: {', '.join(md_text(seed) for seed in seeds_changed) or 'none'}. "
              f"Variances **added {totals['added']}**, **removed {totals['removed']}**, "
              f"**changed {totals['changed']}**.", ""]
+    unchecked = unchecked or []
+    if unchecked:
+        lines += [f"### ⚠ Refunds taken out of the confirmation check ({len(unchecked)})", "",
+                  "The ERP had to book each of these (or its state was unknown); with this change it need not, "
+                  "so one the ERP never booked no longer shows as a variance. Review the mapping.", "",
+                  "| refund | processor status | ERP posting | amount |", "|---|---|---|---:|"]
+        lines += [f"| {md_text(row['refund_id'])} | "
+                  f"{md_text(old_to_new(row['status'], row['before_status'] or 'unmapped'))} | "
+                  f"{md_text(old_to_new(row['requirement'], row['before_requirement']))} | "
+                  f"{md_text(money(row['amount'], row['currency'], exponents))} |" for row in unchecked[:limit]]
+        if len(unchecked) > limit:
+            lines.append(f"\n… and {len(unchecked) - limit} more (all of them in the CSV).")
+        totals_by_currency: dict[str, Decimal] = {}
+        for row in unchecked:
+            currency = row["currency"] or ""
+            totals_by_currency[currency] = totals_by_currency.get(currency, Decimal(0)) + Decimal(str(row["amount"] or 0))
+        lines += ["", "Amount out of the check: " + ", ".join(
+            money(amount, currency, exponents) for currency, amount in sorted(totals_by_currency.items())) + ".", ""]
     if counts:
         lines += ["| variance type | added | removed | changed |", "|---|---:|---:|---:|"]
         lines += [f"| {md_text(kind)} | {c['added']} | {c['removed']} | {c['changed']} |"
@@ -376,12 +446,14 @@ def mapping_impact(args: argparse.Namespace) -> int:
             (work / label).mkdir()
             print(f"Building the variance report with the {label} seeds...", flush=True)
             if not dbt_build_models(project, work / label, args.data_dir.resolve(), dbt_vars,
-                                    ["+fct_refund_variances"]):
+                                    ["+fct_refund_variances", "+fct_expected_erp_postings"]):
                 print(f"Outcome: failed (exit 3): the {label} build failed")
                 return 3
         rows, stakes = compare_variances(work / "base" / "recon.duckdb", work / "head" / "recon.duckdb")
+        unchecked = refunds_out_of_check(work / "base" / "recon.duckdb", work / "head" / "recon.duckdb")
     out.parent.mkdir(parents=True, exist_ok=True)
     write_csv(out, IMPACT_COLUMNS, rows)
+    write_csv(unchecked_csv(out), UNCHECKED_COLUMNS, unchecked)
     exponents = minor_units()
     groups: dict[tuple[str, str, str], list] = {}
     for row in rows:
@@ -392,8 +464,18 @@ def mapping_impact(args: argparse.Namespace) -> int:
         print(f"  {change:<8} {variance_type:<26} {len(deltas):>5}  "
               f"{money(sum(abs(Decimal(str(d))) for d in deltas), currency, exponents)}")
     print(f"Details: {out}")
+    print(f"\nRefunds taken out of the confirmation check: {len(unchecked)}"
+          + (" (the ERP had to book each, or its state was unknown; now it need not: review the mapping)"
+             if unchecked else "") + f". Details: {unchecked_csv(out)}")
+    for row in unchecked[:20]:
+        print(f"  {row['refund_id']}: processor status {row['before_status'] or 'unmapped'} -> {row['status']}, "
+              f"ERP posting {row['before_requirement']} -> {row['requirement']}, "
+              f"{money(row['amount'], row['currency'], exponents)}")
+    if len(unchecked) > 20:
+        print(f"  ... and {len(unchecked) - 20} more")
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(impact_markdown(args.base, changed, rows, stakes, exponents), encoding="utf-8")
+        args.markdown.write_text(impact_markdown(args.base, changed, rows, stakes, exponents, unchecked=unchecked),
+                                 encoding="utf-8")
         print(f"Markdown summary: {args.markdown}")
-    return 1 if (rows and args.fail_on_change) else 0
+    return 1 if (rows and args.fail_on_change) or (unchecked and args.fail_on_unchecked) else 0

@@ -13,20 +13,24 @@
 
 {#- Reads amount_minor too (amount_text_to_minor of the same row): a parsed
     amount passed every amount check already (a plain non-negative decimal,
-    no more decimals than the currency or its unit allows), so the checks
-    that read the text again run only where it is null. Same outcome for
-    every row; most rows then skip a regular expression and two splits,
-    once per output column of first_failed_check. -#}
+    no more decimals than the currency or its unit allows, within the money
+    type), so the checks that read the text again run only where it is null.
+    Same outcome for every row; most rows then skip the regular expressions
+    and splits, once per output column of first_failed_check. The last check
+    names what is left: a well-formed amount too large for the money type
+    (macros/money: amount_minor_limit). -#}
 {% macro check_money() %}
     {%- set unparsed = 'amount_minor is null and ' -%}
     {{ return([
         ('currency is null', 'currency', 'missing currency'),
         ('minor_units is null', 'currency', 'unknown currency code'),
         ('amount_text is null', 'amount', 'missing amount'),
-        (unparsed ~ 'not ' ~ amount_text_is_decimal('amount_text'), 'amount', 'unparseable amount'),
+        (unparsed ~ amount_text_is_exponent('amount_text'), 'amount', 'amount in exponent notation'),
+        (unparsed ~ 'not ' ~ amount_text_is_number('amount_text'), 'amount', 'unparseable amount'),
         (unparsed ~ "amount_text like '-%'", 'amount', 'negative amount'),
         (unparsed ~ amount_fraction_digits('amount_text') ~ " > 0 and amount_unit = 'minor'", 'amount', 'minor-unit amount is not a whole number'),
         (unparsed ~ amount_fraction_digits('amount_text') ~ ' > minor_units', 'amount', 'more decimals than the currency allows'),
+        ('amount_minor is null', 'amount', 'amount out of range (larger than the money type holds)'),
     ]) }}
 {% endmacro %}
 

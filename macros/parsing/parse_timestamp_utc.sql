@@ -8,7 +8,9 @@
 {% macro parse_timestamp_utc(expr) %}
     {%- set iso_date = '[0-9]{4}-[0-9]{2}-[0-9]{2}' -%}
     {%- set iso_time = '[0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,9})?)?' -%}
-    {%- set iso_offset = '(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)' -%}
+    {#- An offset is at most 18 hours (ISO 8601 practice; real zones span -12 to +14): +99:00 is a
+        typo, not an instant, and rejects the row. -#}
+    {%- set iso_offset = '(Z|z|[+-](0[0-9]|1[0-8])(:?[0-5][0-9])?)' -%}
     {#- The three forms exclude one another (an offset starts with Z, z, + or
         -, which no time part holds; a date alone has no time part), so the
         order of the branches changes no result. The most common form (with

@@ -1,7 +1,12 @@
 {#- One row per processor refund: the event log collapsed to its current
     state (the latest event_at; later rows in the file win ties), statuses
     and reasons mapped, and confirmed_at = the earliest event at which the
-    refund reached a final success status. -#}
+    refund reached a final success status. A final status is one the refund
+    cannot leave except for another final one (a success reversed): a mapped
+    non-final status at or after the first final event does not become the
+    current state, so no mapping of a later status can take a confirmed
+    refund out of the confirmation check. An unmapped status still does (it
+    is an unmapped_status variance). -#}
 
 with
 
@@ -31,7 +36,9 @@ events_mapped as (
     select
         events.*,
         status_map.canonical_status,
-        coalesce(status_map.is_final, false) as is_final_status
+        coalesce(status_map.is_final, false) as is_final_status,
+        min(case when status_map.is_final then events.event_at end)
+            over (partition by events.processor_refund_id) as first_final_at
     from events
     left join status_map
         on
@@ -46,7 +53,14 @@ ranked as (
         *,
         row_number() over (
             partition by processor_refund_id
-            order by event_at desc, source_file desc, source_row_number desc
+            order by
+                -- a mapped non-final status after a final one cannot be current
+                case
+                    when canonical_status is not null and not is_final_status and event_at >= first_final_at
+                        then 1
+                    else 0
+                end,
+                event_at desc, source_file desc, source_row_number desc
         ) as recency_rank
     from events_mapped
 

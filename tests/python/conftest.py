@@ -104,6 +104,8 @@ LONGEST_FIRST = [
     "test_guarantees.py",  # about 260 s
     "test_checkpoint_runner.py",
     "test_change_checks.py",
+    "test_mapping_contracts.py",  # about 230 s
+    "test_money_limits.py",  # about 120 s
     "test_connector_fixtures.py",
 ]
 

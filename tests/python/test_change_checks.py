@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -121,10 +122,15 @@ def test_ci_recipe_on_a_fresh_clone_reports_what_a_mapping_change_moves(tmp_path
     fresh CI checkout: no database, no target/): the base revision's manifest,
     `dbt build --select @state:modified`, then mapping-impact with --markdown.
 
-    The change remaps Adyen's 'refunded' from succeeded to pending: every such
-    refund that has an ERP booking becomes a status_mismatch (added, or changed
-    where it already was one for another reason), and nothing else moves but
-    findings that depended on the succeeded state."""
+    The change remaps Adyen's 'refunded' (documented as a settled refund)
+    from succeeded to pending: the recipe's build fails on the mapping
+    contract and nothing else (every model the selection needs builds on the
+    fresh database). mapping-impact, run as a reviewer would, names every
+    such refund as taken out of the confirmation check with its amount (and
+    --fail-on-unchecked exits 1); every such refund that has an ERP booking
+    becomes a status_mismatch (added, or changed where it already was one
+    for another reason), and nothing else moves but findings that depended
+    on the succeeded state."""
     project = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(PROJECT_DIR), str(project)], check=True)
     (project / ".venv").symlink_to(Path(sys.executable).parents[1])   # `make setup`, already done
@@ -138,10 +144,20 @@ def test_ci_recipe_on_a_fresh_clone_reports_what_a_mapping_change_moves(tmp_path
     result = subprocess.run(["bash", "-euo", "pipefail", "-c", ci_recipe(project)], cwd=project, env=env,
                             capture_output=True, text=True, timeout=900)
     output = result.stdout[-4000:] + result.stderr[-2000:]
-    assert result.returncode == 0, output
+    assert result.returncode != 0, output
     assert (project / "prod-artifacts" / "manifest.json").exists()
-    assert "ERROR=0 SKIP=0" in result.stdout and "Done. PASS=" in result.stdout, output
-    assert "Seeds changed since HEAD: refund_status_map.csv" in result.stdout
+    # The build stops on the contract alone: no model failed, only the mapping contract.
+    assert re.findall(r"FAIL \d+ (\S+)", result.stdout) == ["assert_settled_statuses_map_to_succeeded"], output
+    assert "ERROR creating" not in result.stdout and "Done. PASS=" in result.stdout, output
+    assert not (project / "impact.csv").exists()
+
+    # The reviewer's view of the same change: mapping-impact alone builds no tests.
+    impact = subprocess.run(
+        [sys.executable, "scripts/checkpoint.py", "mapping-impact", "--base", "HEAD", "--as-of", AS_OF,
+         "--out", "impact.csv", "--markdown", "impact.md", "--fail-on-unchecked"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=900)
+    assert impact.returncode == 1, impact.stdout[-4000:] + impact.stderr[-2000:]
+    assert "Seeds changed since HEAD: refund_status_map.csv" in impact.stdout
     changes = read_rows(project / "impact.csv")
     assert changes, "the remap moves some refunds"
 
@@ -198,6 +214,27 @@ def test_ci_recipe_on_a_fresh_clone_reports_what_a_mapping_change_moves(tmp_path
     # sample's own variances (checked against the ground truth elsewhere).
     assert "| currency | variances before | at stake before | variances after | at stake after |" in markdown
     assert "| JPY |" in markdown and "| KWD |" in markdown
+
+    # Every moved refund leaves the confirmation check, booked or not, each named with its amount.
+    unchecked = read_rows(project / "impact_out_of_check.csv")
+    assert {row["refund_id"] for row in unchecked} == moved and moved - booked
+    amounts = latest.set_index("processor_refund_id")
+    for row in unchecked:
+        assert (row["before_status"], row["status"], row["before_requirement"], row["requirement"]) == (
+            "succeeded", "pending", "required", "optional")
+        assert Decimal(row["amount"]) == Decimal(amounts.loc[row["refund_id"], "amount"].strip())
+        assert row["currency"] == amounts.loc[row["refund_id"], "currency"].strip().upper()
+    assert f"Refunds taken out of the confirmation check: {len(moved)}" in impact.stdout
+    assert f"### ⚠ Refunds taken out of the confirmation check ({len(moved)})" in markdown
+    for row in unchecked[:50]:
+        assert (f"| {row['refund_id']} | succeeded → pending | required → optional | "
+                f"{money_text(row['amount'], row['currency'])} |") in markdown
+
+
+def money_text(amount: str, currency: str) -> str:
+    from change_checks import minor_units, money
+
+    return money(amount, currency, minor_units())
 
 
 def write_variances(path: Path, rows: list[tuple]) -> None:
@@ -269,3 +306,47 @@ def test_the_check_csvs_are_spreadsheet_safe(tmp_path: Path) -> None:
     rows = read_rows(out)
     assert [(r["refund_id"], r["detail"], r["amount_delta"]) for r in rows] == [
         ("'=HYPERLINK(\"https://e.x\",\"x\")", "'@SUM(1+1)", "-37224"), ("'+1", "'-2", "-12.50")]
+
+
+def test_refunds_out_of_the_check_are_named_with_their_amounts(tmp_path: Path) -> None:
+    """No dbt: two builds side by side. A required posting turned optional or none, an unknown
+    state turned into one that needs no posting, and a posting on an unmapped GL account that the
+    change counts as the booking are named; a refund still checked, or newly checked, is not."""
+    import duckdb
+
+    from change_checks import refunds_out_of_check
+
+    def write(path: Path, expected: list[tuple], variances: list[tuple]) -> None:
+        with duckdb.connect(str(path)) as con:
+            con.execute("""create table fct_expected_erp_postings (processor_refund_id varchar,
+                processor_status varchar, posting_requirement varchar, amount decimal(38, 4), currency varchar)""")
+            con.executemany("insert into fct_expected_erp_postings values (?, ?, ?, ?, ?)", expected)
+            write_variances_into(con, variances)
+
+    def write_variances_into(con, rows: list[tuple]) -> None:
+        con.execute("""create table fct_refund_variances (refund_id varchar, variance_type varchar,
+            discrepancy_system varchar)""")
+        con.executemany("insert into fct_refund_variances values (?, ?, ?)", rows)
+
+    base = [("re_pending", "succeeded", "required", "12.50", "USD"), ("re_failed", "succeeded", "required", "500", "JPY"),
+            ("re_unknown", None, "unknown", "1.234", "KWD"), ("re_kept", "succeeded", "required", "3", "USD"),
+            ("re_gl", "succeeded", "required", "7", "USD"), ("re_now_checked", "pending", "optional", "9", "USD"),
+            ("re_gl_wrong", "succeeded", "required", "8", "USD")]
+    head = [("re_pending", "pending", "optional", "12.50", "USD"), ("re_failed", "failed", "none", "500", "JPY"),
+            ("re_unknown", "canceled", "none", "1.234", "KWD"), ("re_kept", "succeeded", "required", "3", "USD"),
+            ("re_gl", "succeeded", "required", "7", "USD"), ("re_now_checked", "succeeded", "required", "9", "USD"),
+            ("re_gl_wrong", "succeeded", "required", "8", "USD")]
+    write(tmp_path / "base.duckdb", base, [("re_kept", "missing_in_erp", "erp"), ("re_gl", "unmapped_status", "erp"),
+                                           ("re_gl_wrong", "unmapped_status", "erp"),
+                                           ("re_unknown", "unmapped_status", "processor")])
+    write(tmp_path / "head.duckdb", head, [("re_kept", "missing_in_erp", "erp"),
+                                           ("re_gl_wrong", "status_mismatch", "erp")])
+    found = {row["refund_id"]: (row["before_status"], row["status"], row["before_requirement"], row["requirement"],
+                                str(row["amount"]), row["currency"])
+             for row in refunds_out_of_check(tmp_path / "base.duckdb", tmp_path / "head.duckdb")}
+    assert found == {
+        "re_pending": ("succeeded", "pending", "required", "optional", "12.5000", "USD"),
+        "re_failed": ("succeeded", "failed", "required", "none", "500.0000", "JPY"),
+        "re_unknown": (None, "canceled", "unknown", "none", "1.2340", "KWD"),
+        "re_gl": ("succeeded", "succeeded", "required, ERP account unmapped", "required, booked", "7.0000", "USD"),
+    }
