@@ -74,9 +74,10 @@ class World:
     latest_as_of: datetime | None = None
     recorded: dict[datetime, Recorded] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
+    data_name: str = "data"   # the data folder's name (it may hold * ? [ ])
 
     def __post_init__(self) -> None:
-        self.data = self.root / "data"
+        self.data = self.root / self.data_name
         self.database = self.root / "checkpoints.duckdb"
         self.reports = self.root / "reports"
         for name in SYSTEMS.values():
