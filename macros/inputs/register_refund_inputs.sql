@@ -319,3 +319,18 @@
     {%- endfor -%}
     {{ return({'files': files, 'ignored': ignored}) }}
 {% endmacro %}
+
+
+{#- One row per item of a ','-separated list column (fct_checkpoint_sources'
+    new_content_md5s). Only DuckDB reads files, so only DuckDB needs it. -#}
+{% macro unnest_comma_list(column) %}
+    {{- return(adapter.dispatch('unnest_comma_list', 'refund_recon')(column)) -}}
+{% endmacro %}
+
+{% macro duckdb__unnest_comma_list(column) -%}
+    unnest(string_split({{ column }}, ','))
+{%- endmacro %}
+
+{% macro default__unnest_comma_list(column) %}
+    {{ refund_recon_fail("content identity of input files is DuckDB only (" ~ target.type ~ " reads tables)") }}
+{% endmacro %}

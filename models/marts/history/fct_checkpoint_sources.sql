@@ -143,7 +143,7 @@ seen_content as (
     -- every content an earlier checkpoint read first (DuckDB only: files)
     select distinct
         system_name,
-        unnest(string_split(new_content_md5s, ',')) as content_md5
+        {{ unnest_comma_list('new_content_md5s') }} as content_md5
     from earlier_checkpoints
     where new_content_md5s is not null
 
