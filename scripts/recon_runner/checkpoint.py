@@ -154,7 +154,7 @@ def check_inputs(settings: Settings) -> list[str]:
     ignored files (hidden, AppleDouble, not a delivery), which are listed.
     Rows are counted by the build itself (one reader, so the count is the rows
     reconciled): a source with no rows is reported stale from the build's own count."""
-    problem = unreadable(settings.data_dir)
+    problem = unreadable(settings.data_dir) if settings.data_dir.is_symlink() else None
     if problem:
         raise CheckpointError(f"data folder {problem}")
     if not settings.data_dir.is_dir():
