@@ -12,6 +12,7 @@ exit 3.
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 from datetime import timedelta
@@ -104,6 +105,7 @@ def test_every_delivery_file_name_is_read_or_listed(tmp_path: Path) -> None:
     for folder in SYSTEMS.values():
         (world.data / folder / "._delivery_001.csv").write_bytes(APPLE_DOUBLE)
         (world.data / folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+        (world.data / folder / "notes.txt").write_text("sent by the ERP team\n")
     result = world.checkpoint(START + timedelta(hours=6))
     assert result.returncode == 0, result.stdout[-3000:]
     assert summary(world, START + timedelta(hours=6))["rows_read"] == {"storefront": 3, "processor": 6, "erp": 3}
@@ -111,8 +113,34 @@ def test_every_delivery_file_name_is_read_or_listed(tmp_path: Path) -> None:
     assert sorted(files["read"]) == sorted(f"{folder}/{name}" for folder in SYSTEMS.values()
                                            for name in ("delivery_001.csv", "DELIVERY_002.CSV", "delivery_003.csv.gz"))
     assert sorted(files["ignored"]) == sorted(f"{folder}/{name}" for folder in SYSTEMS.values()
-                                              for name in (".DS_Store", "._DELIVERY_002.CSV", "._delivery_001.csv"))
+                                              for name in (".DS_Store", "._DELIVERY_002.CSV", "._delivery_001.csv",
+                                                           "notes.txt"))
     assert "ignored: erp_refund_postings/._delivery_001.csv" in result.stdout
+
+
+def test_a_single_input_file_in_any_extension_case(tmp_path: Path) -> None:
+    """Observation 7, single files: storefront_refunds.CSV, processor_refunds.csv.gz
+    and erp_refund_postings.Parquet are the three inputs."""
+    world = World(tmp_path)
+    world.deliver([world.refund_rows(START + timedelta(hours=1)), world.refund_rows(START + timedelta(hours=2))])
+    for name, single in (("storefront_refunds", "storefront_refunds.CSV"),
+                         ("processor_refunds", "processor_refunds.csv.gz"),
+                         ("erp_refund_postings", "erp_refund_postings.Parquet")):
+        delivered = world.data / name / "delivery_001.csv"
+        if single.endswith(".gz"):
+            (world.data / single).write_bytes(gzip.compress(delivered.read_bytes()))
+        elif single.endswith(".Parquet"):
+            with duckdb.connect() as con:
+                con.execute(f"copy (select * from read_csv('{delivered}', all_varchar = true)) "
+                            f"to '{world.data / single}' (format parquet)")
+        else:
+            shutil.copyfile(delivered, world.data / single)
+        shutil.rmtree(world.data / name)
+    result = world.run(START + timedelta(hours=6))
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert summary(world, START + timedelta(hours=6))["rows_read"] == {"storefront": 2, "processor": 4, "erp": 2}
+    assert sorted(files_by_status(world, START + timedelta(hours=6))["read"]) == [
+        "erp_refund_postings.Parquet", "processor_refunds.csv.gz", "storefront_refunds.CSV"]
 
 
 def test_a_stale_checkpoint_changes_no_variance(tmp_path: Path) -> None:
