@@ -5,8 +5,8 @@ same as_of holds?
     python scripts/compare_builds.py SEQUENCE.duckdb FRESH.duckdb
 
 Every table of FRESH is compared (views read the same files) as a multiset of
-rows (every column), except what is history by design: fct_variance_history
-fct_checkpoint_runs and fct_checkpoint_totals record each checkpoint, and fct_refund_variances
+rows (every column), except what is history by design: fct_variance_history,
+fct_checkpoint_runs, fct_checkpoint_sources and fct_checkpoint_totals record each checkpoint, and fct_refund_variances
 carries when a variance was first seen (first_detected_at,
 days_since_first_detected and the sentence that states them). Exit 1 and a
 list of the models that differ.
@@ -19,7 +19,8 @@ import sys
 import duckdb
 
 # Different by design between N daily checkpoints and one full build.
-HISTORY_MODELS = {"fct_variance_history", "fct_checkpoint_runs", "fct_checkpoint_totals", "checkpoint_attempts"}
+HISTORY_MODELS = {"fct_variance_history", "fct_checkpoint_runs", "fct_checkpoint_sources", "fct_checkpoint_totals",
+                  "checkpoint_attempts"}
 HISTORY_COLUMNS = {"fct_refund_variances": {"first_detected_at", "days_since_first_detected", "detail"}}
 
 

@@ -69,8 +69,11 @@
     {%- if raw == '' -%}
         {%- set raw = 'data/sample' -%}
     {%- endif -%}
-    {%- if not modules.re.match('^[A-Za-z0-9_./ :\\\\~+-]+$', raw) -%}
-        {{ refund_recon_fail("data_dir may hold only letters, digits, spaces and . _ - / \\ : ~ +, got '" ~ raw ~ "'") }}
+    {#- On DuckDB the folder is read literally (glob characters escaped,
+        macros/inputs/register_refund_inputs.sql), so * ? [ ] may be in it. -#}
+    {%- set glob_characters = '*?\\[\\]' if target.type == 'duckdb' else '' -%}
+    {%- if not modules.re.match('^[A-Za-z0-9_./ :\\\\~+' ~ glob_characters ~ '-]+$', raw) -%}
+        {{ refund_recon_fail("data_dir may hold only letters, digits, spaces and . _ - / \\ : ~ +" ~ (" * ? [ ]" if glob_characters else "") ~ ", got '" ~ raw ~ "'") }}
     {%- endif -%}
     {{- return(raw.rstrip('/')) -}}
 {%- endmacro %}

@@ -99,52 +99,133 @@ class Settings:
         }
 
 
-def input_files(settings: Settings) -> list[tuple[str, list[Path]]]:
-    """(input name, candidate files) for every input of the enabled shapes.
+DELIVERY_KINDS = ("csv.gz", "csv", "parquet")
 
-    A generic input is <data_dir>/<input>.csv or .parquet, or a folder
-    <data_dir>/<input>/ of delivery files; another shape's tables are the
-    files in <data_dir>/<shape>/ (which tables a shape needs, the build checks
-    and names).
+
+def delivery_kind(name: str) -> str | None:
+    """What a file name is as a delivery: csv, csv.gz or parquet (the extension
+    in any case), 'hidden' (a leading dot: .DS_Store, AppleDouble ._name) or
+    None. The same rules as the build's hook (macros/inputs/register_refund_inputs.sql)."""
+    if name.startswith("."):
+        return "hidden"
+    return next((kind for kind in DELIVERY_KINDS if name.lower().endswith("." + kind)), None)
+
+
+def folder_entries(folder: Path) -> list[os.DirEntry]:
+    """The entries of a folder, by name, listed literally (never a pattern)."""
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(entries, key=lambda entry: entry.name)
+    except OSError as error:
+        raise CheckpointError(f"folder {folder} cannot be listed: {error.strerror or error}") from None
+
+
+def unreadable(path: Path) -> str | None:
+    """Why a path that names a file or folder cannot be followed (a symlink loop, a dangling link), or None."""
+    try:
+        os.stat(path)
+    except OSError as error:
+        if path.is_symlink():
+            import errno  # noqa: PLC0415 (local: this file's imports are shared with other edits)
+            kind = "a symlink loop" if error.errno == errno.ELOOP else "a link to nothing readable"
+            return f"{path} is {kind} ({error.strerror})"
+        return f"{path} cannot be read ({error.strerror})"
+    return None
+
+
+def input_files(settings: Settings) -> list[tuple[str, list[Path]]]:
+    """(input name, files or folder found) for every input of the enabled shapes.
+
+    A generic input is <data_dir>/<input>.csv, .csv.gz or .parquet (the
+    extension in any case), or a folder <data_dir>/<input>/ of delivery
+    files; another shape's tables are the files in <data_dir>/<shape>/ (which
+    tables a shape needs, the build checks and names). Folders are listed,
+    never globbed: a name with * ? [ ] is only itself.
     """
+    def named(folder: Path, stem: str) -> list[Path]:
+        found = [Path(entry.path) for entry in folder_entries(folder)
+                 if delivery_kind(entry.name) in DELIVERY_KINDS
+                 and entry.name[:-len(delivery_kind(entry.name)) - 1] == stem]
+        if (folder / stem).is_dir() or (folder / stem).is_symlink():
+            found.append(folder / stem)
+        return found
+
     inputs: list[tuple[str, list[Path]]] = []
     for role, name in zip(("storefront", "processor", "erp"), INPUTS):
         for shape in settings.shapes.get(role) or ["generic"]:
             if shape == "generic":
-                inputs.append((name, [settings.data_dir / f"{name}.csv", settings.data_dir / f"{name}.parquet",
-                                      settings.data_dir / name]))
+                inputs.append((name, named(settings.data_dir, name)))
                 continue
             folder = settings.data_dir / shape
-            tables = sorted({path.stem for path in folder.glob("*") if path.suffix in (".csv", ".parquet")})
+            tables = sorted({entry.name[:-len(delivery_kind(entry.name)) - 1]
+                             for entry in (folder_entries(folder) if folder.is_dir() else [])
+                             if delivery_kind(entry.name) in DELIVERY_KINDS})
             if not tables:
                 inputs.append((f"{shape} ({role})", []))
             for table in tables:
-                inputs.append((f"{shape}/{table}", [folder / f"{table}.csv", folder / f"{table}.parquet"]))
+                inputs.append((f"{shape}/{table}", named(folder, table)))
     return list(dict(inputs).items())
 
 
-def check_inputs(settings: Settings) -> None:
-    """Each input exists once. Rows are counted by the build itself (one
-    reader, so the count is the rows reconciled): a source with no rows is
-    reported stale from the build's own count."""
+def check_inputs(settings: Settings) -> list[str]:
+    """Each input exists once and every file of it can be read; returns the
+    ignored files (hidden, AppleDouble, not a delivery), which are listed.
+    Rows are counted by the build itself (one reader, so the count is the rows
+    reconciled): a source with no rows is reported stale from the build's own count."""
+    problem = unreadable(settings.data_dir) if settings.data_dir.is_symlink() else None
+    if problem:
+        raise CheckpointError(f"data folder {problem}")
     if not settings.data_dir.is_dir():
         raise CheckpointError(f"data folder {settings.data_dir} does not exist or is not a folder")
     if not os.access(settings.data_dir, os.R_OK | os.X_OK):
         raise CheckpointError(f"data folder {settings.data_dir} is not readable")
-    problems = []
-    for name, candidates in input_files(settings):
-        found = [p for p in candidates if p.exists()]
+    missing, problems, ignored = [], [], []
+    for name, found in input_files(settings):
         if not found:
-            expected = (f"{name}.csv or .parquet, or a folder {name}/" if candidates
-                        else "tables (docs/inputs.md: Your data)")
-            where = candidates[0].parent if candidates else settings.data_dir / name.split(" ")[0]
-            problems.append(f"{name}: no {expected} in {where}")
+            shape_folder = "(" in name  # a shape's folder with no table in it
+            expected = "tables (docs/inputs.md: Your data)" if shape_folder \
+                else f"{name}.csv, .csv.gz or .parquet, or a folder {name}/"
+            where = settings.data_dir / name.split(" ")[0] if shape_folder else settings.data_dir
+            missing.append(f"{name}: no {expected} in {where}")
         elif len(found) > 1:
             problems.append(f"{name}: {' and '.join(p.name for p in found)} present; keep one")
+        elif unreadable(found[0]):
+            problems.append(unreadable(found[0]))
         else:
             print(f"  {name}: {found[0]}")
-    if problems:
-        raise CheckpointError("input missing: " + "; ".join(problems))
+            if found[0].is_dir():
+                for entry in folder_entries(found[0]):
+                    path = Path(entry.path)
+                    kind = delivery_kind(entry.name)
+                    if kind in DELIVERY_KINDS and unreadable(path):
+                        problems.append(unreadable(path))
+                    elif kind in DELIVERY_KINDS and path.is_dir():
+                        problems.append(f"{path} is a folder, not a delivery file")
+                    elif kind not in DELIVERY_KINDS:
+                        ignored.append(str(path.relative_to(settings.data_dir)))
+    if missing or problems:
+        raise CheckpointError("; ".join(([f"input missing: {'; '.join(missing)}"] if missing else [])
+                                        + ([f"input files: {'; '.join(problems)}"] if problems else [])))
+    for name in ignored:
+        print(f"  ignored: {name} (hidden, AppleDouble or not a .csv, .csv.gz or .parquet file)")
+    return ignored
+
+
+def input_file_list(database: Path, settings: Settings) -> list[dict[str, Any]]:
+    """Every input file the build saw (the hook's refund_input_files): read,
+    repeat (its content is another file's of the same input: not read) or
+    ignored (hidden, AppleDouble, not a delivery file), with its md5."""
+    import duckdb  # noqa: PLC0415 (local: this file's imports are shared with other edits)
+
+    schema = settings.extra_vars.get("refund_inputs_schema") or "refund_inputs"
+    with duckdb.connect(str(database), read_only=True) as con:
+        if not con.execute("select count(*) from duckdb_tables() where schema_name = ? and table_name = "
+                           "'refund_input_files'", [schema]).fetchone()[0]:
+            return []
+        cursor = con.execute(f'select * from "{schema}".refund_input_files order by system_name, input_name, '
+                             "file_name")
+        columns = [column[0] for column in cursor.description]
+        return [dict(zip(columns, row)) for row in cursor.fetchall()]
 
 
 def publish_for_bi(settings: Settings) -> dict[str, Any]:
@@ -306,6 +387,7 @@ def run(settings: Settings, started: datetime) -> tuple[dict[str, Any], list[dic
         build(settings, work)
         print("[3/4] reading the marts", flush=True)
         summary, variances, details = read_checkpoint(work, settings.checkpoint_id, settings.data_dir)
+        summary["input_files"] = input_file_list(work, settings)
         store.record_attempt(work, {**attempt, "finished_at": store.now_utc(), "outcome": summary["outcome"],
                                     "exit_code": EXIT_CODES[summary["outcome"]],
                                     "reason": summary["outcome_reasons"]})

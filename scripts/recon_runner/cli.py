@@ -30,6 +30,7 @@ import argparse
 import os
 import re
 import sys
+import traceback
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -199,7 +200,13 @@ def parse_args(argv: list[str] | None) -> Settings | argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    settings = parse_args(argv)
+    try:
+        settings = parse_args(argv)
+    except (OSError, RuntimeError) as error:  # a path argument is a symlink loop or an unreadable link
+        if "--debug" in (sys.argv if argv is None else argv):
+            traceback.print_exc()
+        print(f"FAILED: {error}. Nothing was changed.")
+        return 3
     if isinstance(settings, argparse.Namespace):
         import change_checks
 

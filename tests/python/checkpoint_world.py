@@ -10,7 +10,9 @@ one checkpoint database, and after every run checks:
   history by design (when a variance was first seen);
 - history: fct_variance_history and fct_checkpoint_runs equal what the
   sequence of completed checkpoints implies (modelled here from the rules in
-  README "Outcomes", not read back from the code);
+  README "Outcomes", not read back from the code): a delivery is new when its
+  content (md5) is, whatever its name, and a stale checkpoint carries the
+  previous open variances forward unchanged;
 - outcome and exit code follow the rules; a failed or killed checkpoint
   changes nothing a later checkpoint or a BI tool reads.
 
@@ -21,6 +23,9 @@ fault) and test_checkpoint_state_machine.py (a hypothesis state machine).
 from __future__ import annotations
 
 import csv
+import gzip
+import hashlib
+import io
 import json
 import os
 import shutil
@@ -47,6 +52,9 @@ SYSTEMS = {"storefront": "storefront_refunds", "processor": "processor_refunds",
 FRESHNESS_HOURS = 24
 START = datetime(2026, 3, 1)
 # The tables a checkpoint publishes (the runner's own log is not one of them).
+# The start of a macOS AppleDouble file (magic 0x00051607, version 2, "Mac OS X"
+# filler; RFC 1740 appendix B, Apple's AppleSingle/AppleDouble format).
+APPLE_DOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        \x00\x02\x00\x00\x00\x09"
 PUBLISHED = ("fct_refund_variances", "fct_variance_history", "fct_checkpoint_runs", "fct_rejected_rows",
              "rpt_refund_reconciliation", "fct_expected_erp_postings")
 
@@ -64,6 +72,7 @@ class Recorded:
     rows_read: dict[str, int]
     latest: dict[str, datetime | None]
     outcome: str
+    contents: dict[str, set[str]] = field(default_factory=dict)   # system -> md5 of each file read
 
 
 @dataclass
@@ -74,9 +83,11 @@ class World:
     latest_as_of: datetime | None = None
     recorded: dict[datetime, Recorded] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
+    data_name: str = "data"   # the data folder's name (it may hold * ? [ ])
+    sent: dict[int, dict[str, Path]] = field(default_factory=dict)   # delivery -> input -> file
 
     def __post_init__(self) -> None:
-        self.data = self.root / "data"
+        self.data = self.root / self.data_name
         self.database = self.root / "checkpoints.duckdb"
         self.reports = self.root / "reports"
         for name in SYSTEMS.values():
@@ -107,11 +118,30 @@ class World:
                                 erp_reason, "full", stamp(received), stamp(received), received.strftime("%Y-%m")])
         return rows
 
+    def file_name(self, number: int, style: str = "plain") -> str:
+        """A delivery file's name: plain delivery_007.csv, or a variant a sender
+        may use (docs/running.md "Delivery files")."""
+        return {"plain": f"delivery_{number:03d}.csv", "upper": f"DELIVERY_{number:03d}.CSV",
+                "brackets": f"delivery[{number:03d}].csv", "wildcards": f"delivery_*{number:03d}?.csv",
+                "gzip": f"delivery_{number:03d}.csv.gz"}[style]
+
+    def write_delivery(self, path: Path, header: list[str], rows: list[list[str]]) -> None:
+        buffer = io.StringIO(newline="")
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        writer.writerows(rows)
+        data = buffer.getvalue().encode("utf-8")
+        # mtime=0: the same rows gzipped twice are the same bytes
+        path.write_bytes(gzip.compress(data, mtime=0) if path.name.endswith(".gz") else data)
+        if path.name != path.name.lower() or "[" in path.name:
+            # macOS copies leave an AppleDouble file beside (binary, not a CSV): ignored
+            (path.parent / f"._{path.name}").write_bytes(APPLE_DOUBLE)
+
     def deliver(self, parts: list[dict[str, list[list[str]]]], systems: tuple[str, ...] = tuple(SYSTEMS),
-                bad_row_first: bool = False) -> None:
+                bad_row_first: bool = False, style: str = "plain") -> None:
         """One delivery file per system in `systems`, holding the rows of `parts`.
         bad_row_first: the first data row of each file is unreadable (no id), at
-        the same row number in every delivery."""
+        the same row number in every delivery. style: the file name (file_name)."""
         self.deliveries += 1
         for system in systems:
             rows = [row for part in parts for row in part.get(system, [])]
@@ -120,21 +150,26 @@ class World:
                 bad = ["" for _ in header]
                 bad[header.index("amount")] = "1.00"
                 rows.insert(0, bad)
-            path = self.data / SYSTEMS[system] / f"delivery_{self.deliveries:03d}.csv"
-            with open(path, "w", newline="", encoding="utf-8") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(INPUT_COLUMNS[SYSTEMS[system]])
-                writer.writerows(rows)
-        self.log.append(f"deliver {self.deliveries} {systems} {len(parts)} refunds bad={bad_row_first}")
+            path = self.data / SYSTEMS[system] / self.file_name(self.deliveries, style)
+            self.write_delivery(path, INPUT_COLUMNS[SYSTEMS[system]], rows)
+            self.sent.setdefault(self.deliveries, {})[SYSTEMS[system]] = path
+        self.log.append(f"deliver {self.deliveries} {systems} {len(parts)} refunds bad={bad_row_first} {style}")
 
     def repeat_last_delivery(self) -> None:
         """The latest delivery file of each input again, under the next delivery's name."""
-        latest = f"delivery_{self.deliveries:03d}.csv"
+        self.resend(self.deliveries)
+
+    def resend(self, number: int, style: str = "plain") -> None:
+        """Delivery `number`'s files of each input again (the same bytes), under
+        the next delivery's name in `style`: a re-sent file, nothing new."""
         self.deliveries += 1
-        for name in SYSTEMS.values():
-            if (self.data / name / latest).exists():
-                shutil.copyfile(self.data / name / latest, self.data / name / f"delivery_{self.deliveries:03d}.csv")
-        self.log.append(f"repeat {latest} as delivery {self.deliveries}")
+        for name, path in self.sent.get(number, {}).items():
+            target = self.file_name(self.deliveries, style)
+            if path.name.endswith(".gz") != target.endswith(".gz"):  # keep the bytes: gzip stays gzip
+                target = target + ".gz" if path.name.endswith(".gz") else target[:-len(".gz")]
+            shutil.copyfile(path, self.data / name / target)
+            self.sent.setdefault(self.deliveries, {})[name] = self.data / name / target
+        self.log.append(f"resend delivery {number} as delivery {self.deliveries} ({style})")
 
     # ---- running ----------------------------------------------------------
 
@@ -171,7 +206,8 @@ class World:
         return database
 
     def has_every_input(self) -> bool:
-        return all(any((self.data / name).glob("*.csv")) for name in SYSTEMS.values())
+        contents = self.contents()
+        return all(contents[system] for system in SYSTEMS)
 
     def checkpoint(self, as_of: datetime, expect_failure: bool = False) -> subprocess.CompletedProcess:
         """Run a checkpoint and check everything the oracle says about it.
@@ -216,19 +252,34 @@ class World:
         earlier = [moment for moment in self.recorded if moment < as_of]
         previous = self.recorded[max(earlier)] if earlier else None
         previously_open = previous.open if previous else {}
-        opened = {v: previously_open.get(v, as_of) for v in variances}
-        resolved = {v: first for v, first in previously_open.items() if v not in opened}
+        contents = self.contents()
         stale = False
         for system in SYSTEMS:
+            seen = set().union(*(self.recorded[moment].contents.get(system, set()) for moment in earlier))
             if rows_read[system] == 0 or latest[system] is None:
                 stale = True
             elif latest[system] < as_of - timedelta(hours=FRESHNESS_HOURS):
                 stale = True
-            elif previous and rows_read[system] <= previous.rows_read[system] \
-                    and previous.latest[system] is not None and latest[system] <= previous.latest[system]:
+            elif previous and not contents[system] - seen:  # no file whose content is new, under any name
                 stale = True
+        if stale:  # a stale checkpoint changes no variance's state or age
+            opened, resolved = dict(previously_open), {}
+        else:
+            opened = {v: previously_open.get(v, as_of) for v in variances}
+            resolved = {v: first for v, first in previously_open.items() if v not in opened}
         outcome = "stale_sources" if stale else ("variances_found" if variances or rejected else "clean")
-        return Recorded(as_of, opened, resolved, rows_read, latest, outcome)
+        return Recorded(as_of, opened, resolved, rows_read, latest, outcome, contents)
+
+    def contents(self) -> dict[str, set[str]]:
+        """The md5 of every delivery file of each system (docs/running.md "Delivery files"):
+        a .csv, .csv.gz or .parquet file in any case, not hidden."""
+        result = {}
+        for system, name in SYSTEMS.items():
+            folder = self.data / name
+            result[system] = {hashlib.md5(path.read_bytes()).hexdigest() for path in folder.iterdir()
+                              if not path.name.startswith(".")
+                              and path.name.lower().endswith((".csv", ".csv.gz", ".parquet"))}
+        return result
 
     def check_history(self) -> None:
         with duckdb.connect(str(self.database), read_only=True) as con:

@@ -1,7 +1,8 @@
 """Any sequence of deliveries and checkpoints tells the truth (hypothesis).
 
 The state machine tries sequences of deliveries (clean, faulty, dated past
-the clock, a bad row at a row number seen before, corrections, repeats) and
+the clock, a bad row at a row number seen before, corrections, repeats, file
+names a sender may choose, earlier files sent again under another name) and
 checkpoints (later, again, backfilled, failed, killed), and after each one
 checks the oracle in checkpoint_world.py: the checkpoint's verdict, counts and
 variances equal what a fresh full build of the same files at the same as_of
@@ -94,6 +95,25 @@ class CheckpointSequences(RuleBasedStateMachine):
           hours=st.integers(2, 30))
     def odd_day(self, kind: str, count: int, hours: int) -> None:
         self.day(kind, count, hours)
+
+    @rule(style=st.sampled_from(["upper", "brackets", "wildcards", "gzip"]), count=st.integers(1, 3),
+          hours=st.integers(2, 30))
+    def renamed_day(self, style: str, count: int, hours: int) -> None:
+        """A clean delivery whose file name a sender may choose (DELIVERY_007.CSV,
+        delivery[007].csv, delivery_*007?.csv, .csv.gz; an AppleDouble file beside)."""
+        self.world.deliver([self.world.refund_rows(self.clock - timedelta(minutes=60 - index))
+                            for index in range(count)], style=style)
+        self.clock += timedelta(hours=hours)
+        self.world.checkpoint(self.clock)
+
+    @rule(style=st.sampled_from(["plain", "upper", "brackets", "wildcards"]), back=st.integers(0, 3),
+          hours=st.integers(2, 30))
+    def resent_day(self, style: str, back: int, hours: int) -> None:
+        """An earlier delivery's files sent again (the same bytes) under another
+        name: a repeat, read once, nothing new."""
+        self.world.resend(max(1, self.world.deliveries - back), style)
+        self.clock += timedelta(hours=hours)
+        self.world.checkpoint(self.clock)
 
     @precondition(lambda self: self.faulty)
     @rule(hours=st.integers(2, 30))

@@ -4,7 +4,9 @@
 
       stale_sources    a source delivered no rows, nothing newer than the
                        freshness window, or nothing new since the previous
-                       checkpoint (more rows or a newer record);
+                       checkpoint (fct_checkpoint_sources states the rule:
+                       a file with new content, or on a warehouse more rows
+                       or a newer record);
       variances_found  otherwise, any open variance or any rejected input row
                        (every row of fct_rejected_rows: the period calendar's
                        too, since a calendar row that cannot be placed can hide
@@ -19,28 +21,8 @@
 
 {{ config(pre_hook="{{ replace_current_checkpoint('as_of') }}", **checkpoint_history_config('as_of')) }}
 
-{%- set window_hours = source_freshness_hours() | int -%}
-{%- set hours_before_as_of = dbt.datediff('deliveries.latest_record_at', as_of_literal(), 'hour') -%}
 
 with
-
-storefront_rows as (
-
-    select * from {{ ref('stg_storefront__refunds') }}
-
-),
-
-processor_rows as (
-
-    select * from {{ ref('stg_processor__refund_events') }}
-
-),
-
-erp_rows as (
-
-    select * from {{ ref('stg_erp__refund_postings') }}
-
-),
 
 calendar_rows as (
 
@@ -69,28 +51,11 @@ history as (
 
 ),
 
-deliveries as (
+sources as (
 
-    select
-        'storefront' as system_name,
-        count(*) as rows_read,
-        sum(case when is_accepted then 0 else 1 end) as rows_rejected,
-        max(case when is_accepted then recorded_at end) as latest_record_at
-    from storefront_rows
-    union all
-    select
-        'processor' as system_name,
-        count(*) as rows_read,
-        sum(case when is_accepted then 0 else 1 end) as rows_rejected,
-        max(case when is_accepted then event_at end) as latest_record_at
-    from processor_rows
-    union all
-    select
-        'erp' as system_name,
-        count(*) as rows_read,
-        sum(case when is_accepted then 0 else 1 end) as rows_rejected,
-        max(case when is_accepted then received_at end) as latest_record_at
-    from erp_rows
+    -- per system: rows read and rejected, newest record, stale or not (the rule)
+    select * from {{ ref('fct_checkpoint_sources') }}
+    where checkpoint_as_of = {{ as_of_literal() }}
 
 ),
 
@@ -133,26 +98,11 @@ variance_counts as (
 
 {% if is_incremental() %}
 
-earlier_checkpoints as (
-
-    select * from {{ this }}
-    where as_of < {{ as_of_literal() }}
-
-),
-
-latest_earlier_checkpoint as (
-
-    select max(as_of) as as_of
-    from earlier_checkpoints
-
-),
-
 previous_checkpoint as (
 
-    select earlier_checkpoints.*
-    from earlier_checkpoints
-    inner join latest_earlier_checkpoint
-        on earlier_checkpoints.as_of = latest_earlier_checkpoint.as_of
+    select max(checkpoint_id) as checkpoint_id
+    from {{ this }}
+    where as_of = (select max(as_of) from {{ this }} where as_of < {{ as_of_literal() }})
 
 ),
 
@@ -160,70 +110,26 @@ previous_checkpoint as (
 
 previous_checkpoint as (
 
-    select
-        cast(null as {{ dbt.type_string() }}) as checkpoint_id,
-        cast(null as {{ dbt.type_bigint() }}) as storefront_rows_read,
-        cast(null as {{ dbt.type_bigint() }}) as processor_rows_read,
-        cast(null as {{ dbt.type_bigint() }}) as erp_rows_read,
-        cast(null as timestamp) as storefront_latest_record_at,
-        cast(null as timestamp) as processor_latest_record_at,
-        cast(null as timestamp) as erp_latest_record_at
-    where false
+    select cast(null as {{ dbt.type_string() }}) as checkpoint_id
 
 ),
 
 {% endif %}
 
-freshness as (
-
-    select
-        deliveries.system_name,
-        deliveries.rows_read,
-        deliveries.rows_rejected,
-        deliveries.latest_record_at,
-        previous_checkpoint.checkpoint_id as previous_checkpoint_id,
-        case
-            when deliveries.rows_read = 0 then 'no rows'
-            when deliveries.latest_record_at is null then 'no accepted row'
-            when deliveries.latest_record_at < {{ dbt.dateadd('hour', -window_hours, as_of_literal()) }}
-                then
-                    'newest record '
-                    || cast(deliveries.latest_record_at as {{ dbt.type_string() }})
-                    || ', '
-                    || cast({{ hours_before_as_of }} as {{ dbt.type_string() }})
-                    || ' h before as_of (window {{ window_hours }} h)'
-            when coalesce(
-                deliveries.rows_read <= case deliveries.system_name
-                    when 'storefront' then previous_checkpoint.storefront_rows_read
-                    when 'processor' then previous_checkpoint.processor_rows_read
-                    else previous_checkpoint.erp_rows_read
-                end
-                and deliveries.latest_record_at <= case deliveries.system_name
-                    when 'storefront' then previous_checkpoint.storefront_latest_record_at
-                    when 'processor' then previous_checkpoint.processor_latest_record_at
-                    else previous_checkpoint.erp_latest_record_at
-                end,
-                false
-            ) then 'nothing new since ' || previous_checkpoint.checkpoint_id
-        end as stale_reason
-    from deliveries
-    left join previous_checkpoint on 1 = 1
-
-),
-
 pivoted as (
 
     select
         {%- for system_name in ['storefront', 'processor', 'erp'] %}
-        max(case when freshness.system_name = '{{ system_name }}' then freshness.rows_read end)
+        max(case when sources.system_name = '{{ system_name }}' then sources.rows_read end)
             as {{ system_name }}_rows_read,
-        max(case when freshness.system_name = '{{ system_name }}' then freshness.latest_record_at end)
+        max(case when sources.system_name = '{{ system_name }}' then sources.latest_record_at end)
             as {{ system_name }}_latest_record_at,
         {%- endfor %}
-        sum(freshness.rows_rejected) + max(calendar_rejections.rows_rejected) as rows_rejected,
-        max(freshness.previous_checkpoint_id) as previous_checkpoint_id
-    from freshness
+        sum(sources.rows_rejected) + max(calendar_rejections.rows_rejected) as rows_rejected,
+        max(previous_checkpoint.checkpoint_id) as previous_checkpoint_id
+    from sources
     cross join calendar_rejections
+    cross join previous_checkpoint
 
 ),
 
@@ -232,7 +138,7 @@ stale as (
     select
         {{ dbt.listagg('system_name', "', '", 'order by system_name') }} as stale_sources,
         {{ dbt.listagg("system_name || ' ' || stale_reason", "'; '", 'order by system_name') }} as stale_reasons
-    from freshness
+    from sources
     where stale_reason is not null
 
 ),
@@ -255,7 +161,7 @@ final as (
         pivoted.storefront_latest_record_at,
         pivoted.processor_latest_record_at,
         pivoted.erp_latest_record_at,
-        cast({{ window_hours }} as integer) as freshness_window_hours,
+        cast({{ source_freshness_hours() | int }} as integer) as freshness_window_hours,
         cast(stale.stale_sources as {{ dbt.type_string() }}) as stale_sources,
         cast(
             case

@@ -1,7 +1,12 @@
 {#- The history of every variance across checkpoints: at each checkpoint one
     `open` row per variance it sees (carrying the first checkpoint of the
     current open streak) and one `resolved` row per variance the previous
-    checkpoint saw and this one no longer does. Incremental and never fully
+    checkpoint saw and this one no longer does. History moves only on a
+    checkpoint that saw fresh sources: on a stale one (any row of
+    fct_checkpoint_sources with a stale_reason) the previous open set is
+    carried forward unchanged, with its first_detected_at and no resolution,
+    so a day a source sent nothing new changes no variance's state or age.
+    Incremental and never fully
     refreshed: it is the record. amount_delta (major units, exact at the
     currency's exponent) sits beside the integer amount_delta_minor; a record
     created before it existed gains the column (on_schema_change
@@ -14,6 +19,17 @@ with
 current_variances as (
 
     select * from {{ ref('int_refund_variances_detected') }}
+
+),
+
+staleness as (
+
+    -- the sources stale at this checkpoint (fct_checkpoint_sources states the rule)
+    select count(*) as stale_source_count
+    from {{ ref('fct_checkpoint_sources') }}
+    where
+        checkpoint_as_of = {{ as_of_literal() }}
+        and stale_reason is not null
 
 ),
 
@@ -78,8 +94,32 @@ open_now as (
         current_variances.minor_units,
         {{ minor_to_major('current_variances.amount_delta_minor', 'current_variances.minor_units') }} as amount_delta
     from current_variances
+    cross join staleness
     left join previously_open
         on current_variances.variance_id = previously_open.variance_id
+    where staleness.stale_source_count = 0
+
+),
+
+carried_forward as (
+
+    -- a stale checkpoint: the previous open set, unchanged
+    select
+        {{ as_of_literal() }} as checkpoint_as_of,
+        previously_open.variance_id,
+        previously_open.refund_id,
+        previously_open.variance_type,
+        previously_open.discrepancy_system,
+        'open' as state,
+        previously_open.first_detected_at,
+        cast(null as timestamp) as resolved_at,
+        previously_open.amount_delta_minor,
+        previously_open.currency,
+        previously_open.minor_units,
+        {{ minor_to_major('previously_open.amount_delta_minor', 'previously_open.minor_units') }} as amount_delta
+    from previously_open
+    cross join staleness
+    where staleness.stale_source_count > 0
 
 ),
 
@@ -100,15 +140,20 @@ resolved_now as (
         -- from the minor units: rows recorded before amount_delta existed have it null
         {{ minor_to_major('previously_open.amount_delta_minor', 'previously_open.minor_units') }} as amount_delta
     from previously_open
+    cross join staleness
     left join current_variances
         on previously_open.variance_id = current_variances.variance_id
-    where current_variances.variance_id is null
+    where
+        current_variances.variance_id is null
+        and staleness.stale_source_count = 0
 
 ),
 
 final as (
 
     select * from open_now
+    union all
+    select * from carried_forward
     union all
     select * from resolved_now
 

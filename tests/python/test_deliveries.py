@@ -1,0 +1,212 @@
+"""Deliveries have identity, file discovery is literal, a stale day changes no
+history (issue 24, observations 2, 3, 4, 7 and 12).
+
+Each test drives the real runner over days (checkpoint_world.World, whose
+oracle also checks every mart against a fresh build and the history against
+the rules) and asserts what the observation got wrong: a re-sent file is a
+repeat whatever its name; a file name is never a pattern; .CSV, .csv.gz are
+read and hidden or AppleDouble files ignored and listed; a stale checkpoint
+keeps every open variance's state and age; an unreadable link is one line,
+exit 3.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from checkpoint_world import APPLE_DOUBLE, START, SYSTEMS, World, cp_id
+
+pytestmark = pytest.mark.slow
+
+
+def summary(world: World, as_of) -> dict:
+    return json.loads((world.reports / cp_id(as_of) / "summary.json").read_text())
+
+
+def files_by_status(world: World, as_of) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {}
+    for row in summary(world, as_of)["input_files"]:
+        result.setdefault(row["status"], []).append(row["file_name"])
+    return result
+
+
+def test_a_file_sent_again_after_a_stale_checkpoint_is_a_repeat(tmp_path: Path) -> None:
+    """Observation 2: a stale checkpoint (the ERP sent nothing), then the ERP's
+    first file again under another name: nothing new, stale (exit 2), not clean."""
+    world = World(tmp_path)
+    world.deliver([world.refund_rows(START + timedelta(hours=1))])
+    assert world.checkpoint(START + timedelta(hours=6)).returncode == 0
+    world.deliver([world.refund_rows(START + timedelta(hours=7), status="pending")], systems=("storefront", "processor"))
+    assert world.checkpoint(START + timedelta(hours=9)).returncode == 2
+    world.deliver([world.refund_rows(START + timedelta(hours=10), status="pending")],
+                  systems=("storefront", "processor"))
+    erp = world.data / SYSTEMS["erp"]
+    for name in ("ERP export 2026-03-01.CSV", "delivery_001 (1).csv"):  # the same bytes, two other names
+        shutil.copyfile(erp / "delivery_001.csv", erp / name)
+    again = world.checkpoint(START + timedelta(hours=12))
+    assert again.returncode == 2, again.stdout[-2000:]
+    assert "erp nothing new since cp_20260301T090000Z" in again.stdout
+    assert summary(world, START + timedelta(hours=12))["rows_read"]["erp"] == 1
+    repeats = files_by_status(world, START + timedelta(hours=12))["repeat"]
+    # the first in name order is read, the others are repeats of it
+    assert sorted(repeats) == ["erp_refund_postings/delivery_001 (1).csv", "erp_refund_postings/delivery_001.csv"]
+
+
+def test_a_file_repeated_within_one_checkpoint_is_read_once(tmp_path: Path) -> None:
+    """The same content twice in one checkpoint (a copy beside the original):
+    read once, listed as a repeat; no double-counted posting."""
+    world = World(tmp_path)
+    world.deliver([world.refund_rows(START + timedelta(hours=1))])
+    erp = world.data / SYSTEMS["erp"]
+    shutil.copyfile(erp / "delivery_001.csv", erp / "delivery_001 copy.csv")
+    result = world.checkpoint(START + timedelta(hours=6))
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert summary(world, START + timedelta(hours=6))["rows_read"] == {"storefront": 1, "processor": 2, "erp": 1}
+    assert files_by_status(world, START + timedelta(hours=6))["repeat"] == ["erp_refund_postings/delivery_001.csv"]
+
+
+@pytest.mark.parametrize("data_name", ["data", "d[a]ta*?"])
+def test_file_names_are_never_patterns(tmp_path: Path, data_name: str) -> None:
+    """Observation 3: erp[1].csv beside erp1.csv, batch_?.csv beside batch_1.csv,
+    delivery*.csv beside the others, in a data folder whose own name may hold
+    * ? [ ]: each file is read once, itself."""
+    world = World(tmp_path, data_name=data_name)
+    for hour in range(1, 5):
+        world.deliver([world.refund_rows(START + timedelta(hours=hour))])
+    names = ["erp[1].csv", "erp1.csv", "batch_?.csv", "batch_1.csv"]
+    for system, folder in SYSTEMS.items():
+        for number, name in enumerate(names, start=1):
+            (world.data / folder / f"delivery_{number:03d}.csv").rename(world.data / folder / name)
+    world.deliver([world.refund_rows(START + timedelta(hours=5))], style="wildcards")
+    result = world.checkpoint(START + timedelta(hours=6))
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert summary(world, START + timedelta(hours=6))["rows_read"] == {"storefront": 5, "processor": 10, "erp": 5}
+    booked = summary(world, START + timedelta(hours=6))["booked_totals"]
+    assert [(row["erp_postings"], row["storefront_refunds"], row["net_variance"]) for row in booked] == [(5, 5, "0.00")]
+    assert sorted(files_by_status(world, START + timedelta(hours=6))["read"]) == sorted(
+        f"{folder}/{name}" for folder in SYSTEMS.values() for name in names + ["delivery_*005?.csv"])
+
+
+def test_every_delivery_file_name_is_read_or_listed(tmp_path: Path) -> None:
+    """Observation 7: DAY2.CSV and day3.csv.gz are read, a macOS ._day1.csv
+    (AppleDouble) and .DS_Store beside them are ignored and listed in
+    summary.json, and the checkpoint is clean."""
+    world = World(tmp_path)
+    world.deliver([world.refund_rows(START + timedelta(hours=1))])
+    world.deliver([world.refund_rows(START + timedelta(hours=2))], style="upper")
+    world.deliver([world.refund_rows(START + timedelta(hours=3))], style="gzip")
+    for folder in SYSTEMS.values():
+        (world.data / folder / "._delivery_001.csv").write_bytes(APPLE_DOUBLE)
+        (world.data / folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+        (world.data / folder / "notes.txt").write_text("sent by the ERP team\n")
+    result = world.checkpoint(START + timedelta(hours=6))
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert summary(world, START + timedelta(hours=6))["rows_read"] == {"storefront": 3, "processor": 6, "erp": 3}
+    files = files_by_status(world, START + timedelta(hours=6))
+    assert sorted(files["read"]) == sorted(f"{folder}/{name}" for folder in SYSTEMS.values()
+                                           for name in ("delivery_001.csv", "DELIVERY_002.CSV", "delivery_003.csv.gz"))
+    assert sorted(files["ignored"]) == sorted(f"{folder}/{name}" for folder in SYSTEMS.values()
+                                              for name in (".DS_Store", "._DELIVERY_002.CSV", "._delivery_001.csv",
+                                                           "notes.txt"))
+    assert "ignored: erp_refund_postings/._delivery_001.csv" in result.stdout
+
+
+def test_a_single_input_file_in_any_extension_case(tmp_path: Path) -> None:
+    """Observation 7, single files: storefront_refunds.CSV, processor_refunds.csv.gz
+    and erp_refund_postings.Parquet are the three inputs."""
+    world = World(tmp_path)
+    world.deliver([world.refund_rows(START + timedelta(hours=1)), world.refund_rows(START + timedelta(hours=2))])
+    for name, single in (("storefront_refunds", "storefront_refunds.CSV"),
+                         ("processor_refunds", "processor_refunds.csv.gz"),
+                         ("erp_refund_postings", "erp_refund_postings.Parquet")):
+        delivered = world.data / name / "delivery_001.csv"
+        if single.endswith(".gz"):
+            (world.data / single).write_bytes(gzip.compress(delivered.read_bytes()))
+        elif single.endswith(".Parquet"):
+            with duckdb.connect() as con:
+                con.execute(f"copy (select * from read_csv('{delivered}', all_varchar = true)) "
+                            f"to '{world.data / single}' (format parquet)")
+        else:
+            shutil.copyfile(delivered, world.data / single)
+        shutil.rmtree(world.data / name)
+    result = world.run(START + timedelta(hours=6))
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert summary(world, START + timedelta(hours=6))["rows_read"] == {"storefront": 2, "processor": 4, "erp": 2}
+    assert sorted(files_by_status(world, START + timedelta(hours=6))["read"]) == [
+        "erp_refund_postings.Parquet", "processor_refunds.csv.gz", "storefront_refunds.CSV"]
+
+
+def test_a_stale_checkpoint_changes_no_variance(tmp_path: Path) -> None:
+    """Observation 4: the ERP's export of a day is empty (stale: no rows); the
+    open variance is neither resolved that day nor new the day after: it keeps
+    its first-detected checkpoint and age."""
+    world = World(tmp_path)
+    world.deliver([world.refund_rows(START + timedelta(hours=1), erp_amount="1.00"),
+                   world.refund_rows(START + timedelta(hours=2))])
+    first = START + timedelta(hours=6)
+    assert world.checkpoint(first).returncode == 1
+    erp = world.data / SYSTEMS["erp"]
+    erp.rename(tmp_path / "erp_day1")
+    erp.mkdir()
+    world.deliver([world.refund_rows(START + timedelta(hours=20), status="pending")])  # the ERP's part is empty
+    stale = world.checkpoint(START + timedelta(hours=22))
+    assert stale.returncode == 2 and "erp no rows" in stale.stdout, stale.stdout[-2000:]
+    shutil.rmtree(erp)
+    (tmp_path / "erp_day1").rename(erp)
+    world.deliver([world.refund_rows(START + timedelta(hours=40))])
+    last = START + timedelta(hours=42)
+    assert world.checkpoint(last).returncode == 1
+    with duckdb.connect(str(world.database), read_only=True) as con:
+        history = con.execute("select checkpoint_as_of, variance_type, state, first_detected_at "
+                              "from fct_variance_history order by 1, 2, 3").fetchall()
+        open_now = con.execute("select variance_type, first_detected_at, days_since_first_detected "
+                               "from fct_refund_variances").fetchall()
+    assert history == [(first, "amount_mismatch", "open", first),
+                       (START + timedelta(hours=22), "amount_mismatch", "open", first),
+                       (last, "amount_mismatch", "open", first)]
+    assert open_now == [("amount_mismatch", first, 1)]
+
+
+def loop(path: Path) -> None:
+    path.symlink_to(path)
+
+
+@pytest.mark.parametrize("case", ["data folder is a loop", "input folder is a loop", "delivery file is a loop",
+                                  "delivery file links to nothing", "input file is a loop"])
+def test_an_unreadable_link_is_one_line_and_exit_3(tmp_path: Path, case: str) -> None:
+    """Observation 12: a symlink loop or a dangling link where the runner looks
+    for inputs: FAILED in one line naming it, exit 3, no traceback; nothing
+    silently skipped."""
+    world = World(tmp_path)
+    world.deliver([world.refund_rows(START + timedelta(hours=1))])
+    erp = world.data / SYSTEMS["erp"]
+    data_dir, culprit = None, erp / "delivery_002.csv"
+    if case == "data folder is a loop":
+        data_dir = culprit = tmp_path / "looping_data"
+        loop(culprit)
+    elif case == "input folder is a loop":
+        erp.rename(tmp_path / "erp_aside")
+        culprit = erp
+        loop(culprit)
+    elif case == "delivery file is a loop":
+        loop(culprit)
+    elif case == "delivery file links to nothing":
+        culprit.symlink_to(tmp_path / "gone.csv")
+    else:
+        shutil.rmtree(erp)
+        culprit = world.data / "erp_refund_postings.csv"
+        loop(culprit)
+    result = world.run(START + timedelta(hours=6), data_dir=data_dir)
+    output = result.stdout + result.stderr
+    assert result.returncode == 3, output[-2000:]
+    assert "Traceback" not in output
+    failed = [line for line in result.stdout.splitlines() if line.startswith("FAILED:")]
+    assert len(failed) == 1 and str(culprit) in failed[0], output[-2000:]
+    assert ("symlink loop" if "loop" in case else "link to nothing") in failed[0].lower(), failed
