@@ -192,7 +192,7 @@ def check_inputs(settings: Settings) -> list[str]:
         elif unreadable(found[0]):
             problems.append(unreadable(found[0]))
         else:
-            print(f"  {name}: {found[0]}")
+            print(f"  {printable(name)}: {printable(found[0])}")
             if found[0].is_dir():
                 for entry in folder_entries(found[0]):
                     path = Path(entry.path)
@@ -207,7 +207,7 @@ def check_inputs(settings: Settings) -> list[str]:
         raise CheckpointError("; ".join(([f"input missing: {'; '.join(missing)}"] if missing else [])
                                         + ([f"input files: {'; '.join(problems)}"] if problems else [])))
     for name in ignored:
-        print(f"  ignored: {name} (hidden, AppleDouble or not a .csv, .csv.gz or .parquet file)")
+        print(f"  ignored: {printable(name)} (hidden, AppleDouble or not a .csv, .csv.gz or .parquet file)")
     return ignored
 
 

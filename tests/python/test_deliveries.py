@@ -210,3 +210,23 @@ def test_an_unreadable_link_is_one_line_and_exit_3(tmp_path: Path, case: str) ->
     failed = [line for line in result.stdout.splitlines() if line.startswith("FAILED:")]
     assert len(failed) == 1 and str(culprit) in failed[0], output[-2000:]
     assert ("symlink loop" if "loop" in case else "link to nothing") in failed[0].lower(), failed
+
+
+def test_file_names_reach_the_terminal_inert(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A delivery or ignored file named with a newline or an ANSI escape is
+    printed escaped: a file name can never forge a line or colour a terminal."""
+    from recon_runner.checkpoint import check_inputs
+    from recon_runner.cli import parse_args
+
+    data = tmp_path / "data"
+    for name in ("storefront_refunds", "processor_refunds"):
+        (data / name).mkdir(parents=True)
+        (data / name / "day\n[1 of 4] FORGED\x1b[31m.csv").write_text("x\n1\n")
+    (data / "erp_refund_postings").mkdir()
+    (data / "erp_refund_postings" / "day1.csv").write_text("x\n1\n")
+    (data / "erp_refund_postings" / "note\nOutcome: clean (exit 0)\x1b[2J.txt").write_text("hi\n")
+    settings = parse_args(["run", "--data-dir", str(data), "--database", str(tmp_path / "t.duckdb"), "--no-bi"])
+    check_inputs(settings)
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\\x1b" in out
+    assert not any(line.startswith(("[1 of 4] FORGED", "Outcome:")) for line in out.splitlines()), out
