@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -90,6 +91,20 @@ def test_a_rejected_row_is_never_clean(tmp_path: Path) -> None:
     assert "VARIANCES FOUND: 0 open, 1 input rows rejected." in result.stdout
     assert "New since the last checkpoint: 0; resolved: 0." in result.stdout
     assert "erp_refund_postings missing erp_document_id 1" in result.stdout
+
+
+def test_a_tolerance_forgives_amounts_only(tmp_path: Path) -> None:
+    """Issue 24, observation 5, over days: a wrong ERP amount within
+    --tolerate-amount exits 0; the next day a never-booked refund beside it
+    exits 1 whatever the tolerance; the oracle (checkpoint_world.tolerated)
+    judges each from a fresh build."""
+    world = World(tmp_path)
+    world.deliver([world.refund_rows(START + timedelta(hours=1), erp_amount="1.00")])
+    first = world.checkpoint(START + timedelta(hours=6), tolerate=Decimal("1000"))
+    assert first.returncode == 0 and "within --tolerate-amount 1000" in first.stdout
+    world.deliver([world.refund_rows(START + timedelta(hours=7), with_erp=False)])
+    second = world.checkpoint(START + timedelta(hours=12), tolerate=Decimal("1000000"))
+    assert second.returncode == 1, second.stdout[-2000:]
 
 
 def test_the_clean_message_compares_like_with_like(tmp_path: Path) -> None:

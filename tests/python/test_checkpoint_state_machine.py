@@ -3,7 +3,7 @@
 The state machine tries sequences of deliveries (clean, faulty, dated past
 the clock, a bad row at a row number seen before, corrections, repeats, file
 names a sender may choose, earlier files sent again under another name) and
-checkpoints (later, again, backfilled, failed, killed), and after each one
+checkpoints (later, again, backfilled, failed, killed, with an amount tolerance), and after each one
 checks the oracle in checkpoint_world.py: the checkpoint's verdict, counts and
 variances equal what a fresh full build of the same files at the same as_of
 says. The explicit sequences it once found are in test_checkpoint_sequences.py.
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -132,6 +133,16 @@ class CheckpointSequences(RuleBasedStateMachine):
         """No delivery at all, then a checkpoint."""
         self.clock += timedelta(hours=hours)
         self.world.checkpoint(self.clock)
+
+    @rule(tolerance=st.sampled_from(["0", "0.50", "48.99", "1000"]), hours=st.integers(2, 30))
+    def tolerant_checkpoint(self, tolerance: str, hours: int) -> None:
+        """A checkpoint with --tolerate-amount: exit 0 only when no row was
+        rejected and every variance is an amount difference within it (a
+        wrong ERP amount here is 1.00 against a refund of 11.00 and up, so 0
+        tolerates none, 48.99 the first ones, 1000 all; a missing posting or a
+        wrong reason never is, whatever the tolerance)."""
+        self.clock += timedelta(hours=hours)
+        self.world.checkpoint(self.clock, tolerate=Decimal(tolerance))
 
     @precondition(lambda self: self.world.latest_as_of is not None)
     @rule()
