@@ -2,8 +2,8 @@
 is built as its connector lands it, and its labels.csv is checked row by row.
 
 Variants are batched into as few dbt builds as possible: one build holds at most
-one variant of each shape (a shape reads one landing at a time), so three
-builds cover every variant. A variant whose base model is not written yet is
+one variant of each shape (a shape reads one landing at a time), so four
+builds cover every variant (Adyen has four landings). A variant whose base model is not written yet is
 listed in PENDING with the reason, left out of the builds, and its test skips.
 
 Run: nice -n 19 .venv/bin/pytest -q tests/python/test_connector_fixtures.py
@@ -40,6 +40,10 @@ VARIANTS = {
         Variant("stripe_airbyte", "processor", "stripe", {"refunds.csv": "stripe/refunds.csv"}, "stripe"),
         Variant("stripe_api_json", "processor", "stripe", {"refunds.csv": "stripe/refunds.csv"}, "stripe"),
         Variant("adyen_webhooks", "processor", "adyen", {"notification.csv": "adyen/notification.csv"}, "adyen"),
+        Variant("adyen_magento2", "processor", "adyen", {"adyen_notification.csv": "adyen/adyen_notification.csv"},
+                "adyen", {"adyen_notification_table": "adyen_notification"}),
+        Variant("adyen_shopware6", "processor", "adyen", {"adyen_notification.csv": "adyen/adyen_notification.csv"},
+                "adyen", {"adyen_notification_table": "adyen_notification"}),
         Variant("adyen_settlement_details_report", "processor", "adyen",
                 {"settlement_detail_report.csv": "adyen/settlement_detail_report.csv"}, "adyen"),
         Variant("paypal_transaction_search_airbyte", "processor", "paypal",
@@ -68,9 +72,10 @@ BUILDS = {
     "build_a": {"as_of": "2025-08-01T00:00:00Z",
                 "variants": ["stripe_airbyte", "adyen_webhooks", "shopify_fivetran_graphql", "netsuite2_fivetran"]},
     "build_b": {"as_of": "2025-08-01T00:00:00Z",
-                "variants": ["stripe_api_json", "paypal_transaction_search_airbyte", "shopify_airbyte"]},
+                "variants": ["stripe_api_json", "paypal_transaction_search_airbyte", "shopify_airbyte", "adyen_magento2"]},
     "build_c": {"as_of": "2025-08-01T00:00:00Z",
                 "variants": ["paypal_v2_refunds", "adyen_settlement_details_report", "shopify_fivetran_rest"]},
+    "build_d": {"as_of": "2025-08-01T00:00:00Z", "variants": ["adyen_shopware6"]},
 }
 
 # Variance types a storefront or processor fixture can raise on its own (its
@@ -343,7 +348,7 @@ def test_shopify_reason_and_gateway_reference_come_from_where_shopify_keeps_them
 
 def test_adyen_settlement_lines_are_dated_in_utc_and_keyed_by_modification(builds: dict[str, Build]) -> None:
     """Settlement details: the refund is the Modification Reference, the payment the Psp
-    Reference; Creation Date is local time in the report's TimeZone (CET: +02:00 in July)."""
+    Reference; Creation Date is local time in the report's TimeZone (CEST: +02:00)."""
     staged = builds["adyen_settlement_details_report"].query("""
         select processor_refund_id, payment_id, cast(created_at as varchar) as created_at
         from main_intermediate.int_processor_refunds_collapsed where processor = 'adyen'
@@ -365,3 +370,56 @@ def test_netsuite_history_mode_reads_only_active_rows(tmp_path: Path) -> None:
     assert build.returncode == 0, build.output[-3000:]
     read = build.query("select erp_document_id, processor_refund_id, amount from main_staging.base_netsuite__erp_refund_postings")
     assert read.values.tolist() == [["302", "re_A02part", "20.00"]]
+
+
+def test_adyen_report_time_zone_abbreviations_are_fixed_offsets(builds: dict[str, Build]) -> None:
+    """TimeZone is Adyen's abbreviation of the offset in force (seed time_zone_abbreviations):
+    PDT and CEST read (DuckDB knows neither), BST is British not Bangladesh, CET in winter is
+    +01:00; an ambiguous (IST) or unknown (XYZ) abbreviation is rejected with a reason naming it."""
+    build = builds["adyen_settlement_details_report"]
+    staged = build.query("""
+        select processor_refund_id, cast(created_at as varchar) as created_at
+        from main_intermediate.int_processor_refunds_collapsed where processor = 'adyen'
+    """).set_index("processor_refund_id")["created_at"]
+    assert staged["PDTREFUND0000A01"] == "2025-07-06 15:00:05"
+    assert staged["BSTREFUND0000A02"] == "2025-07-06 08:00:05"
+    assert staged["CETWINTER0000A03"] == "2025-01-15 09:00:05"
+    assert staged["AEDTREFUND000A06"] == "2025-01-09 23:00:05"
+    assert staged["RGRUQDR9IYTLHL93"] == "2025-07-04 09:00:05"  # CEST
+    rejected = build.query("""
+        select record_id, rejected_column, rejection_reason from fct_rejected_rows
+        where record_id in ('ISTREFUND0000A04', 'XYZREFUND0000A05') order by record_id
+    """)
+    assert rejected.values.tolist() == [
+        ["ISTREFUND0000A04", "created_at", "time zone IST in created_at has no UTC offset in seed time_zone_abbreviations"],
+        ["XYZREFUND0000A05", "created_at", "time zone XYZ in created_at has no UTC offset in seed time_zone_abbreviations"],
+    ]
+
+
+def test_amount_not_representable_at_iso_exponent_is_rejected_not_rounded(builds: dict[str, Build]) -> None:
+    """Adyen and Stripe write ISK with 2 decimals (ISO 4217: 0): 12345 is ISK 123.45, which
+    the marts' ISO exponent cannot hold, so the row is rejected with its reason."""
+    for variant, refund_id in [("adyen_webhooks", "ISKFRAC000000E02"), ("stripe_api_json", "re_J21iskfrac")]:
+        rejected = builds[variant].query("""
+            select amount_text, rejected_column, rejection_reason from fct_rejected_rows where record_id = ?
+        """, [refund_id])
+        assert rejected.values.tolist() == [["123.45", "amount", "more decimals than the currency allows"]], variant
+
+
+def test_adyen_plugin_tables_are_found_by_their_columns(builds: dict[str, Build]) -> None:
+    """Magento 2 and Shopware 6 keep webhooks in `adyen_notification` (pspreference, success
+    'true'/'false' or 1/0, created_at UTC, no eventDate): found without adyen_variant; a success
+    flag that is none of those leaves the event without a status, and it is rejected."""
+    for variant, refund_id, created_at, bad in [
+        ("adyen_magento2", "MGREFUND00000001", "2025-07-03 10:00:02", "MGREFUND00000005"),
+        ("adyen_shopware6", "SWREFUND00000002", "2025-07-04 11:00:02.25", "SWREFUND00000005"),
+    ]:
+        build = builds[variant]
+        staged = build.query("""
+            select processor_refund_id, cast(created_at as varchar) as created_at
+            from main_intermediate.int_processor_refunds_collapsed where processor = 'adyen'
+        """).set_index("processor_refund_id")["created_at"]
+        assert staged[refund_id] == created_at, variant
+        rejected = build.query("select rejected_column, rejection_reason from fct_rejected_rows where record_id = ?",
+                               [bad])
+        assert rejected.values.tolist() == [["status", "missing status"]], variant
