@@ -38,6 +38,8 @@
     Webhook amounts are minor units at Adyen's exponent (seed
     currency_exponents: CLP and ISK 2, CVE and IDR 0), converted here. -#}
 {{ config(enabled=refund_shape_enabled('processor', 'adyen')) }}
+-- The variant picks which seeds are read (report times or webhook exponents):
+-- depends_on: {{ ref('time_zone_abbreviations') }}, {{ ref('currency_exponents') }}, {{ ref('currencies') }}
 
 {%- set notification_relation = refund_source_relation('adyen', 'notification') %}
 {%- set report_relation = refund_source_relation('adyen', 'settlement_detail_report') %}
