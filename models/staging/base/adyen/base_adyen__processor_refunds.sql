@@ -183,13 +183,15 @@ final as (
         {{ system_minor_as_major_text('refund_events.amount_value', 'exponents.minor_units') }} as amount,
         {{ system_minor_amount_unit('refund_events.amount_value', 'exponents.minor_units') }} as amount_unit,
         refund_events.amount_currency as currency,
+        {%- set event_code = 'upper(trim(refund_events.event_code))' %}
+        {%- set success = "lower(trim(coalesce(refund_events.success, '')))" %}
         case
-            {%- if variant in ['magento2', 'shopware6'] %}
-            when refund_events.success is null then {{ shape_text(none) }}
-            {%- endif %}
-            when upper(trim(refund_events.event_code)) = 'CANCEL_OR_REFUND' and nullif(refund_events.modification_action, '') is not null
-                then {{ dbt.concat(['upper(trim(refund_events.event_code))', "':'", "lower(trim(coalesce(refund_events.success, '')))", "':'", 'refund_events.modification_action']) }}
-            else {{ dbt.concat(['upper(trim(refund_events.event_code))', "':'", "lower(trim(coalesce(refund_events.success, '')))"]) }}
+            -- a plugin table's success flag that is none of true/false/1/0
+            when {{ 'refund_events.success is null' if variant in ['magento2', 'shopware6'] else 'false' }}
+                then {{ shape_text(none) }}
+            when {{ event_code }} = 'CANCEL_OR_REFUND' and nullif(refund_events.modification_action, '') is not null
+                then {{ dbt.concat([event_code, "':'", success, "':'", 'refund_events.modification_action']) }}
+            else {{ dbt.concat([event_code, "':'", success]) }}
         end as status,
         -- Adyen's `reason` is refusal text, not a business reason.
         {{ shape_text(none) }} as reason,
