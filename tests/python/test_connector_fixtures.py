@@ -386,6 +386,9 @@ def test_adyen_report_time_zone_abbreviations_are_fixed_offsets(builds: dict[str
     assert staged["CETWINTER0000A03"] == "2025-01-15 09:00:05"
     assert staged["AEDTREFUND000A06"] == "2025-01-09 23:00:05"
     assert staged["RGRUQDR9IYTLHL93"] == "2025-07-04 09:00:05"  # CEST
+    # the repeated hour when summer time ends: the abbreviation says which of the two it was
+    assert staged["DSTCEST000000A07"] == "2024-10-27 00:30:05"
+    assert staged["DSTCET0000000A08"] == "2024-10-27 01:30:05"
     rejected = build.query("""
         select record_id, rejected_column, rejection_reason from fct_rejected_rows
         where record_id in ('ISTREFUND0000A04', 'XYZREFUND0000A05') order by record_id
