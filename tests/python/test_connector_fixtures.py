@@ -253,7 +253,10 @@ def test_table_var_names_the_file_read(tmp_path: Path) -> None:
     (data / "stripe" / "refunds.csv").rename(data / "stripe" / "stripe_api_refunds.csv")
     settings = {"as_of": "2025-08-01T00:00:00Z", "confirmation_sla_minutes": 30, "business_timezone": "UTC",
                 "dbt_vars": dbt_vars | {"stripe_refund_table": "stripe_api_refunds"}}
-    build = dbt_build(tmp_path, data, settings, "--select", "base_stripe__processor_refunds", command="run")
+    # the seeds it reads too: Stripe's exponents (currencies, currency_exponents)
+    build = dbt_build(tmp_path, data, settings, "--select", "currencies", "currency_exponents",
+                      "base_stripe__processor_refunds", "--exclude-resource-type", "test",
+                      "--exclude-resource-type", "unit_test")
     assert build.returncode == 0, build.output[-3000:]
     read = build.query("select processor_refund_id, source_file, created_at from main_staging.base_stripe__processor_refunds "
                        "order by 1")
