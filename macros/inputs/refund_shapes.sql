@@ -11,7 +11,9 @@
 
 {#- The columns every base model of `input_name` emits, all text except the
     first two. amount_unit says how `amount` is written: 'major' (12.50, the
-    generic format) or 'minor' (1250, Stripe and Adyen). -#}
+    generic format) or 'minor' (1250, a whole number at ISO 4217's
+    exponent). A system that writes minor units at its own exponent (Stripe,
+    Adyen) emits 'major' text converted with it (macros/money/system_exponents.sql). -#}
 {% macro refund_shape_columns(input_name) %}
     {%- set columns = {
         'storefront_refunds': [
