@@ -8,9 +8,6 @@
     {%- if forced not in ['auto', ''] + names -%}
         {{ refund_recon_fail("var adyen_variant must be auto, " ~ names | join(', ') ~ ", got '" ~ forced ~ "'") }}
     {%- endif -%}
-    {%- if forced in ['magento2', 'shopware6'] -%}
-        {{ return(forced) }}
-    {%- endif -%}
     {%- set lint = not execute or flag_var('refund_recon_lint', false) -%}
     {%- if forced == 'settlement_details' or (forced in ['auto', ''] and notification_relation is none and report_relation is not none) -%}
         {%- if report_relation is none and not lint -%}
@@ -20,6 +17,9 @@
     {%- endif -%}
     {%- if notification_relation is none and not lint -%}
         {{ refund_recon_fail("input 'adyen/notification' not found: expected webhook notifications or a settlement_detail_report in the adyen schema (data folder adyen/)") }}
+    {%- endif -%}
+    {%- if forced in ['magento2', 'shopware6'] -%}
+        {{ return(forced) }}
     {%- endif -%}
     {%- set columns = refund_relation_columns(notification_relation) if forced in ['auto', ''] else [] -%}
     {%- if 'pspreference' in columns and 'psp_reference' not in columns -%}
