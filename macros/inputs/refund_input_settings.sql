@@ -14,13 +14,14 @@
         'stripe_database', 'stripe_schema', 'stripe_refund_table',
         'adyen_database', 'adyen_schema', 'adyen_notification_table', 'adyen_settlement_detail_report_table',
         'paypal_database', 'paypal_schema', 'paypal_refund_table',
+        'square_database', 'square_schema', 'square_refund_table',
         'shopify_database', 'shopify_schema',
         'shopify_refund_table', 'shopify_transaction_table',
-        'shopify_return_line_item_table', 'shopify_order_refunds_table',
+        'shopify_return_line_item_table', 'shopify_order_refunds_table', 'shopify_order_refunds_transactions_table',
         'netsuite_database', 'netsuite_schema',
         'netsuite_transaction_table', 'netsuite_transactionaccountingline_table', 'netsuite_account_table',
         'netsuite_accountingperiod_table', 'netsuite_currency_table',
-        'netsuite_accountingbook_table',
+        'netsuite_accountingbook_table', 'netsuite_transactionline_table', 'netsuite_subsidiary_table',
     ] -%}
         {%- do identifier_var(name) -%}
     {%- endfor -%}

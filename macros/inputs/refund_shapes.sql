@@ -13,7 +13,12 @@
     first two. amount_unit says how `amount` is written: 'major' (12.50, the
     generic format) or 'minor' (1250, a whole number at ISO 4217's
     exponent). A system that writes minor units at its own exponent (Stripe,
-    Adyen) emits 'major' text converted with it (macros/money/system_exponents.sql). -#}
+    Adyen) emits 'major' text converted with it (macros/money/system_exponents.sql).
+    An ERP posting's
+    base_amount and base_currency keep the ledger's own amount where the
+    ERP books in another currency than the refund's (audit trail only), and
+    amount_check names why `amount` could not be read from it
+    (inexact_conversion, no_transaction_currency_amount); null elsewhere. -#}
 {% macro refund_shape_columns(input_name) %}
     {%- set columns = {
         'storefront_refunds': [
@@ -24,7 +29,8 @@
             'status', 'reason', 'created_at', 'event_at'],
         'erp_refund_postings': [
             'erp_document_id', 'processor_refund_id', 'order_id', 'gl_account', 'amount', 'amount_unit', 'currency',
-            'reason_code', 'refund_type', 'posted_at', 'received_at', 'posting_period'],
+            'reason_code', 'refund_type', 'posted_at', 'received_at', 'posting_period',
+            'base_amount', 'base_currency', 'amount_check'],
         'erp_accounting_periods': ['accounting_period', 'period_name', 'is_closed', 'is_locked', 'closed_at'],
     } -%}
     {{ return(['source_row_number', 'source_file'] + columns[input_name]) }}

@@ -40,19 +40,28 @@
 
 
 {#- The id of the checkpoint at as_of: its UTC time, so the same clock is the
-    same checkpoint. -#}
+    same checkpoint. A whole second reads cp_20260301T000000Z; a fraction is
+    added only when there is one, as six digits of microseconds
+    (cp_20260301T000000.500000Z), so two checkpoints less than a second apart
+    never share an id. The runner makes the same text (Settings.checkpoint_id). -#}
 {% macro checkpoint_id() -%}
     {{ adapter.dispatch('format_checkpoint_id', 'refund_recon')(as_of_literal()) }}
 {%- endmacro %}
 
 {% macro default__format_checkpoint_id(as_of) -%}
-    'cp_' || to_char({{ as_of }}, 'YYYYMMDD"T"HH24MISS"Z"')
+    'cp_' || to_char({{ as_of }}, 'YYYYMMDD"T"HH24MISS')
+    || case when to_char({{ as_of }}, 'US') = '000000' then '' else '.' || to_char({{ as_of }}, 'US') end
+    || 'Z'
 {%- endmacro %}
 
 {% macro duckdb__format_checkpoint_id(as_of) -%}
-    'cp_' || strftime({{ as_of }}, '%Y%m%dT%H%M%SZ')
+    'cp_' || strftime({{ as_of }}, '%Y%m%dT%H%M%S')
+    || case when strftime({{ as_of }}, '%f') = '000000' then '' else '.' || strftime({{ as_of }}, '%f') end
+    || 'Z'
 {%- endmacro %}
 
 {% macro spark__format_checkpoint_id(as_of) -%}
-    'cp_' || date_format({{ as_of }}, "yyyyMMdd'T'HHmmss'Z'")
+    'cp_' || date_format({{ as_of }}, "yyyyMMdd'T'HHmmss")
+    || case when date_format({{ as_of }}, 'SSSSSS') = '000000' then '' else '.' || date_format({{ as_of }}, 'SSSSSS') end
+    || 'Z'
 {%- endmacro %}

@@ -13,7 +13,7 @@
         dbt invocation started, so every model of one run shares one clock. -#}
     {%- set raw = var('as_of', '') | string | trim -%}
     {%- if raw in ('', 'None', 'now') -%}
-        {%- set value = run_started_at.strftime('%Y-%m-%d %H:%M:%S') -%}
+        {%- set value = run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') -%}
     {%- else -%}
         {%- set pattern = '^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?(Z|[+-]00(:?00)?)?$' -%}
         {%- if not modules.re.match(pattern, raw) -%}

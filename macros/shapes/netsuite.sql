@@ -38,3 +38,24 @@
 {% macro safe_cast_bigint(expr) -%}
     case when {{ regex_full_match('trim(' ~ expr ~ ')', '[0-9]{1,18}') }} then cast(trim({{ expr }}) as {{ dbt.type_bigint() }}) end
 {%- endmacro %}
+
+
+{#- `amount` / `rate` (decimal texts) as text at the currency's exponent
+    (`minor_units`, 0 to 4) when that quotient is exact: its product with
+    the rate gives back the amount to the last digit. Otherwise null: the
+    caller rejects the row, nothing is rounded. The division only proposes
+    the candidate (DuckDB divides decimals in double precision); the check
+    is exact decimal multiplication. Callers
+    bound the inputs: at most 6 decimals in amount, 10 in rate. -#}
+{% macro netsuite_exact_quotient_text(amount, rate, minor_units) -%}
+    {%- set quotient = 'cast(trim(' ~ amount ~ ') as decimal(22, 6)) / cast(trim(' ~ rate ~ ') as decimal(17, 10))' -%}
+    case
+        when cast(trim({{ rate }}) as decimal(17, 10)) <= 0 or {{ quotient }} >= 100000000000000 then null
+        {%- for exponent in range(5) %}
+        {%- set candidate = 'cast(round(' ~ quotient ~ ', ' ~ exponent ~ ') as decimal(20, ' ~ exponent ~ '))' %}
+        when {{ minor_units }} = {{ exponent }}
+            and {{ candidate }} * cast(trim({{ rate }}) as decimal(17, 10)) = cast(trim({{ amount }}) as decimal(22, 6))
+            then cast({{ candidate }} as {{ dbt.type_string() }})
+        {%- endfor %}
+    end
+{%- endmacro %}

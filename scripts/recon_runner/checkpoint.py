@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import publish, store
 from .dbt import PROJECT_DIR, duckdb_memory_limit, run_dbt
 from .marts import VARIANCE_COLUMNS, read_checkpoint
-from .message import message, within_tolerance
+from .message import message, printable, within_tolerance
 from .notify import mask_url, post_json, slack_payload, webhook_url_problem
 from .reports import write_report_folder
 from .store import Busy, CheckpointError
@@ -31,6 +33,23 @@ EXIT_CODES = {"clean": 0, "variances_found": 1, "stale_sources": 2, "failed": 3,
 INPUTS = ("storefront_refunds", "processor_refunds", "erp_refund_postings")
 DUCKDB_TARGETS = ("prod", "duckdb")
 REPORT_URL_ENV = "REFUND_RECON_REPORT_URL_BASE"
+
+
+# The vars the runner sets from its own flags: a --var of one of these names
+# would silently win over the flag (cli.py refuses it, naming both).
+FLAG_VARS = {"data_dir": "--data-dir", "as_of": "--as-of", "confirmation_sla_minutes": "--sla-minutes",
+             "amount_tolerance": "--amount-tolerance", "business_timezone": "--business-timezone",
+             "source_freshness_hours": "--freshness-hours", "storefront_shapes": "--storefront-shapes",
+             "processor_shapes": "--processor-shapes", "erp_shapes": "--erp-shapes"}
+
+
+def checkpoint_id_at(moment: datetime) -> str:
+    """cp_20260301T000000Z for a whole second; cp_20260301T000000.500000Z when
+    as_of has a fraction (microseconds, six digits), so two checkpoints less
+    than a second apart never share an id. The same text as the SQL macro
+    checkpoint_id() (macros/settings/checkpoint_history.sql) on every adapter."""
+    fraction = f".{moment.microsecond:06d}" if moment.microsecond else ""
+    return "cp_" + moment.strftime("%Y%m%dT%H%M%S") + fraction + "Z"
 
 
 @dataclass
@@ -55,8 +74,7 @@ class Settings:
 
     @property
     def checkpoint_id(self) -> str:
-        moment = datetime.fromisoformat(self.as_of.replace("Z", "+00:00"))
-        return "cp_" + moment.strftime("%Y%m%dT%H%M%SZ")
+        return checkpoint_id_at(datetime.fromisoformat(self.as_of.replace("Z", "+00:00")))
 
     @property
     def as_of_utc(self) -> datetime:
@@ -138,8 +156,13 @@ def publish_for_bi(settings: Settings) -> dict[str, Any]:
     try:
         result = publish.publish(settings.database, settings.bi_dir, settings.checkpoint_id, settings.as_of,
                                  keep=settings.bi_keep, manifest=settings.artifacts / "target" / "manifest.json")
-        print(f"  BI: {len(result['tables'])} marts published to {result['folder']} ({result['current']} points "
-              "there)", flush=True)
+        if result["current_moved"]:
+            print(f"  BI: {len(result['tables'])} marts published to {result['folder']} ({result['current']} points "
+                  "there)", flush=True)
+        else:
+            result["note"] = (f"published to {result['folder']}; {result['current']} stays on "
+                              f"{result['current_target']}, a later as_of (it only moves forward)")
+            print(f"  BI: {len(result['tables'])} marts {result['note']}", flush=True)
         return result
     except Exception as error:  # noqa: BLE001 (a failed publication is a warning, see the docstring)
         if settings.debug:
@@ -147,7 +170,7 @@ def publish_for_bi(settings: Settings) -> dict[str, Any]:
         previous = publish.current_target(settings.bi_dir) if settings.bi_dir.is_dir() else None
         warning = (f"the marts could not be published for BI to {settings.bi_dir}: {one_line(error)}; BI tools "
                    f"still read {'the previous publication ' + previous if previous else 'nothing'}")
-        print(f"  WARNING: {warning}", flush=True)
+        print(f"  WARNING: {printable(warning)}", flush=True)
         return {"published": False, "warning": warning, "current": previous}
 
 
@@ -175,13 +198,79 @@ def deliver(settings: Settings, url: str | None, text: str, summary: dict[str, A
 
 def build(settings: Settings, work: Path) -> None:
     """dbt build of models and data tests into the work copy (unit tests run in CI)."""
+    results = settings.artifacts / "target" / "run_results.json"
+    results.unlink(missing_ok=True)   # what a failure names is this build's, never an earlier one's
+    log = settings.artifacts / "logs" / "dbt.log"
+    log_start = log.stat().st_size if log.exists() else 0
     result = run_dbt("build", "--exclude-resource-type", "unit_test",
                      *(["--full-refresh"] if settings.full_refresh else []),
                      database=work, dbt_vars=settings.dbt_vars(), target=settings.target,
                      artifacts=settings.artifacts)
     if result.returncode != 0:
-        raise CheckpointError(f"dbt build failed (exit {result.returncode}): a model or a data test failed; "
-                              "the dbt output above names it" + out_of_memory_hint(settings.artifacts))
+        nodes = failed_nodes(settings.artifacts)
+        named = "; ".join(f"{node['resource_type']} {node['name']} {node['status']}"
+                          + (f": {node['message']}" if node["message"] else "") for node in nodes)
+        raise BuildFailed(f"dbt build failed (exit {result.returncode}): "
+                          + (named or stopped_error(log, log_start)) + out_of_memory_hint(settings.artifacts), nodes)
+
+
+class BuildFailed(CheckpointError):
+    """dbt build failed; `nodes` are the failing nodes from run_results.json."""
+
+    def __init__(self, text: str, nodes: list[dict[str, Any]]) -> None:
+        super().__init__(text)
+        self.nodes = nodes
+
+
+NODE_MESSAGE_LIMIT = 300
+LOG_LINE = re.compile(r"\d{2}:\d{2}:\d{2}\.\d+ \[")
+
+
+def stopped_error(log: Path, start: int) -> str:
+    """Why dbt stopped before running any node (a parse or compilation error:
+    no run_results.json), from this build's part of dbt.log: the lines after
+    its last "Encountered an error:", without the macro call stack."""
+    try:
+        with log.open(encoding="utf-8", errors="replace") as handle:
+            handle.seek(start if log.stat().st_size >= start else 0)
+            lines = handle.read().splitlines()
+    except OSError:
+        lines = []
+    marks = [index for index, line in enumerate(lines) if LOG_LINE.match(line) and "[error]" in line
+             and line.rstrip().endswith("Encountered an error:")]
+    words = []
+    for line in lines[marks[-1] + 1:] if marks else []:
+        if LOG_LINE.match(line):
+            break
+        if line.strip() and not line.strip().startswith(">"):
+            words.append(" ".join(line.split()))
+    text = " ".join(words)
+    if len(text) > NODE_MESSAGE_LIMIT:
+        text = text[:NODE_MESSAGE_LIMIT - 1] + "…"
+    return (f"dbt stopped before running a node: {text}" if text
+            else "dbt stopped before running a node (run_results.json has none); the dbt output above names why")
+
+
+def failed_nodes(artifacts: Path) -> list[dict[str, Any]]:
+    """The nodes of dbt's run_results.json (schema run-results v5/v6) that
+    errored, failed or were skipped for an error: unique_id, resource type,
+    name, status and dbt's message (one line, at most 300 characters)."""
+    try:
+        results = json.loads((artifacts / "target" / "run_results.json").read_text(encoding="utf-8"))["results"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    nodes = []
+    for row in results:
+        if not isinstance(row, dict) or row.get("status") not in ("error", "fail", "runtime error"):
+            continue
+        unique_id = str(row.get("unique_id") or "")
+        text = " ".join(str(row.get("message") or "").split())
+        if len(text) > NODE_MESSAGE_LIMIT:
+            text = text[:NODE_MESSAGE_LIMIT - 1] + "…"
+        nodes.append({"unique_id": unique_id, "resource_type": unique_id.split(".")[0] or "node",
+                      "name": unique_id.split(".")[2] if unique_id.count(".") >= 2 else unique_id,
+                      "status": row.get("status"), "failures": row.get("failures"), "message": text})
+    return nodes
 
 
 def out_of_memory_hint(artifacts: Path | None) -> str:
@@ -203,7 +292,7 @@ def run(settings: Settings, started: datetime) -> tuple[dict[str, Any], list[dic
     """The checkpoint under the lock: (summary, variances, report details, webhook URL).
     Raises CheckpointError (failed) or Busy; records a failed attempt itself."""
     database = settings.database
-    attempt = {"attempt_id": f"{settings.checkpoint_id}@{started:%Y%m%dT%H%M%SZ}",
+    attempt = {"attempt_id": f"{settings.checkpoint_id}@{started:%Y%m%dT%H%M%S.%fZ}",
                "checkpoint_id": settings.checkpoint_id, "as_of": settings.as_of_utc, "started_at": started,
                "data_dir": str(settings.data_dir)}
     work = database.with_name(database.name + ".building")
@@ -235,6 +324,26 @@ def run(settings: Settings, started: datetime) -> tuple[dict[str, Any], list[dic
         raise CheckpointError(reason) from error
 
 
+def report_url_base_problem(base: str) -> str | None:
+    """Why `base` cannot prefix the report links sent to every reader, or None.
+    A link is shown in the message, the webhook and summary.json, so a base
+    with credentials, a query or a fragment (where tokens live) is refused."""
+    if any(character.isspace() or ord(character) < 32 for character in base):
+        return "contains a space or a control character"
+    try:
+        parts = urlsplit(base)
+        parts.port  # noqa: B018 (raises on a malformed port)
+    except ValueError:
+        return "is not a URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "is not an http(s) URL"
+    if parts.username or parts.password or "@" in parts.netloc:
+        return "holds credentials"
+    if parts.query or parts.fragment:
+        return "holds a query or a fragment"
+    return None
+
+
 def one_line(error: BaseException) -> str:
     if isinstance(error, (CheckpointError, Busy)):
         return str(error)
@@ -256,9 +365,36 @@ def report_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
+REPORTS_OWNER = ".database"
+
+
+def reports_owner(settings: Settings) -> str | None:
+    """The other database whose reports the folder holds, else None. The
+    first checkpoint to write a reports folder records its database there
+    (`.database`), so a test database's reports never mix with production's."""
+    marker = settings.reports_dir / REPORTS_OWNER
+    try:
+        owner = marker.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        marker.write_text(str(settings.database) + "\n", encoding="utf-8")
+        return None
+    return owner if owner and owner != str(settings.database) else None
+
+
 def checkpoint(settings: Settings) -> int:
     """Run one checkpoint and return its exit code. Every outcome but busy
-    writes summary.json; every error is one line (a traceback with --debug)."""
+    writes summary.json; every error is one line and exit 3 (a traceback with
+    --debug), an error in writing the report or the message included."""
+    try:
+        return checkpoint_steps(settings)
+    except Exception as error:  # noqa: BLE001 (any error left is a failed checkpoint, said in one line)
+        if settings.debug:
+            traceback.print_exc()
+        print(f"FAILED: {printable(one_line(error))}")
+        return EXIT_CODES["failed"]
+
+
+def checkpoint_steps(settings: Settings) -> int:
     started = store.now_utc()
     print(f"Checkpoint {settings.checkpoint_id}: data {settings.data_dir}, database {settings.database}", flush=True)
     try:
@@ -269,6 +405,12 @@ def checkpoint(settings: Settings) -> int:
     except OSError as error:
         print(f"FAILED: reports folder {settings.reports_dir} is not writable: {error.strerror or error}. "
               "Nothing was changed.")
+        return EXIT_CODES["failed"]
+    owner = reports_owner(settings)
+    if owner is not None:
+        print(f"FAILED: reports folder {settings.reports_dir} holds the reports of the checkpoint database "
+              f"{printable(owner)}, not of {settings.database}: give this database its own --reports-dir (or delete "
+              f"{settings.reports_dir / REPORTS_OWNER} to hand the folder over). Nothing was changed.")
         return EXIT_CODES["failed"]
     variances: list[dict] = []
     details: dict[str, Any] = {}
@@ -285,7 +427,10 @@ def checkpoint(settings: Settings) -> int:
             traceback.print_exc()
         summary = {"checkpoint_id": settings.checkpoint_id, "as_of": settings.as_of, "outcome": "failed",
                    "error": one_line(error), "data_dir": str(settings.data_dir)}
-        print(f"FAILED: {summary['error']}")
+        nodes = getattr(error, "nodes", None) or getattr(error.__cause__, "nodes", None)
+        if nodes:
+            summary["failed_nodes"] = nodes
+        print(f"FAILED: {printable(summary['error'])}")
         try:
             url = webhook(settings)  # a failed checkpoint is announced too
         except CheckpointError:
@@ -295,7 +440,12 @@ def checkpoint(settings: Settings) -> int:
     summary["settings"] = report_settings(settings)
     summary["report_path"] = str(settings.reports_dir / folder / "report.html")
     base = os.environ.get(REPORT_URL_ENV, "").strip()
-    if base:
+    problem = report_url_base_problem(base) if base else None
+    if problem:
+        warning = f"env {REPORT_URL_ENV} {problem}: no report link is given (the value is not shown)"
+        summary.setdefault("warnings", []).append(warning)
+        print(f"  WARNING: {warning}", flush=True)
+    elif base:
         summary["report_url"] = f"{base.rstrip('/')}/{folder}/report.html"
     code = EXIT_CODES[outcome]
     if outcome == "variances_found" and settings.tolerate_amount is not None:
@@ -304,7 +454,7 @@ def checkpoint(settings: Settings) -> int:
     text = message(summary, variances)
     if summary.get("bi", {}).get("warning"):
         summary.setdefault("warnings", []).append(summary["bi"]["warning"])
-        text += f"\nWarning: {summary['bi']['warning']}."
+        text += f"\nWarning: {printable(summary['bi']['warning'])}."
     print("\n" + text + "\n")
     summary["message"] = text
     summary["deliveries"] = [{"channel": "terminal", "delivered": True}, deliver(settings, url, text, summary)]
@@ -314,8 +464,8 @@ def checkpoint(settings: Settings) -> int:
     except Exception as error:  # noqa: BLE001
         if settings.debug:
             traceback.print_exc()
-        print(f"FAILED: the report files could not be written to {settings.reports_dir / folder}: {one_line(error)}"
-              f" (the checkpoint itself completed as {outcome} and is recorded)")
+        print(f"FAILED: the report files could not be written to {settings.reports_dir / folder}: "
+              f"{printable(one_line(error))} (the checkpoint itself completed as {outcome} and is recorded)")
         return EXIT_CODES["failed"]
     if summary.get("within_tolerance"):
         print(f"Every open variance is within --tolerate-amount {settings.tolerate_amount}: exit 0.")

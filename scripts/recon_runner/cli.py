@@ -12,8 +12,8 @@ says so and why, any other outcome says which rule fired.
 
 Outcomes and exit codes (for a scheduler):
   0   clean            zero open variances, zero rejected input rows, every source delivered
-                       new rows inside the freshness window (or: every variance within
-                       --tolerate-amount and no row rejected)
+                       new rows inside the freshness window (or: every variance an
+                       amount difference within --tolerate-amount, no row rejected)
   1   variances_found  open variances or rejected input rows; the report lists them
   2   stale_sources    a source delivered no rows, nothing fresh, or nothing new since the
                        previous checkpoint: never reported as clean
@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from .checkpoint import DUCKDB_TARGETS, EXIT_CODES, Settings, checkpoint
+from .checkpoint import DUCKDB_TARGETS, EXIT_CODES, FLAG_VARS, Settings, checkpoint
 from .dbt import PROJECT_DIR
 
 
@@ -56,6 +57,39 @@ def amount(text: str) -> Decimal:
     return value
 
 
+AS_OF_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]00(:?00)?)?")
+PRODUCTION_DATABASE = "refund_recon.duckdb"
+
+
+def canonical_as_of(parser: Parser, given: str | None) -> str:
+    """--as-of as 2026-03-01T00:00:00Z, or with its fraction of a second
+    (2026-03-01T00:00:00.500000Z); default now, to the microsecond."""
+    if given is None:
+        moment = datetime.now(timezone.utc)
+    else:
+        if not AS_OF_PATTERN.fullmatch(given.strip()):
+            parser.error(f"--as-of must be ISO 8601 UTC such as 2026-03-01T00:00:00Z (at most 6 decimals of a "
+                         f"second), got {given!r}")
+        try:
+            moment = datetime.fromisoformat(given.strip().replace("Z", "+00:00"))
+        except ValueError:
+            parser.error(f"--as-of must be ISO 8601, got {given!r}")
+        if moment.utcoffset() is not None and moment.utcoffset().total_seconds() != 0:
+            parser.error(f"--as-of must be UTC (Z or +00:00), got {given!r}")
+    fraction = f".{moment.microsecond:06d}" if moment.microsecond else ""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
+
+
+def outputs_beside(database: Path) -> tuple[Path, Path]:
+    """(reports folder, BI folder) of a database by default: reports/ and bi/
+    beside refund_recon.duckdb, <file>.reports/ and <file>.bi/ beside any other
+    database file, so a checkpoint on a test database never writes into, or
+    republishes, production's."""
+    if database.name == PRODUCTION_DATABASE:
+        return database.parent / "reports", database.parent / "bi"
+    return database.with_name(database.name + ".reports"), database.with_name(database.name + ".bi")
+
+
 def build_parser() -> Parser:
     import change_checks
 
@@ -71,8 +105,9 @@ def build_parser() -> Parser:
                           ".parquet, or a folder of delivery files each); default env REFUND_RECON_DATA_DIR, else "
                           "the bundled sample")
     run.add_argument("--as-of", default=None,
-                     help="the checkpoint clock, ISO 8601 UTC such as 2026-03-01T00:00:00Z (default: now). Every "
-                          "age and SLA is measured against it; re-running the same --as-of replaces that checkpoint")
+                     help="the checkpoint clock, ISO 8601 UTC such as 2026-03-01T00:00:00Z, to the microsecond "
+                          "(default: now). Every age and SLA is measured against it; re-running the same --as-of "
+                          "replaces that checkpoint")
     run.add_argument("--target", default=os.environ.get("REFUND_RECON_TARGET", "prod"),
                      help="dbt target from profiles.yml (default prod: the DuckDB file of --database; or env "
                           "REFUND_RECON_TARGET)")
@@ -80,8 +115,9 @@ def build_parser() -> Parser:
                      default=Path(os.environ.get("REFUND_RECON_PROD_DUCKDB") or PROJECT_DIR / "refund_recon.duckdb"),
                      help="DuckDB file holding the marts and the checkpoint history (default refund_recon.duckdb, "
                           "or env REFUND_RECON_PROD_DUCKDB)")
-    run.add_argument("--reports-dir", type=Path, default=PROJECT_DIR / "reports",
-                     help="where each checkpoint's variances.csv, summary.json and report.html go (default reports/)")
+    run.add_argument("--reports-dir", type=Path, default=None,
+                     help="where each checkpoint's variances.csv, summary.json and report.html go (default reports/ "
+                          "beside the database refund_recon.duckdb; <database file>.reports/ beside any other)")
     run.add_argument("--sla-minutes", type=int, default=30,
                      help="confirmation SLA: longest acceptable minutes from processor confirmation to ERP receipt")
     run.add_argument("--amount-tolerance", default="0",
@@ -91,12 +127,13 @@ def build_parser() -> Parser:
     run.add_argument("--freshness-hours", type=int, default=24,
                      help="a source whose newest record is older than this at as_of is stale (default 24)")
     run.add_argument("--tolerate-amount", type=amount, default=None,
-                     help="exit 0 when no row was rejected and every open variance's |amount_delta| is at most "
-                          "this (they are still reported and recorded as variances_found)")
+                     help="exit 0 when no row was rejected and every open variance is an amount difference "
+                          "(amount_mismatch; partial_refund_collapsed with its ERP posting there) with |amount_delta| "
+                          "at most this (still reported and recorded as variances_found); no other type is tolerated")
     run.add_argument("--webhook-env", default="REFUND_RECON_WEBHOOK_URL",
                      help="name of the environment variable holding the Slack-compatible webhook URL "
                           "(default REFUND_RECON_WEBHOOK_URL); unset means no webhook")
-    for role, choices in (("storefront", "generic, shopify"), ("processor", "generic, stripe, adyen, paypal"),
+    for role, choices in (("storefront", "generic, shopify"), ("processor", "generic, stripe, adyen, paypal, square"),
                           ("erp", "generic, netsuite")):
         run.add_argument(f"--{role}-shapes", nargs="+", metavar="SHAPE",
                          help=f"the shapes the {role} tables come in ({choices}; default generic); "
@@ -105,11 +142,13 @@ def build_parser() -> Parser:
                      help="rebuild every model from scratch (needed after a change of a model's columns); the "
                           "checkpoint history is kept")
     run.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
-                     help="another dbt var, e.g. --var netsuite_refund_id_field=otherrefnum (repeatable)")
+                     help="another dbt var, e.g. --var netsuite_refund_id_field=otherrefnum (repeatable); a var "
+                          "the runner sets from a flag (as_of, data_dir, amount_tolerance, ...) is a usage error")
     run.add_argument("--bi-dir", type=Path, default=None,
                      help="where each completed checkpoint's marts are published for BI tools (a DuckDB file and "
                           "one Parquet file per mart under <bi-dir>/current/; docs/bi.md); default env "
-                          "REFUND_RECON_BI_DIR, else bi/ beside --database")
+                          "REFUND_RECON_BI_DIR, else bi/ beside the database refund_recon.duckdb, "
+                          "<database file>.bi/ beside any other")
     run.add_argument("--bi-keep", type=int, default=3,
                      help="published checkpoints kept in --bi-dir, the current one included (default 3)")
     run.add_argument("--no-bi", action="store_true", help="do not publish the marts for BI")
@@ -123,13 +162,7 @@ def parse_args(argv: list[str] | None) -> Settings | argparse.Namespace:
     args = parser.parse_args(argv)
     if args.command != "run":
         return args
-    as_of = args.as_of or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    try:
-        moment = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
-    except ValueError:
-        parser.error(f"--as-of must be ISO 8601, got {as_of!r}")
-    if moment.utcoffset() not in (None,) and moment.utcoffset().total_seconds() != 0:
-        parser.error(f"--as-of must be UTC (Z or +00:00), got {as_of!r}")
+    as_of = canonical_as_of(parser, args.as_of)
     if args.target not in DUCKDB_TARGETS:
         parser.error(f"--target {args.target}: the runner builds DuckDB targets ({', '.join(DUCKDB_TARGETS)}); on a "
                      "warehouse, run `dbt build --target ...` and read fct_checkpoint_runs (README: Outcomes and exit "
@@ -137,8 +170,9 @@ def parse_args(argv: list[str] | None) -> Settings | argparse.Namespace:
     if args.bi_keep < 1:
         parser.error("--bi-keep must be at least 1")
     database = args.database.resolve()
+    reports_beside, bi_beside = outputs_beside(database)
     bi_dir = None if args.no_bi else (args.bi_dir or Path(os.environ.get("REFUND_RECON_BI_DIR") or
-                                                          database.parent / "bi")).resolve()
+                                                          bi_beside)).resolve()
     for name in ("sla_minutes", "freshness_hours"):
         if getattr(args, name) < 0:
             parser.error(f"--{name.replace('_', '-')} must not be negative")
@@ -147,12 +181,16 @@ def parse_args(argv: list[str] | None) -> Settings | argparse.Namespace:
         name, sep, value = item.partition("=")
         if not sep or not name.strip().isidentifier():
             parser.error(f"--var takes NAME=VALUE, got {item!r}")
+        if name.strip() in FLAG_VARS:
+            flag = FLAG_VARS[name.strip()]
+            parser.error(f"--var {name.strip()} conflicts with {flag}: the runner sets var {name.strip()} from "
+                         f"{flag} (its default when not given); set it with {flag} only")
         extra_vars[name.strip()] = value
     shapes = {role: getattr(args, f"{role}_shapes") for role in ("storefront", "processor", "erp")
               if getattr(args, f"{role}_shapes")}
     return Settings(
         data_dir=args.data_dir.resolve(), as_of=as_of, target=args.target, database=database,
-        reports_dir=args.reports_dir.resolve(), confirmation_sla_minutes=args.sla_minutes,
+        reports_dir=(args.reports_dir or reports_beside).resolve(), confirmation_sla_minutes=args.sla_minutes,
         amount_tolerance=args.amount_tolerance, business_timezone=args.business_timezone,
         source_freshness_hours=args.freshness_hours, tolerate_amount=args.tolerate_amount,
         webhook_env=args.webhook_env, shapes=shapes, extra_vars=extra_vars, full_refresh=args.full_refresh,

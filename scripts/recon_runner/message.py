@@ -9,29 +9,86 @@ slack_payload) to the webhook. Money is at the currency's exponent
 
 from __future__ import annotations
 
+import unicodedata
 from decimal import Decimal
 from typing import Any
 
 from . import money
 from .money import largest
 
-__all__ = ["largest", "message", "within_tolerance"]
+__all__ = ["escaped", "largest", "message", "printable", "within_tolerance"]
 
 # The outcome rules are stated once, in fct_checkpoint_runs (docs: outcomes);
 # the runner adds failed and busy.
 TOP = 5
 
 
-def within_tolerance(summary: dict[str, Any], variances: list[dict[str, Any]], tolerance: Decimal) -> bool:
-    """Every open variance's |amount_delta| is at most `tolerance`, and no row was rejected.
+# The variance types that are a question of amount alone: --tolerate-amount
+# applies to these, never to a missing, duplicate, status, period, reason or
+# currency variance (their delta is 0, or not about the amount booked).
+AMOUNT_TYPES = ("amount_mismatch", "partial_refund_collapsed")
 
-    A variance without a delta (a currency mismatch: the amounts cannot be
-    compared) is never within a tolerance; a rejected row has no amount to
-    tolerate.
+
+def tolerable(variance: dict[str, Any], tolerance: Decimal) -> bool:
+    """An amount_mismatch, or a partial_refund_collapsed whose ERP posting is
+    there with another amount (its amount part), with |amount_delta| at most
+    `tolerance`. A collapsed refund whose posting is missing is not an amount
+    question: never tolerable."""
+    kind = variance.get("variance_type")
+    if kind not in AMOUNT_TYPES or variance.get("amount_delta") is None:
+        return False
+    if kind == "partial_refund_collapsed" and variance.get("erp_amount") is None:
+        return False
+    return abs(Decimal(str(variance["amount_delta"]))) <= tolerance
+
+
+def within_tolerance(summary: dict[str, Any], variances: list[dict[str, Any]], tolerance: Decimal) -> bool:
+    """Every open variance is an amount variance (tolerable) within `tolerance`,
+    and no row was rejected.
+
+    A variance of any other type is never within a tolerance, whatever its
+    delta: a missing posting, a duplicate, a status, period or reason
+    variance, a currency mismatch. A rejected row has no amount to tolerate.
     """
     if summary.get("rows_rejected"):
         return False
-    return all(v["amount_delta"] is not None and abs(v["amount_delta"]) <= tolerance for v in variances)
+    return all(tolerable(v, tolerance) for v in variances)
+
+
+# Characters that rearrange or restyle what a terminal, Slack or a page shows
+# (a newline starts a fake line, ESC [ starts an ANSI sequence, U+202E
+# reverses text): control characters, line and paragraph separators, and
+# the bidirectional overrides and isolates.
+BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(value: Any) -> str:
+    """`value` as text with every control character written out as an escape
+    (\\n, \\x1b, \\u202e): data can never start a line, colour a terminal or
+    reorder text in a message."""
+    text = "" if value is None else str(value)
+    if text.isprintable():
+        return text
+    out = []
+    for character in text:
+        if (character in BIDI_CONTROLS or unicodedata.category(character) in ("Cc", "Zl", "Zp")):
+            code = ord(character)
+            out.append(NAMED.get(character) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"))
+        else:
+            out.append(character)
+    return "".join(out)
+
+
+def escaped(value: Any) -> Any:
+    """Every text in `value` (nested dicts and lists, keys too) through printable()."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {escaped(key): escaped(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [escaped(item) for item in value]
+    return value
 
 
 def grouped(amount: Any) -> str:
@@ -82,6 +139,10 @@ def report_location(summary: dict[str, Any]) -> str | None:
 
 
 def message(summary: dict[str, Any], variances: list[dict[str, Any]]) -> str:
+    """The message's text; every data field in it (ids, reasons, details,
+    file names, the error) with its control characters escaped, so the only
+    line breaks are the message's own."""
+    summary, variances = escaped(summary), escaped(variances)
     outcome = summary["outcome"]
     head = f"Refund reconciliation checkpoint {summary['checkpoint_id']} (as of {summary['as_of']} UTC): "
     where = report_location(summary)
@@ -132,7 +193,8 @@ def message(summary: dict[str, Any], variances: list[dict[str, Any]]) -> str:
     lines.append(f"Data: {counts}.")
     lines.append(booked)
     if summary.get("within_tolerance"):
-        lines.append("Every open variance is within the tolerated amount and no row was rejected (exit 0).")
+        lines.append("Every open variance is an amount difference within the tolerated amount and no row was "
+                     "rejected (exit 0).")
     if report:
         lines.append(report)
     return "\n".join(lines)

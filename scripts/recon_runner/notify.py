@@ -1,18 +1,26 @@
 """Deliver a checkpoint message to a Slack-compatible webhook.
 
 The URL comes from an environment variable only (never from a file in the
-repository) and is never printed in full. Delivery has a timeout and retries;
-a failed delivery is reported, never fatal to the checkpoint record.
+repository) and is never printed or stored: only its scheme and host
+(mask_url), parsed or not. Credentials in it (https://user:password@host/...)
+are sent as HTTP Basic authentication, never in the request line. A failed
+delivery says why in words that cannot quote the URL (redacted). Delivery has a
+timeout and retries; a failed delivery is reported, never fatal to the
+checkpoint record.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import socket
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from .message import printable
 
 
 @dataclass
@@ -23,14 +31,51 @@ class Delivery:
 
 
 def mask_url(url: str) -> str:
-    """scheme://host/… : enough to tell which endpoint, never the secret path."""
+    """scheme://host/… : enough to tell which endpoint, never the credentials,
+    the path, the query or the fragment (where the secret token is)."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or "?"
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return "<malformed URL>"
-    return f"{parts.scheme or '?'}://{host}{port}/…"
+    scheme = parts.scheme if parts.scheme in ("http", "https") else "?"
+    if not all(character.isalnum() or character in ".-_:[]" for character in host):
+        return f"{scheme}://?/…"
+    return f"{scheme}://{host}{port}/…"
+
+
+def secrets_of(url: str) -> list[str]:
+    """Every part of the URL that may be secret: the whole URL, its credentials,
+    path, query and fragment, and each piece of those (longest first)."""
+    pieces = {url, url.strip()}
+    try:
+        parts = urlsplit(url)
+        userinfo = parts.netloc.rpartition("@")[0]
+        pieces.update({userinfo, parts.username or "", parts.password or "", parts.path, parts.query,
+                       parts.fragment, unquote(parts.username or ""), unquote(parts.password or "")})
+        for part in (userinfo, parts.path, parts.query, parts.fragment):
+            for separator in "/:?&=#;@":
+                pieces.update(part.split(separator))
+    except ValueError:
+        pass
+    after_scheme = url.split("://", 1)[-1]
+    pieces.update({after_scheme, after_scheme.split("/", 1)[-1]})
+    pieces.update(after_scheme.replace("@", "/").replace(":", "/").split("/"))
+    host = ""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        pass
+    safe = {"", "http", "https", host}
+    return sorted((piece for piece in pieces if piece not in safe and len(piece) >= 3), key=len, reverse=True)
+
+
+def redact(text: str, url: str) -> str:
+    """`text` with every secret part of `url` replaced by `…`."""
+    for piece in secrets_of(url):
+        text = text.replace(piece, "…")
+    return text
 
 
 def webhook_url_problem(url: str) -> str | None:
@@ -61,8 +106,8 @@ def slack_payload(text: str, summary: dict) -> dict:
     text to Slack, never a mention, a channel link or a link. The report's
     address is printed as is (Slack links a bare URL; escaping keeps a `>` in
     it from closing anything)."""
-    return {"text": slack_escape(text), "outcome": slack_escape(str(summary.get("outcome", ""))),
-            "checkpoint_id": slack_escape(str(summary.get("checkpoint_id", "")))}
+    return {"text": slack_escape(text), "outcome": slack_escape(printable(summary.get("outcome", ""))),
+            "checkpoint_id": slack_escape(printable(summary.get("checkpoint_id", "")))}
 
 
 def retry_after(error: urllib.error.HTTPError, longest: float = 60.0) -> float | None:
@@ -74,15 +119,46 @@ def retry_after(error: urllib.error.HTTPError, longest: float = 60.0) -> float |
         return None
 
 
+def request_for(url: str, body: bytes) -> urllib.request.Request:
+    """The POST to `url`, credentials (user:password@) moved into an
+    Authorization header: urllib would read them as part of the host."""
+    parts = urlsplit(url)
+    headers = {"Content-Type": "application/json"}
+    if "@" in parts.netloc:
+        user = unquote(parts.username or "")
+        password = unquote(parts.password or "")
+        token = base64.b64encode(f"{user}:{password}".encode("utf-8")).decode("ascii")
+        headers["Authorization"] = f"Basic {token}"
+        netloc = parts.hostname or ""
+        if ":" in netloc:
+            netloc = f"[{netloc}]"
+        if parts.port:
+            netloc += f":{parts.port}"
+        url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return urllib.request.Request(url, data=body, method="POST", headers=headers)
+
+
+def failure_words(error: BaseException) -> str:
+    """Why a delivery failed, in words that never quote the URL: the error's
+    class and, for a network error, the operating system's reason."""
+    reason = getattr(error, "reason", None)
+    for cause in (reason, error):
+        if isinstance(cause, (socket.timeout, TimeoutError)):
+            return f"{type(error).__name__}: timed out"
+        if isinstance(cause, OSError) and cause.strerror:
+            return f"{type(error).__name__}: {cause.strerror}"
+    return type(error).__name__
+
+
 def post_json(url: str, payload: dict, timeout_seconds: float = 10.0, attempts: int = 3,
               backoff_seconds: float = 1.0) -> Delivery:
     body = json.dumps(payload).encode("utf-8")
     last_error = ""
     wait: float | None = None
+    attempt = 0
     for attempt in range(1, attempts + 1):
-        request = urllib.request.Request(url, data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
         try:
+            request = request_for(url, body)
             with urllib.request.urlopen(request, timeout=timeout_seconds) as response:
                 if 200 <= response.status < 300:
                     return Delivery(True, attempt, f"HTTP {response.status}")
@@ -93,8 +169,8 @@ def post_json(url: str, payload: dict, timeout_seconds: float = 10.0, attempts: 
                 break  # the endpoint refuses this message: retrying will not help
             wait = retry_after(error)
         except Exception as error:  # noqa: BLE001 (any failure to deliver is reported, never raised)
-            last_error = type(error).__name__ + ": " + str(getattr(error, "reason", error))
+            last_error = failure_words(error)
         if attempt < attempts:
             time.sleep(wait if wait is not None else backoff_seconds * 2 ** (attempt - 1))
             wait = None
-    return Delivery(False, attempt, last_error.replace(url, mask_url(url)))
+    return Delivery(False, attempt, redact(last_error, url))

@@ -14,11 +14,18 @@ into a folder of their own:
 
 The folder is written under a hidden name, renamed when complete, and then
 `current` is switched to it in one rename of a symlink: a reader opening
-bi/current/... sees one whole checkpoint, never a mix. Nothing is ever
-written into a folder once published, so a reader holding a file open (even
-read-write) neither blocks the next checkpoint nor sees it change. The last
-`keep` folders are kept; older ones are deleted unless `current` points there
-(a reader holding a deleted file keeps reading it: POSIX unlink).
+bi/current/... sees one whole checkpoint, never a mix. `current` only moves
+forward in as_of: a re-run of an older checkpoint is published under its
+own folder and `current` stays on the newer one. Nothing is ever written
+into a folder once published, so a reader holding a file open (even
+read-write) neither blocks the next checkpoint nor sees it change.
+
+The folder's ledger, <bi dir>/.publications.json, names the checkpoint
+database it belongs to and every folder publishing created: a BI folder of
+another database is refused, and pruning removes only folders in the
+ledger (anything else in the folder is left alone). The last `keep` are
+kept; older ones are deleted unless `current` points there (a reader
+holding a deleted file keeps reading it: POSIX unlink).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from typing import Any
 BI_DATABASE = "refund_recon_bi.duckdb"
 CURRENT = "current"
 PUBLICATION = "publication.json"
+LEDGER = ".publications.json"
 RUNNER_TABLES = ("checkpoint_attempts",)
 
 
@@ -133,34 +141,85 @@ def current_target(bi_dir: Path) -> str | None:
     return os.readlink(link) if link.is_symlink() else None
 
 
+def as_of_time(as_of: str) -> datetime:
+    return datetime.fromisoformat(as_of.replace("Z", "+00:00")).replace(tzinfo=None)
+
+
+def read_ledger(bi_dir: Path) -> dict[str, Any]:
+    """{"database": path, "folders": {name: {"checkpoint_id", "as_of", "state"}}}; empty when new."""
+    path = bi_dir / LEDGER
+    if not path.exists():
+        return {"database": None, "folders": {}}
+    ledger = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(ledger, dict) or not isinstance(ledger.get("folders"), dict):
+        raise RuntimeError(f"{path} is not a publication ledger")
+    return ledger
+
+
+def write_ledger(bi_dir: Path, ledger: dict[str, Any]) -> None:
+    temporary = bi_dir / f"{LEDGER}.{os.getpid()}"
+    temporary.write_text(json.dumps(ledger, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, bi_dir / LEDGER)
+
+
 def prune(bi_dir: Path, keep: int) -> list[str]:
-    """Delete published folders beyond the newest `keep`, never the one
-    `current` points to, and any half-written folder left by a killed run
-    (the caller holds the checkpoint lock: no publish is under way)."""
+    """Delete the published folders in the ledger beyond the newest `keep`,
+    never the one `current` points to, and any half-written folder a killed
+    run left (the caller holds the checkpoint lock: no publish is under way).
+    A folder the ledger does not list was not made here: it is left alone."""
+    ledger = read_ledger(bi_dir)
     current = current_target(bi_dir)
     removed = []
-    for path in bi_dir.glob(".building-*"):
-        shutil.rmtree(path, ignore_errors=True)
     for path in bi_dir.glob(f".{CURRENT}-*"):   # a temporary link a killed run left
-        path.unlink(missing_ok=True)
-    folders = sorted(path.name for path in bi_dir.iterdir()
-                     if path.is_dir() and not path.is_symlink() and not path.name.startswith("."))
-    for name in folders[:max(len(folders) - keep, 0)]:
+        if path.is_symlink():
+            path.unlink(missing_ok=True)
+    for name, entry in list(ledger["folders"].items()):
+        if entry.get("state") != "published":
+            shutil.rmtree(bi_dir / f".building-{name}", ignore_errors=True)
+            del ledger["folders"][name]
+    published = sorted(name for name in ledger["folders"] if (bi_dir / name).is_dir())
+    for name in [name for name in ledger["folders"] if name not in published]:
+        del ledger["folders"][name]            # removed by hand: forget it
+    for name in published[:max(len(published) - keep, 0)]:
         if name != current:
             shutil.rmtree(bi_dir / name)
+            del ledger["folders"][name]
             removed.append(name)
+    write_ledger(bi_dir, ledger)
     return removed
+
+
+def current_as_of(bi_dir: Path, ledger: dict[str, Any]) -> datetime | None:
+    """The as_of of the publication `current` points to (ledger, else its publication.json)."""
+    name = current_target(bi_dir)
+    if name is None:
+        return None
+    entry = ledger["folders"].get(name)
+    if entry is None:
+        try:
+            entry = json.loads((bi_dir / name / PUBLICATION).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+    return as_of_time(entry["as_of"]) if entry.get("as_of") else None
 
 
 def publish(database: Path, bi_dir: Path, checkpoint_id: str, as_of: str, keep: int = 3,
             manifest: Path | None = None) -> dict[str, Any]:
     """Publish the marts of `database` (a completed checkpoint) into bi_dir and
-    switch `current` to them. Raises on any failure; `current` then still
-    points to the previous publication, whole."""
+    switch `current` to them unless `current` holds a later as_of. Raises on
+    any failure (a BI folder of another database included); `current` then
+    still points to the previous publication, whole."""
     published = datetime.now(timezone.utc).replace(microsecond=0)
     bi_dir.mkdir(parents=True, exist_ok=True)
+    ledger = read_ledger(bi_dir)
+    if ledger["database"] not in (None, str(database)):
+        raise RuntimeError(f"{bi_dir} holds the publications of the checkpoint database {ledger['database']}, not "
+                           f"of {database}: give this database its own --bi-dir")
+    ledger["database"] = str(database)
     name = folder_name(checkpoint_id, published, bi_dir)
     building = bi_dir / f".building-{name}"
+    ledger["folders"][name] = {"checkpoint_id": checkpoint_id, "as_of": as_of, "state": "building"}
+    write_ledger(bi_dir, ledger)
     try:
         counts = write_folder(database, building, manifest)
         record = {"checkpoint_id": checkpoint_id, "as_of": as_of,
@@ -170,8 +229,16 @@ def publish(database: Path, bi_dir: Path, checkpoint_id: str, as_of: str, keep: 
         os.rename(building, bi_dir / name)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
+        del ledger["folders"][name]
+        write_ledger(bi_dir, ledger)
         raise
-    switch_current(bi_dir, name)
+    ledger["folders"][name]["state"] = "published"
+    write_ledger(bi_dir, ledger)
+    newer = current_as_of(bi_dir, ledger)
+    moved = newer is None or as_of_time(as_of) >= newer
+    if moved:
+        switch_current(bi_dir, name)
     removed = prune(bi_dir, keep)
     return {"published": True, "folder": str(bi_dir / name), "current": str(bi_dir / CURRENT),
+            "current_moved": moved, "current_target": current_target(bi_dir),
             "duckdb": str(bi_dir / CURRENT / BI_DATABASE), "tables": counts, "removed": removed}

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from . import money
+from .message import printable
 
 TEMPLATES = Path(__file__).with_name("templates")
 OUTCOME_STYLE = {
@@ -256,9 +257,19 @@ def build_context(summary: dict[str, Any], variances: list[dict[str, Any]],
 
 def environment() -> Any:
     import jinja2
+    import markupsafe
+
+    def finalize(value: Any) -> Any:
+        """Every value a template prints, control characters escaped (\\n,
+        \\x1b) before HTML escaping: an id can neither break a line nor carry a
+        terminal escape into a page or a copied cell."""
+        if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+            return printable(value)
+        return value
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                             undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
+                             undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True,
+                             finalize=finalize)
     env.filters["money"] = lambda amount, currency, units=None: (
         "n/a" if amount in (None, "", "n/a") else money.display(amount, currency, money.minor_units(currency, units)))
     return env

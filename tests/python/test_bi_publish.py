@@ -54,7 +54,8 @@ def run(work: Path, data: Path, day: int, *extra: str) -> subprocess.CompletedPr
            "HOME": str(work)}
     return subprocess.run(
         [sys.executable, str(RUNNER), "run", "--data-dir", str(data), "--as-of", as_of(day),
-         "--database", str(work / "recon.duckdb"), "--reports-dir", str(work / "reports"), *extra],
+         "--database", str(work / "recon.duckdb"), "--reports-dir", str(work / "reports"),
+         "--bi-dir", str(work / "bi"), *extra],
         cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=600,
     )
 
@@ -122,7 +123,8 @@ def test_a_bi_tool_holding_the_published_file_does_not_block_the_next_checkpoint
 def test_a_failed_checkpoint_leaves_current_unchanged(world: dict) -> None:
     assert world["results"]["failed"].returncode == 3
     assert world["current_after_failure"] == world["current1"]
-    assert world["folders_after_failure"] == world["folders1"] == sorted([world["current1"], "current"])
+    assert world["folders_after_failure"] == world["folders1"] == sorted(
+        [publish.LEDGER, world["current1"], "current"])
     failed = json.loads((world["work"] / "reports" / "cp_20260303T060000Z-failed" / "summary.json").read_text())
     assert "bi" not in failed
 
@@ -170,26 +172,95 @@ def test_a_failed_publication_is_a_warning_not_a_failed_checkpoint(world: dict) 
     assert target(world["work"]) == world["current2"]
 
 
+def ledger_of(bi_dir: Path, names: list[str]) -> None:
+    """A ledger listing `names` as published (as publish() writes it)."""
+    publish.write_ledger(bi_dir, {"database": "/db/recon.duckdb", "folders": {
+        name: {"checkpoint_id": name.split("-", 1)[1], "as_of": "2026-03-01T00:00:00Z", "state": "published"}
+        for name in names}})
+
+
 def test_prune_keeps_the_newest_and_never_the_current(tmp_path: Path) -> None:
     names = [f"2026030{day}T000000Z-cp_2026030{day}T000000Z" for day in range(1, 6)]
     for name in names:
         (tmp_path / name).mkdir()
         (tmp_path / name / publish.BI_DATABASE).write_text("x")
+    ledger_of(tmp_path, names)
+    ledger = publish.read_ledger(tmp_path)
+    ledger["folders"]["20260306T000000Z-cp_x"] = {"checkpoint_id": "cp_x", "as_of": "2026-03-06T00:00:00Z",
+                                                   "state": "building"}
+    publish.write_ledger(tmp_path, ledger)
     (tmp_path / ".building-20260306T000000Z-cp_x").mkdir()   # left by a killed run
     (tmp_path / ".current-99999").symlink_to(names[4])       # likewise
     publish.switch_current(tmp_path, names[0])                # a reader's current is the oldest
     removed = publish.prune(tmp_path, keep=2)
     assert removed == names[1:3]
-    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([names[0], *names[3:], "current"])
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        [publish.LEDGER, names[0], *names[3:], "current"])
     publish.switch_current(tmp_path, names[4])
     assert publish.current_target(tmp_path) == names[4]
     assert (tmp_path / "current" / publish.BI_DATABASE).read_text() == "x"
     assert publish.prune(tmp_path, keep=2) == [names[0]]
+    assert sorted(publish.read_ledger(tmp_path)["folders"]) == names[3:]
+
+
+def test_publishing_removes_only_folders_it_created(tmp_path: Path) -> None:
+    """Issue 24 obs. 10: --bi-dir may hold other folders (a BI tool's own, a
+    hand-made copy, even one named like a publication or a half-written one):
+    pruning removes only the folders its ledger lists."""
+    ours = [f"2026030{day}T000000Z-cp_2026030{day}T000000Z" for day in range(1, 4)]
+    foreign = ["dashboards", "20260201T000000Z-cp_20260201T000000Z", ".building-mine", "aaa"]
+    for name in ours + foreign:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "keep.txt").write_text("someone's")
+    ledger_of(tmp_path, ours)
+    publish.switch_current(tmp_path, ours[2])
+    assert publish.prune(tmp_path, keep=1) == ours[:2]
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([publish.LEDGER, ours[2], "current", *foreign])
+
+
+def small_database(path: Path) -> Path:
+    with duckdb.connect(str(path)) as con:
+        con.execute("create table fct_checkpoint_runs as select 1 as n")
+    return path
+
+
+def test_current_only_moves_forward_in_as_of(tmp_path: Path) -> None:
+    """Issue 24 obs. 15: re-running an older checkpoint publishes it under its own
+    folder and leaves bi/current on the later as_of (fractions of a second
+    compared as times, not as text); a re-run of the same or a later as_of moves it."""
+    database = small_database(tmp_path / "recon.duckdb")
+    bi_dir = tmp_path / "bi"
+    later = publish.publish(database, bi_dir, "cp_20260303T000000.500000Z", "2026-03-03T00:00:00.500000Z")
+    assert publish.current_target(bi_dir) == Path(later["folder"]).name
+    for older_id, older_as_of in (("cp_20260301T000000Z", "2026-03-01T00:00:00Z"),
+                                  ("cp_20260303T000000Z", "2026-03-03T00:00:00Z")):
+        older = publish.publish(database, bi_dir, older_id, older_as_of)
+        assert publish.current_target(bi_dir) == Path(later["folder"]).name, older_id
+        assert not older["current_moved"] and Path(older["folder"]).is_dir()
+    again = publish.publish(database, bi_dir, "cp_20260303T000000.500000Z", "2026-03-03T00:00:00.500000Z")
+    assert again["current_moved"] and publish.current_target(bi_dir) == Path(again["folder"]).name
+    newest = publish.publish(database, bi_dir, "cp_20260304T000000Z", "2026-03-04T00:00:00Z")
+    assert newest["current_moved"] and publish.current_target(bi_dir) == Path(newest["folder"]).name
+    assert later["current_moved"]
+
+
+def test_a_bi_folder_belongs_to_one_database(tmp_path: Path) -> None:
+    """Issue 24 obs. 8: a checkpoint on another database (a test one) never
+    republishes production's BI folder, even when pointed at it."""
+    production = small_database(tmp_path / "refund_recon.duckdb")
+    other = small_database(tmp_path / "other.duckdb")
+    bi_dir = tmp_path / "bi"
+    first = publish.publish(production, bi_dir, "cp_20260301T000000Z", "2026-03-01T00:00:00Z")
+    with pytest.raises(RuntimeError, match="holds the publications of the checkpoint database"):
+        publish.publish(other, bi_dir, "cp_20260302T000000Z", "2026-03-02T00:00:00Z")
+    assert publish.current_target(bi_dir) == Path(first["folder"]).name
+    assert sorted(path.name for path in bi_dir.iterdir()) == sorted([publish.LEDGER, "current",
+                                                                    Path(first["folder"]).name])
 
 
 def test_bi_folder_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("REFUND_RECON_BI_DIR", raising=False)
-    base = ["run", "--database", str(tmp_path / "db" / "recon.duckdb")]
+    base = ["run", "--database", str(tmp_path / "db" / "refund_recon.duckdb")]
     assert parse_args(base).bi_dir == tmp_path / "db" / "bi"
     assert parse_args([*base, "--bi-dir", str(tmp_path / "x")]).bi_dir == tmp_path / "x"
     assert parse_args([*base, "--no-bi"]).bi_dir is None

@@ -400,12 +400,13 @@ def test_largest_compares_amounts_only_within_a_currency() -> None:
 def test_tolerate_amount_needs_every_delta_within_it() -> None:
     from decimal import Decimal
 
-    small = [{"amount_delta": Decimal("-0.01")}, {"amount_delta": Decimal("0")}, {"amount_delta": Decimal("0.02")}]
+    small = [{"variance_type": "amount_mismatch", "amount_delta": Decimal(delta)} for delta in ("-0.01", "0", "0.02")]
     summary = {"rows_rejected": 0}
     assert within_tolerance(summary, small, Decimal("0.02"))
     assert not within_tolerance(summary, small, Decimal("0.01"))
     # A currency mismatch has no comparable amount: never tolerated.
-    assert not within_tolerance(summary, small + [{"amount_delta": None}], Decimal("1000000"))
+    assert not within_tolerance(summary, small + [{"variance_type": "currency_mismatch", "amount_delta": None}],
+                                Decimal("1000000"))
     assert within_tolerance(summary, [], Decimal("0"))
     # A rejected row has no amount to tolerate.
     assert not within_tolerance({"rows_rejected": 1}, [], Decimal("1000000"))

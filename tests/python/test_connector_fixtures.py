@@ -49,6 +49,7 @@ VARIANTS = {
         Variant("paypal_transaction_search_airbyte", "processor", "paypal",
                 {"transactions.csv": "paypal/transactions.csv"}, "paypal"),
         Variant("paypal_v2_refunds", "processor", "paypal", {"refunds.csv": "paypal/refunds.csv"}, "paypal"),
+        Variant("square_airbyte", "processor", "square", {"refunds.csv": "square/refunds.csv"}, "square"),
         Variant("shopify_fivetran_graphql", "storefront", "shopify",
                 {name: f"shopify/{name}" for name in ["transaction.csv", "refund.csv", "order_adjustment.csv",
                                                       "order_line_refund.csv", "return.csv", "return_line_item.csv"]}),
@@ -56,10 +57,14 @@ VARIANTS = {
                 {name: f"shopify/{name}" for name in ["transaction.csv", "refund.csv", "order_adjustment.csv"]}),
         Variant("shopify_airbyte", "storefront", "shopify",
                 {name: f"shopify/{name}" for name in ["order_refunds.csv", "transactions.csv"]}),
+        Variant("shopify_stitch", "storefront", "shopify",
+                {name: f"shopify/{name}" for name in ["order_refunds.csv", "order_refunds__transactions.csv",
+                                                      "transactions.csv"]}),
         Variant("netsuite2_fivetran", "erp", "netsuite",
                 {name: f"netsuite/{name}" for name in [
                     "transaction.csv", "transactionaccountingline.csv", "transactionline.csv", "account.csv",
-                    "accountingperiod.csv", "accountingbook.csv", "accounttype.csv", "currency.csv", "customer.csv"]}),
+                    "accountingperiod.csv", "accountingbook.csv", "accounttype.csv", "currency.csv", "customer.csv",
+                    "subsidiary.csv"]}),
     ]
 }
 
@@ -75,7 +80,8 @@ BUILDS = {
                 "variants": ["stripe_api_json", "paypal_transaction_search_airbyte", "shopify_airbyte", "adyen_magento2"]},
     "build_c": {"as_of": "2025-08-01T00:00:00Z",
                 "variants": ["paypal_v2_refunds", "adyen_settlement_details_report", "shopify_fivetran_rest"]},
-    "build_d": {"as_of": "2025-08-01T00:00:00Z", "variants": ["adyen_shopware6"]},
+    "build_d": {"as_of": "2025-08-01T00:00:00Z",
+                "variants": ["square_airbyte", "shopify_stitch", "adyen_shopware6"]},
 }
 
 # Variance types a storefront or processor fixture can raise on its own (its
@@ -361,14 +367,18 @@ def test_adyen_settlement_lines_are_dated_in_utc_and_keyed_by_modification(build
 
 
 def test_netsuite_history_mode_reads_only_active_rows(tmp_path: Path) -> None:
-    """history:302 (labels.csv): with Fivetran's history mode, only the _fivetran_active
-    version of a transaction is read (memo re_A02part, not re_A02part-OLD)."""
+    """history:302 and history:106 (labels.csv): with Fivetran's history mode on transaction,
+    transactionaccountingline and accountingperiod, only the _fivetran_active version of a
+    row is read: the edited refund once, at its new amount (20.00, not 25.00); the period
+    reopened on 2025-07-15 open, not locked as its closed version says."""
     data = tmp_path / "data"
     dbt_vars = write_data_dir(data, [VARIANTS["netsuite2_fivetran"]])
-    shutil.copy(FIXTURES / "netsuite2_fivetran" / "history_mode" / "transaction.csv", data / "netsuite" / "transaction.csv")
+    for name in ["transaction.csv", "transactionaccountingline.csv", "accountingperiod.csv"]:
+        shutil.copy(FIXTURES / "netsuite2_fivetran" / "history_mode" / name, data / "netsuite" / name)
     settings = {"as_of": "2025-08-01T00:00:00Z", "confirmation_sla_minutes": 30, "business_timezone": "UTC",
                 "dbt_vars": dbt_vars}
-    build = dbt_build(tmp_path, data, settings, "--select", "gl_account_map", "base_netsuite__erp_refund_postings",
+    build = dbt_build(tmp_path, data, settings, "--select", "gl_account_map", "currencies", "base_netsuite__erp_refund_postings",
+                      "stg_erp__accounting_periods", "+stg_erp__accounting_periods",
                       "--exclude-resource-type", "unit_test", "--exclude-resource-type", "test")
     assert build.returncode == 0, build.output[-3000:]
     read = build.query("select erp_document_id, processor_refund_id, amount from main_staging.base_netsuite__erp_refund_postings")
@@ -429,3 +439,275 @@ def test_adyen_plugin_tables_are_found_by_their_columns(builds: dict[str, Build]
         rejected = build.query("select rejected_column, rejection_reason from fct_rejected_rows where record_id = ?",
                                [bad])
         assert rejected.values.tolist() == [["status", "missing status"]], variant
+
+
+def test_shopify_stitch_joins_the_subtable_and_reads_flattened_objects(builds: dict[str, Build]) -> None:
+    """Stitch: each transaction joins its refund by _sdc_source_key_id (the note is the reason,
+    the refund's created_at the request time); the gateway id from authorization, else the
+    flattened receipt__refund_id; the scope from the transactions stream's sale."""
+    staged = builds["shopify_stitch"].query("""
+        select storefront_refund_id, raw_reason, processor_refund_id, refund_type,
+               cast(created_at as varchar) as created_at
+        from main_intermediate.int_storefront_refunds_deduplicated where system_name = 'shopify'
+    """).set_index("storefront_refund_id")
+    assert staged.loc["23002", "raw_reason"] == "Customer returned the item"
+    assert staged.loc["23002", "created_at"] == "2025-07-02 14:00:00"
+    assert staged.loc["23002", "processor_refund_id"] == "re_301"
+    assert staged.loc["23004", "processor_refund_id"] == "re_302"
+    assert staged.loc["23004", "refund_type"] == "partial" and staged.loc["23002", "refund_type"] == "full"
+    assert pd.isna(staged.loc["23007", "processor_refund_id"]) and pd.isna(staged.loc["23004", "raw_reason"])
+
+
+def test_square_keeps_one_version_per_refund(builds: dict[str, Build]) -> None:
+    """Airbyte's append sync lands a version per change: the base model keeps the latest of
+    each id; a latest version that cannot be dated is rejected, never replaced by an older one."""
+    build = builds["square_airbyte"]
+    read = build.query("select processor_refund_id, status, event_at from main_staging.base_square__processor_refunds")
+    assert read["processor_refund_id"].is_unique
+    assert len(read) == labels("square_airbyte").shape[0]
+    by_id = read.set_index("processor_refund_id")
+    assert by_id.loc["bP9mAsEMYPUGjjGNaNO5ZDVyLhSZY_ExAmPlE01", "status"] == "COMPLETED"
+    assert by_id.loc["iW6tHzLTfWbNqqNUh7V2gKcfSoZgF_ExAmPlE08", "status"] == "COMPLETED"
+    collapsed = build.query("select processor_refund_id, cast(confirmed_at as varchar) as confirmed_at "
+                            "from main_intermediate.int_processor_refunds_collapsed where processor = 'square'")
+    assert "iW6tHzLTfWbNqqNUh7V2gKcfSoZgF_ExAmPlE08" not in set(collapsed["processor_refund_id"])
+    confirmed = collapsed.set_index("processor_refund_id")["confirmed_at"]
+    assert confirmed["bP9mAsEMYPUGjjGNaNO5ZDVyLhSZY_ExAmPlE01"] == "2025-07-03 10:00:04.87"
+
+
+def flattened(frame: pd.DataFrame, column: str, separator: str, keys: list[str]) -> pd.DataFrame:
+    """`column` (JSON objects) flattened as an exporter writes it: column<separator>key."""
+    import json
+    out = frame.copy()
+    for key in keys:
+        out[f"{column}{separator}{key}"] = [str(json.loads(value).get(key, "")) if value else "" for value in frame[column]]
+    return out.drop(columns=[column])
+
+
+def jq_links(frame: pd.DataFrame) -> pd.DataFrame:
+    """links flattened as jq's paths do: links.0.href, links.0.rel, links.1.href, ..."""
+    import json
+    out = frame.copy()
+    parsed = [json.loads(value) for value in frame["links"]]
+    for index in range(max(len(links) for links in parsed)):
+        for key in ("href", "rel"):
+            out[f"links.{index}.{key}"] = [links[index][key] if index < len(links) else "" for links in parsed]
+    return out.drop(columns=["links"])
+
+
+def python_links(frame: pd.DataFrame) -> pd.DataFrame:
+    """links as pandas writes a list that json_normalize left in a cell: Python text."""
+    import json
+    out = frame.copy()
+    out["links"] = [str(json.loads(value)) for value in frame["links"]]
+    return out
+
+
+# Flattening forms (issue 25): each exporter's way with a nested object, read like the JSON
+# column the fixture holds, or refused with a clear error. (fixture, shape file, transform, error)
+FLATTENED_FORMS = {
+    "paypal_json_normalize": ("paypal_v2_refunds", "paypal/refunds.csv",
+                              lambda f: jq_links(flattened(f, "amount", ".", ["value", "currency_code"])), None),
+    "paypal_json_normalize_links_kept_as_json": ("paypal_v2_refunds", "paypal/refunds.csv",
+                                                 lambda f: flattened(f, "amount", ".", ["value", "currency_code"]), None),
+    "paypal_stitch_meltano": ("paypal_v2_refunds", "paypal/refunds.csv",
+                              lambda f: flattened(f, "amount", "__", ["value", "currency_code"]), None),
+    "paypal_links_as_python_text": ("paypal_v2_refunds", "paypal/refunds.csv",
+                                    lambda f: python_links(flattened(f, "amount", ".", ["value", "currency_code"])),
+                                    "column links holds Python text"),
+    "paypal_no_amount": ("paypal_v2_refunds", "paypal/refunds.csv", lambda f: f.drop(columns=["amount"]),
+                         "has no amount: expected column amount (JSON) or amount.value"),
+    "stripe_json_normalize": ("stripe_airbyte", "stripe/refunds.csv",
+                              lambda f: flattened(f, "metadata", ".", ["order_id"]), None),
+    "stripe_stitch_meltano": ("stripe_airbyte", "stripe/refunds.csv",
+                              lambda f: flattened(f, "metadata", "__", ["order_id"]), None),
+    "square_json_normalize": ("square_airbyte", "square/refunds.csv",
+                              lambda f: flattened(f, "amount_money", ".", ["amount", "currency"]), None),
+    "square_stitch_meltano": ("square_airbyte", "square/refunds.csv",
+                              lambda f: flattened(f, "amount_money", "__", ["amount", "currency"]), None),
+    "square_no_amount": ("square_airbyte", "square/refunds.csv", lambda f: f.drop(columns=["amount_money"]),
+                         "has no amount: expected column amount_money (JSON) or amount_money__amount"),
+}
+
+
+@pytest.mark.parametrize("form", sorted(FLATTENED_FORMS))
+def test_flattened_nested_objects_read_like_json(form: str, builds: dict[str, Build], tmp_path: Path) -> None:
+    """A nested object flattened (json_normalize or jq: amount.value; Stitch or Meltano:
+    amount__value) reads exactly as its JSON column does; a form that cannot be read is a
+    clear error naming the input."""
+    fixture, target, transform, error = FLATTENED_FORMS[form]
+    variant = VARIANTS[fixture]
+    data = tmp_path / "data"
+    dbt_vars = write_data_dir(data, [variant])
+    transform(read_csv(FIXTURES / fixture / Path(target).name)).to_csv(
+        data / target, index=False)
+    settings = {"as_of": "2025-08-01T00:00:00Z", "confirmation_sla_minutes": 30, "business_timezone": "UTC",
+                "dbt_vars": dbt_vars}
+    model = f"base_{variant.shape}__processor_refunds"
+    build = dbt_build(tmp_path, data, settings, "--select", model, command="run")
+    if error:
+        assert build.returncode != 0
+        assert error in build.output and f"{variant.shape}/refund" in build.output, build.output[-2000:]
+        return
+    assert build.returncode == 0, build.output[-3000:]
+    columns = "processor_refund_id, payment_id, order_id, amount, currency, status, event_at"
+    got = build.query(f"select {columns} from main_staging.{model} order by 1, 2")
+    want = builds[fixture].query(f"select {columns} from main_staging.{model} order by 1, 2")
+    assert len(got) > 0 and got["amount"].notna().any() and got["payment_id"].notna().any()
+    assert got["order_id"].notna().any()
+    pd.testing.assert_frame_equal(got, want)
+
+
+def test_shopify_stitch_without_its_transactions_is_a_clear_error(tmp_path: Path) -> None:
+    """tap-shopify v3 (GraphQL) through Stitch: order_refunds with _sdc_ columns but neither a
+    transactions column nor the subtable; no transaction can be tied to its refund: refused."""
+    data = tmp_path / "data"
+    dbt_vars = write_data_dir(data, [VARIANTS["shopify_stitch"]])
+    (data / "shopify" / "order_refunds__transactions.csv").unlink()
+    settings = {"as_of": "2025-08-01T00:00:00Z", "confirmation_sla_minutes": 30, "business_timezone": "UTC",
+                "dbt_vars": dbt_vars}
+    build = dbt_build(tmp_path, data, settings, "--select", "base_shopify__storefront_refunds", command="run")
+    assert build.returncode != 0
+    assert "input 'shopify/order_refunds' was written by Stitch" in build.output, build.output[-2000:]
+    assert "tap-shopify v3 (GraphQL)" in build.output
+
+
+    periods = build.query("""
+        select accounting_period, count(*) over (partition by accounting_period) as versions, is_locked_at_as_of, is_closed
+        from main_staging.stg_erp__accounting_periods order by accounting_period
+    """).set_index("accounting_period")
+    assert (periods["versions"] == 1).all()
+    assert not bool(periods.loc["2025-06", "is_locked_at_as_of"]) and not bool(periods.loc["2025-06", "is_closed"])
+    assert bool(periods.loc["2025-05", "is_locked_at_as_of"])
+
+
+def test_netsuite_amounts_are_in_the_transaction_currency(builds: dict[str, Build]) -> None:
+    """A USD subsidiary refunding in JPY, GBP and EUR (labels.csv: re_A06jpy, WLWZVIW4NDYQMQ48,
+    309): the amount is the transaction currency's (transactionline.foreignamount, else the
+    accounting line's USD amount / exchangerate when exact), the USD amount and currency are kept
+    beside it, and a division that is not exact at the currency's exponent is rejected, not rounded."""
+    build = builds["netsuite2_fivetran"]
+    postings = build.query("""
+        select erp_document_id, cast(amount_minor as varchar) as amount_minor, currency, base_amount_text,
+               base_currency, coalesce(rejection_reason, '') as rejection_reason
+        from main_staging.stg_erp__refund_postings where erp_document_id in ('301', '305', '308', '309')
+        order by erp_document_id
+    """)
+    inexact = "base amount / exchange rate is not exact at the currency exponent"
+    assert postings.fillna("").values.tolist() == [
+        ["301", "4999", "USD", "49.99", "USD", ""],
+        ["305", "3700", "JPY", "25.53", "USD", ""],  # foreignamount 3700; 3700 x 0.0069 = 25.53 USD
+        ["308", "1200", "GBP", "15.30", "USD", ""],  # no foreignamount: 15.30 / 1.2750 = 12.00 exactly
+        ["309", "", "EUR", "54.12", "USD", inexact],  # 54.12 / 1.0823 = 50.0046...: not a EUR amount
+    ]
+    rejected = build.query("select record_id, rejected_column, rejection_reason from fct_rejected_rows "
+                           "where input_name = 'erp_refund_postings'")
+    assert rejected.values.tolist() == [["309", "amount", inexact]]
+    mismatches = build.query("select refund_id from fct_refund_variances where variance_type = 'amount_mismatch'")
+    assert not set(mismatches["refund_id"]) & {"re_A06jpy", "WLWZVIW4NDYQMQ48"}
+
+
+def _edit_landing(path: Path, edit) -> None:
+    frame = edit(read_csv(path))
+    frame.to_csv(path, index=False)
+
+
+def _staged_ids(build: Build, model: str, id_column: str, status_column: str) -> list[list[str]]:
+    return build.query(f"select {id_column}, {status_column} from main_staging.{model} order by 1, 2").values.tolist()
+
+
+def test_connector_history_and_delete_columns_keep_current_rows_only(tmp_path: Path) -> None:
+    """Each base model reads only the current version of a row (connector_current_rows):
+    Airbyte append syncs (Stripe, PayPal Transaction Search, Shopify order_refunds): one row per
+    id, the latest by the stream's cursor then _airbyte_extracted_at; Fivetran soft deletes
+    (_fivetran_deleted: Adyen settlement lines, Shopify transactions) and history mode
+    (_fivetran_active: PayPal refunds) skipped; Stitch (_sdc_deleted_at set: deleted;
+    _sdc_sequence orders versions: Stripe refunds)."""
+    first, second = tmp_path / "airbyte_fivetran", tmp_path / "stitch_history"
+    settings = {"as_of": "2025-08-01T00:00:00Z", "confirmation_sla_minutes": 30, "business_timezone": "UTC"}
+    select: list[str] = []
+    problems: list[str] = []
+
+    def check(ok: bool, what: str) -> None:
+        if not ok:
+            problems.append(what)
+
+    # Build 1: Airbyte re-extractions and Fivetran soft deletes.
+    dbt_vars = write_data_dir(first / "data", [VARIANTS[name] for name in [
+        "stripe_airbyte", "adyen_settlement_details_report", "paypal_transaction_search_airbyte", "shopify_fivetran_graphql"]])
+    data = first / "data"
+
+    def stale_stripe(frame: pd.DataFrame) -> pd.DataFrame:
+        # re_A04fail extracted once before (same cursor `updated`, then pending): the later extraction is current
+        stale = frame[frame["id"] == "re_A04fail"].assign(_airbyte_extracted_at="2025-07-20 02:00:00+00", status="pending")
+        return pd.concat([stale, frame])
+
+    def stale_paypal(frame: pd.DataFrame) -> pd.DataFrame:
+        stale = frame[frame["transaction_id"] == "1REF0001AA000001"].assign(_airbyte_extracted_at="2025-07-20 02:00:00+00")
+        return pd.concat([frame, stale])
+
+    _edit_landing(data / "stripe" / "refunds.csv", stale_stripe)
+    _edit_landing(data / "paypal" / "transactions.csv", stale_paypal)
+    _edit_landing(data / "adyen" / "settlement_detail_report.csv", lambda frame: frame.assign(
+        _fivetran_deleted=(frame["Modification Reference"] == "QFQTPCQ8HXSKGK82").map({True: "true", False: "false"})))
+    _edit_landing(data / "shopify" / "transaction.csv", lambda frame: frame.assign(
+        _fivetran_deleted=(frame["id"] == "20004").map({True: "true", False: "false"})))
+    build = dbt_build(first, data, settings | {"dbt_vars": dbt_vars}, "--select", "base_stripe__processor_refunds",
+                      "base_adyen__processor_refunds", "base_paypal__processor_refunds", "base_shopify__storefront_refunds",
+                      *select, command="run")
+    assert build.returncode == 0, build.output[-3000:]
+    stripe = _staged_ids(build, "base_stripe__processor_refunds", "processor_refund_id", "status")
+    check([row[0] for row in stripe] == ["re_A01full", "re_A02part", "re_A03pend", "re_A04fail", "re_A05canc",
+                                        "re_A06jpy", "re_A07odd"], f"stripe (Airbyte): one row per id, got {stripe}")
+    check(["re_A04fail", "failed"] in stripe, "stripe (Airbyte): the later extraction of re_A04fail is current")
+    paypal = _staged_ids(build, "base_paypal__processor_refunds", "processor_refund_id", "status")
+    check([row[0] for row in paypal].count("1REF0001AA000001") == 1, f"paypal (Airbyte): one row per id, got {paypal}")
+    check(["1REF0003AA000003", "P"] not in paypal, "paypal (Airbyte): the latest transaction_updated_date is current")
+    adyen = _staged_ids(build, "base_adyen__processor_refunds", "processor_refund_id", "status")
+    check("QFQTPCQ8HXSKGK82" not in [row[0] for row in adyen] and ["RGRUQDR9IYTLHL93", "Refunded"] in adyen,
+          f"adyen (Fivetran): a _fivetran_deleted line is skipped, got {adyen}")
+    shopify = _staged_ids(build, "base_shopify__storefront_refunds", "storefront_refund_id", "status")
+    check([row[0] for row in shopify] == ["20002", "20006", "20008", "20010"],  # 20004 deleted, 20012 a test
+          f"shopify (Fivetran): a _fivetran_deleted transaction is skipped, got {shopify}")
+
+    # Build 2: Stitch versions and deletes, Fivetran history mode, Airbyte on Shopify's order_refunds.
+    dbt_vars = write_data_dir(second / "data", [VARIANTS[name] for name in [
+        "stripe_api_json", "paypal_v2_refunds", "shopify_airbyte"]])
+    data = second / "data"
+
+    def stitch_stripe(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.assign(_sdc_batched_at="2025-08-01T02:00:00Z", _sdc_sequence="1754013600000", _sdc_deleted_at="")
+        older = frame[frame["id"] == "re_J01full"].assign(status="pending", _sdc_batched_at="2025-07-03T10:05:00Z",
+                                                         _sdc_sequence="1751537100000")
+        frame.loc[frame["id"] == "re_J05canc", "_sdc_deleted_at"] = "2025-07-10T00:00:00Z"
+        return pd.concat([frame, older])
+
+    def history_paypal(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.assign(_fivetran_active="true", _fivetran_start="2025-07-03 17:00:00",
+                             _fivetran_end="9999-12-31 23:59:59.999")
+        past = frame[frame["id"] == "1JU08902781691411"].assign(status="PENDING", _fivetran_active="false",
+                                                                _fivetran_end="2025-07-03 16:59:59.999")
+        return pd.concat([past, frame])
+
+    def stale_order_refunds(frame: pd.DataFrame) -> pd.DataFrame:
+        stale = frame[frame["id"] == "7201"].assign(_airbyte_extracted_at="2025-07-20 02:00:00+00", note="stale copy")
+        return pd.concat([stale, frame])
+
+    _edit_landing(data / "stripe" / "refunds.csv", stitch_stripe)
+    _edit_landing(data / "paypal" / "refunds.csv", history_paypal)
+    _edit_landing(data / "shopify" / "order_refunds.csv", stale_order_refunds)
+    build = dbt_build(second, data, settings | {"dbt_vars": dbt_vars}, "--select", "base_stripe__processor_refunds",
+                      "base_paypal__processor_refunds", "base_shopify__storefront_refunds", *select, command="run")
+    assert build.returncode == 0, build.output[-3000:]
+    stripe = _staged_ids(build, "base_stripe__processor_refunds", "processor_refund_id", "status")
+    check(stripe == [["re_J01full", "succeeded"], ["re_J02part", "succeeded"], ["re_J03pend", "pending"],
+                     ["re_J04fail", "failed"], ["re_J06kwd", "succeeded"]],
+          f"stripe (Stitch): latest _sdc_sequence only, _sdc_deleted_at skipped, got {stripe}")
+    paypal = _staged_ids(build, "base_paypal__processor_refunds", "processor_refund_id", "status")
+    check(paypal.count(["1JU08902781691411", "COMPLETED"]) == 1 and ["1JU08902781691411", "PENDING"] not in paypal,
+          f"paypal (Fivetran history mode): only _fivetran_active rows, got {paypal}")
+    reasons = build.query("select storefront_refund_id, coalesce(reason, '') as reason "
+                          "from main_staging.base_shopify__storefront_refunds")
+    check("stale copy" not in set(reasons["reason"]) and reasons["storefront_refund_id"].is_unique,
+          "shopify (Airbyte): one order_refunds row per id, the latest extraction")
+    assert not problems, "\n".join(problems)

@@ -54,6 +54,7 @@ STATUS_LISTS = [
     # Transaction Search letters (S, P, D, V, F) are mapped under the same processor name.
     ("paypal_statuses.csv", "processor", "paypal", "paypal_transaction_search", lambda row: row.code),
     ("shopify_statuses.csv", "storefront", "shopify", "shopify", lambda row: row.code),
+    ("square_statuses.csv", "processor", "square", "square", lambda row: row.code),
 ]
 
 

@@ -96,3 +96,81 @@ def test_every_data_field_is_escaped_for_slack() -> None:
             assert "<" not in value and ">" not in value, (outcome, key, value)
         assert payload["text"].count(ESCAPED) == text.count(HOSTILE)
         assert payload["checkpoint_id"] == f"cp{ESCAPED}"
+
+
+def test_tolerate_amount_is_for_amount_variances_only() -> None:
+    """Issue 24 obs. 5: --tolerate-amount never turns a variance that is not an
+    amount question into exit 0, whatever its delta (0 for a status, period or
+    reason variance; the whole refund for a missing posting; the copies for a
+    duplicate). An amount_mismatch, and a partial_refund_collapsed whose ERP
+    posting is there with another amount, are tolerated within it."""
+    from recon_runner.message import within_tolerance
+
+    def row(kind: str, delta: str | None, erp_amount: str | None = "10.00") -> dict:
+        return given.variance("v", "re_x", kind, "erp", "USD", 2, delta, 1, "0-7 days", 1,
+                              erp_amount=None if erp_amount is None else Decimal(erp_amount))
+
+    clean = {"rows_rejected": 0}
+    huge = Decimal("1000")
+    assert within_tolerance(clean, [row("amount_mismatch", "-5.00")], huge)
+    assert within_tolerance(clean, [row("partial_refund_collapsed", "-5.00")], huge)
+    assert not within_tolerance(clean, [row("amount_mismatch", "-5.00")], Decimal("4.99"))
+    for kind, delta, erp_amount in [("missing_in_erp", "-0.01", None), ("missing_in_storefront", "-0.01", None),
+                                    ("missing_at_processor", "0", None), ("orphan_erp_posting", "0.01", "0.01"),
+                                    ("duplicate_erp_posting", "0.01", "0.01"), ("status_mismatch", "0", "10.00"),
+                                    ("wrong_period", "0", "10.00"), ("confirmation_lag", "0", "10.00"),
+                                    ("reason_mismatch", "0", "10.00"), ("unmapped_status", "0", "10.00"),
+                                    ("unmapped_reason", "0", "10.00"), ("locked_period_posting", "0", "10.00"),
+                                    ("currency_mismatch", None, "10.00"),
+                                    # collapsed with its posting missing: not an amount question
+                                    ("partial_refund_collapsed", "-0.01", None)]:
+        rows = [row("amount_mismatch", "-1.00"), row(kind, delta, erp_amount)]
+        assert not within_tolerance(clean, rows, huge), kind
+
+
+CONTROL = "re_1\n\x1b[31mFORGED: CLEAN\x1b[0m\r\u202eevil\u2028x\x07"
+
+
+def control_inputs() -> tuple[dict, list[dict]]:
+    """Every data field the message and the report can quote carries a newline, an ANSI escape, a
+    carriage return, a bidi override, a line separator and a bell."""
+    variances = [{**row, "refund_id": f"{CONTROL} {n}", "refund_key": f"{CONTROL} {n}", "order_id": CONTROL,
+                  "detail": f"detail {CONTROL}", "variance_type": f"amount_mismatch{CONTROL}"}
+                 for n, row in enumerate(given.variances())]
+    summary = given.summary(
+        outcome_reasons=f"stale: erp {CONTROL}", stale_sources=f"erp{CONTROL}",
+        rejected=[{"input_name": CONTROL, "rejection_reason": CONTROL, "row_count": 2}],
+        variances_by_type={f"amount_mismatch{CONTROL}": 8}, error=f"input missing {CONTROL}",
+        checkpoint_id=f"cp{CONTROL}")
+    return summary, variances
+
+
+def raw_controls(text: str) -> set[str]:
+    return {c for c in text if c in "\r\x1b\x07\u202e\u2028"}
+
+
+def test_control_characters_in_data_are_escaped_in_every_channel(tmp_path) -> None:
+    """Issue 24 obs. 13: a refund id or reason with a newline or an ANSI escape
+    cannot forge a line or colour the terminal, the webhook text or the report:
+    every control character in data is written out (\\n, \\x1b)."""
+    from recon_runner.marts import VARIANCE_COLUMNS
+    from recon_runner.reports import write_report_folder
+
+    summary, variances = control_inputs()
+    plain_summary, plain_variances = given.summary(), given.variances()
+    for outcome in ("variances_found", "stale_sources", "failed", "clean"):
+        text = message({**summary, "outcome": outcome}, variances)
+        # The message's own line breaks only: as many lines as the same message without the hostile data.
+        assert len(text.splitlines()) == len(message({**plain_summary, "outcome": outcome},
+                                                     plain_variances).splitlines()), (outcome, text)
+        assert not raw_controls(text), outcome
+        assert "\\n\\x1b[31mFORGED: CLEAN\\x1b[0m\\r\\u202eevil\\u2028x\\x07" in text
+        payload = slack_payload(text, {**summary, "outcome": outcome})
+        assert not any(raw_controls(value) for value in payload.values()), payload
+        assert payload["text"].count("\n") == text.count("\n") and "\n" not in payload["checkpoint_id"]
+    folder = write_report_folder(tmp_path, "cp_x", {**summary, "message": text}, variances, VARIANCE_COLUMNS,
+                                 given.details())
+    for page in ("report.html", "audit.html"):
+        html = (folder / page).read_text(encoding="utf-8")
+        assert not raw_controls(html), page
+        assert "\\x1b[31mFORGED: CLEAN" in html and "FORGED: CLEAN\n" not in html, page

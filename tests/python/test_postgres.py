@@ -176,3 +176,62 @@ def test_shapes_on_postgres_report_exactly_the_labelled_variances(shaped_postgre
                 for row in csv.DictReader(handle)}
     assert any(kind == "locked_period_posting" for _, kind, _, _, _ in want)
     assert got == want
+
+
+def test_netsuite_history_mode_and_currencies_on_postgres(tmp_path: Path) -> None:
+    """The netsuite2_fivetran fixture as Fivetran lands it in a warehouse (history-mode
+    accounting lines and periods; `_fivetran_deleted`/`_fivetran_active` boolean,
+    `_fivetran_start`/`_fivetran_end` timestamps): current rows only, amounts in the
+    transaction currency, the inexact conversion rejected, as on DuckDB."""
+    import csv
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "connectors" / "netsuite2_fivetran"
+    tables = {path.stem: path for path in fixture.glob("*.csv") if path.stem not in ("labels", "gl_account_map_additions")}
+    tables |= {name: fixture / "history_mode" / f"{name}.csv" for name in ("transactionaccountingline", "accountingperiod")}
+    types = {"_fivetran_deleted": "boolean", "_fivetran_active": "boolean", "_fivetran_start": "timestamp",
+             "_fivetran_end": "timestamp"}
+    run_id = uuid.uuid4().hex[:8]
+    netsuite, generic, target = f"netsuite_{run_id}", f"generic_{run_id}", f"recon_ns_{run_id}"
+    with connect() as con, con.cursor() as cur:
+        cur.execute(f"create schema {netsuite}")
+        cur.execute(f"create schema {generic}")
+        for table, path in tables.items():
+            with open(path, encoding="utf-8", newline="") as handle:
+                header = next(csv.reader(handle))
+            columns = ", ".join(f'"{column}" {types.get(column, "text")}' for column in header)
+            cur.execute(f'create table {netsuite}."{table}" ({columns})')
+            with open(path, encoding="utf-8") as handle:
+                cur.copy_expert(f'copy {netsuite}."{table}" from stdin with (format csv, header true)', handle)
+        for table, columns in INPUT_COLUMNS.items():
+            cur.execute(f"create table {generic}.{table} ({', '.join(column + ' text' for column in columns)})")
+    env = {**os.environ, "REFUND_RECON_PG_SCHEMA": target, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    dbt_vars = {"as_of": "2025-08-01T00:00:00Z", "erp_shapes": ["netsuite"], "netsuite_schema": netsuite,
+                "refund_inputs_schema": generic}
+    build = subprocess.run(
+        [str(DBT), "--no-use-colors", "build", "--target", "postgres", "--exclude-resource-type", "test",
+         "--exclude-resource-type", "unit_test", "--select", "currencies", "gl_account_map", "+stg_erp__refund_postings",
+         "+stg_erp__accounting_periods", "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
+         "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"), "--vars", json.dumps(dbt_vars)],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
+    )
+    postings, periods = [], []
+    with connect() as con, con.cursor() as cur:
+        if build.returncode == 0:
+            cur.execute(f"select erp_document_id, amount_minor, currency, base_amount_text, base_currency, rejection_reason "
+                        f"from {target}_staging.stg_erp__refund_postings order by 1")
+            postings = cur.fetchall()
+            cur.execute(f"select accounting_period, is_locked_at_as_of from {target}_staging.stg_erp__accounting_periods "
+                        f"order by 1")
+            periods = cur.fetchall()
+        for schema in (netsuite, generic, target, f"{target}_staging", f"{target}_intermediate", f"{target}_mappings"):
+            cur.execute(f"drop schema if exists {schema} cascade")
+    assert build.returncode == 0, build.stdout[-3000:]
+    assert postings == [
+        ("301", 4999, "USD", "49.99", "USD", None),
+        ("302", 2000, "USD", "20.00", "USD", None),  # the edited version only, once
+        ("305", 3700, "JPY", "25.53", "USD", None),
+        ("307", 2000, "USD", "20.00", "USD", None),
+        ("308", 1200, "GBP", "15.30", "USD", None),
+        ("309", None, "EUR", "54.12", "USD", "base amount / exchange rate is not exact at the currency exponent"),
+    ]
+    assert periods == [("2025-05", True), ("2025-06", False), ("2025-07", False)]  # 2025-06 reopened

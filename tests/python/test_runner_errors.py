@@ -253,3 +253,249 @@ def test_out_of_memory_says_which_setting_to_raise(tmp_path: Path) -> None:
         with duckdb.connect(str(tmp_path / "recon.duckdb"), read_only=True) as con:
             assert not con.execute("select count(*) from duckdb_tables() where table_name = 'fct_refund_variances'"
                                    ).fetchone()[0]
+
+
+SECRETS = ("p4ss", "w0rd", "t0ken", "Xq9", "u5er")
+
+
+@pytest.mark.parametrize("url", ["http://u5er:p4ss:w0rd@127.0.0.1/services/T0/t0ken-Xq9",   # urllib: InvalidURL
+                                 "http://u5er:p4ss@127.0.0.1:9/services/T0/t0ken-Xq9",      # a port: gaierror
+                                 "http://u5er@127.0.0.1:9/services/T0/t0ken-Xq9?key=Xq9"])  # a user, a query
+def test_webhook_credentials_never_reach_any_output(tmp_path: Path, url: str) -> None:
+    """Issue 24 obs. 6: a webhook URL with credentials, parsed or not, is never
+    printed or stored: not in the output, the summary, the message, the report
+    (only its scheme and host)."""
+    result = runner(tmp_path, "--data-dir", str(tmp_path / "nowhere"), env={"REFUND_RECON_WEBHOOK_URL": url})
+    assert result.returncode == 3
+    folder = tmp_path / "reports" / "cp_20260301T000000Z-failed"
+    everything = result.stdout + result.stderr + "".join(p.read_text() for p in folder.iterdir())
+    assert not [secret for secret in SECRETS if secret in everything], everything
+    delivery = json.loads((folder / "summary.json").read_text())["deliveries"][1]
+    assert delivery["delivered"] is False and delivery["endpoint"].startswith("http://127.0.0.1")
+
+
+def test_webhook_credentials_are_sent_as_basic_auth_never_in_the_request_line() -> None:
+    """The credentials of a webhook URL (https://user:password@host/...) go in an
+    Authorization header; the endpoint receives the path, and a failure's
+    detail names no part of the URL but its host."""
+    import base64
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from recon_runner.notify import mask_url, post_json, redact
+
+    seen: list[tuple[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            seen.append((self.path, self.headers.get("Authorization", "")))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://u5er:p4ss%3Aw0rd@127.0.0.1:{server.server_port}/services/t0ken-Xq9"
+        result = post_json(url, {"text": "x"}, attempts=1)
+    finally:
+        server.shutdown()
+    assert result.delivered, result.detail
+    assert seen == [("/services/t0ken-Xq9", "Basic " + base64.b64encode(b"u5er:p4ss:w0rd").decode())]
+    for bad in ("http://u5er:p4ss:w0rd@127.0.0.1/t0ken-Xq9", "http://u5er:p4ss@[::1/t0ken-Xq9",
+                "http://u5er:p4ss@127.0.0.1:99999/t0ken-Xq9"):
+        failed = post_json(bad, {"text": "x"}, attempts=1)
+        shown = failed.detail + mask_url(bad) + redact(f"error at {bad}", bad)
+        assert not failed.delivered and not [secret for secret in SECRETS if secret in shown], shown
+
+
+@pytest.mark.parametrize("var, flag", [("data_dir", "--data-dir"), ("as_of", "--as-of"),
+                                       ("confirmation_sla_minutes", "--sla-minutes"),
+                                       ("amount_tolerance", "--amount-tolerance"),
+                                       ("business_timezone", "--business-timezone"),
+                                       ("source_freshness_hours", "--freshness-hours"),
+                                       ("storefront_shapes", "--storefront-shapes"),
+                                       ("processor_shapes", "--processor-shapes"), ("erp_shapes", "--erp-shapes")])
+def test_a_var_the_runner_sets_from_a_flag_is_a_usage_error(var: str, flag: str,
+                                                            capsys: pytest.CaptureFixture) -> None:
+    """Issue 24 obs. 9: --var amount_tolerance=1000 beside --amount-tolerance 0 (or its
+    default) never wins silently: exit 64 naming both."""
+    from recon_runner.cli import parse_args
+
+    with pytest.raises(SystemExit) as refused:
+        parse_args(["run", "--amount-tolerance", "0", "--var", f"{var}=1000"])
+    assert refused.value.code == 64
+    error = capsys.readouterr().err
+    assert f"--var {var}" in error and flag in error
+    assert parse_args(["run", "--var", "netsuite_refund_id_field=otherrefnum"]).extra_vars == {
+        "netsuite_refund_id_field": "otherrefnum"}
+
+
+def test_a_test_database_never_writes_production_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 24 obs. 8: by default the reports and the BI publication of a database
+    live beside it and are keyed by it: refund_recon.duckdb keeps reports/ and bi/,
+    any other database file (a test one beside production) gets its own."""
+    from recon_runner.cli import parse_args
+
+    monkeypatch.delenv("REFUND_RECON_BI_DIR", raising=False)
+    production = parse_args(["run", "--database", str(tmp_path / "refund_recon.duckdb")])
+    test = parse_args(["run", "--database", str(tmp_path / "other.duckdb")])
+    assert (production.reports_dir, production.bi_dir) == (tmp_path / "reports", tmp_path / "bi")
+    assert (test.reports_dir, test.bi_dir) == (tmp_path / "other.duckdb.reports", tmp_path / "other.duckdb.bi")
+
+
+def run_results(rows: list[dict]) -> dict:
+    """dbt's target/run_results.json (schema run-results v6, dbt 1.11: the file a real checkpoint build writes)."""
+    return {"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/run-results/v6.json",
+                         "dbt_version": "1.11.16", "generated_at": "2026-12-06T20:20:09.815080Z",
+                         "invocation_id": "ade387d0-1cab-48e6-933e-71b487bdd2df", "env": {}},
+            "results": [{"timing": [], "thread_id": "Thread-1 (worker)", "execution_time": 0.04,
+                         "adapter_response": {}, "compiled": True, "compiled_code": "select 1",
+                         "relation_name": None, "batch_results": None, **row} for row in rows],
+            "elapsed_time": 20.9, "args": {}}
+
+
+def test_a_failed_build_names_its_failing_nodes_everywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    """Issue 24 obs. 16: a failed build says which node failed and dbt's message
+    (from the checkpoint's run_results.json) in summary.json, the webhook and
+    the report, not "the dbt output above names it". (dbt itself is replaced
+    by a stand-in writing its run_results.json: no build is run.)"""
+    import subprocess as sp
+
+    from recon_runner import checkpoint as steps, cli
+    from test_checkpoint_runner import Webhook
+
+    def failing_dbt(command: str, *args: str, artifacts: Path, **kwargs: object) -> sp.CompletedProcess:
+        (artifacts / "target").mkdir(parents=True, exist_ok=True)
+        (artifacts / "target" / "run_results.json").write_text(json.dumps(run_results([
+            {"status": "success", "message": "OK", "failures": None, "unique_id": "model.refund_recon.stg_a"},
+            {"status": "fail", "message": "Got 3 results, configured to fail if != 0", "failures": 3,
+             "unique_id": "test.refund_recon.unique_fct_refund_variances_variance_id.0a1b2c"},
+            {"status": "error", "message": "Runtime Error in model int_refunds_matched (models/x.sql)\n  Binder "
+                                           "Error: column \"amount\" not found", "failures": None,
+             "unique_id": "model.refund_recon.int_refunds_matched"}])))
+        return sp.CompletedProcess([command], 1)
+
+    monkeypatch.setattr(steps, "run_dbt", failing_dbt)
+    hook = Webhook()
+    monkeypatch.setenv("REFUND_RECON_WEBHOOK_URL", hook.url)
+    try:
+        code = cli.main(["run", "--as-of", AS_OF, "--data-dir", str(SAMPLE), "--database",
+                         str(tmp_path / "recon.duckdb"), "--reports-dir", str(tmp_path / "reports"), "--no-bi"])
+    finally:
+        hook.close()
+    assert code == 3
+    folder = tmp_path / "reports" / "cp_20260301T000000Z-failed"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert [(n["resource_type"], n["name"], n["status"]) for n in summary["failed_nodes"]] == [
+        ("test", "unique_fct_refund_variances_variance_id", "fail"), ("model", "int_refunds_matched", "error")]
+    for said in (summary["error"], hook.received[0]["text"], (folder / "report.html").read_text(),
+                 capsys.readouterr().out):
+        assert "test unique_fct_refund_variances_variance_id fail: Got 3 results, configured to fail if != 0" \
+            in said.replace("&#34;", '"')
+        assert ('model int_refunds_matched error: Runtime Error in model int_refunds_matched (models/x.sql) '
+                'Binder Error: column "amount" not found') in said.replace("&#34;", '"')
+
+
+def test_an_error_after_the_checkpoint_is_one_line_and_exit_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    """Every error path prints one line and exits 3 (a traceback only with --debug),
+    an error in composing the message included."""
+    from recon_runner import checkpoint as steps, cli
+
+    def broken(*args: object) -> str:
+        raise KeyError("outcome_reasons")
+
+    monkeypatch.setattr(steps, "message", broken)
+    argv = ["run", "--as-of", AS_OF, "--data-dir", str(tmp_path / "nowhere"), "--database",
+            str(tmp_path / "recon.duckdb"), "--reports-dir", str(tmp_path / "reports")]
+    assert cli.main(argv) == 3
+    out, err = capsys.readouterr()
+    assert "FAILED: unexpected KeyError: 'outcome_reasons'" in out and "Traceback" not in out + err
+    assert cli.main([*argv, "--debug"]) == 3
+    assert "Traceback" in capsys.readouterr().err
+
+
+DBT_LOG_STOPPED = """\
+20:31:25.767899 [info ] [MainThread]: Unable to do partial parsing because config vars, config profile, or config target have changed
+20:31:32.611180 [error] [MainThread]: Encountered an error:
+Compilation Error in model base_shopify__storefront_refunds (models/staging/base/shopify/base_shopify__storefront_refunds.sql)
+  refund_recon: var stripe_schema must be a plain database, schema or table name (letters, digits, _, $ and -), got 'a;b'
+  
+  > in macro refund_recon_fail (macros/settings/settings.sql)
+  > called by model base_shopify__storefront_refunds (models/staging/base/shopify/base_shopify__storefront_refunds.sql)
+20:31:32.632898 [debug] [MainThread]: Resource report: {"command_name": "build", "command_success": false}
+20:31:32.633450 [debug] [MainThread]: Command `dbt build` failed at 20:31:32.633370 after 10.49 seconds
+"""
+
+
+def test_a_build_that_stops_before_any_node_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 24 obs. 16, its other member: dbt stops at parse or compile time
+    (no run_results.json; a bad var, say): the error is dbt's own, from this
+    build's part of the checkpoint's dbt.log (lines as dbt 1.11 writes them),
+    not an earlier build's."""
+    import subprocess as sp
+
+    from recon_runner import checkpoint as steps, cli
+
+    def stopping_dbt(command: str, *args: str, artifacts: Path, **kwargs: object) -> sp.CompletedProcess:
+        with open(artifacts / "logs" / "dbt.log", "a", encoding="utf-8") as log:
+            log.write(DBT_LOG_STOPPED)
+        return sp.CompletedProcess([command], 2)
+
+    (tmp_path / "recon.duckdb.dbt" / "logs").mkdir(parents=True)
+    (tmp_path / "recon.duckdb.dbt" / "logs" / "dbt.log").write_text(   # an earlier build's error: not this one's
+        "19:00:00.000000 [error] [MainThread]: Encountered an error:\nRuntime Error\n  an old failure\n")
+    monkeypatch.setattr(steps, "run_dbt", stopping_dbt)
+    code = cli.main(["run", "--as-of", AS_OF, "--data-dir", str(SAMPLE), "--database", str(tmp_path / "recon.duckdb"),
+                     "--reports-dir", str(tmp_path / "reports"), "--no-bi"])
+    assert code == 3
+    summary = json.loads((tmp_path / "reports" / "cp_20260301T000000Z-failed" / "summary.json").read_text())
+    assert summary["error"] == (
+        "dbt build failed (exit 2): dbt stopped before running a node: Compilation Error in model "
+        "base_shopify__storefront_refunds (models/staging/base/shopify/base_shopify__storefront_refunds.sql) "
+        "refund_recon: var stripe_schema must be a plain database, schema or table name (letters, digits, _, $ and "
+        "-), got 'a;b'")
+    assert summary["error"] in summary["message"]
+
+
+def test_a_reports_folder_belongs_to_one_database(tmp_path: Path) -> None:
+    """Issue 24 obs. 8, when pointed at it: a checkpoint on a test database
+    never writes into production's reports folder (the folder records its
+    database; another is refused, exit 3, naming both)."""
+    reports = tmp_path / "reports"
+    first = runner(tmp_path, "--data-dir", str(tmp_path / "nowhere"), "--database",
+                   str(tmp_path / "refund_recon.duckdb"), "--reports-dir", str(reports))
+    assert first.returncode == 3 and (reports / "cp_20260301T000000Z-failed" / "summary.json").exists()
+    before = sorted(path.name for path in reports.iterdir())
+    written = (reports / "cp_20260301T000000Z-failed" / "summary.json").read_text()
+    other = runner(tmp_path, "--data-dir", str(tmp_path / "nowhere"), "--database", str(tmp_path / "other.duckdb"),
+                   "--reports-dir", str(reports))
+    assert other.returncode == 3
+    line = one_failure_line(other)
+    assert str(tmp_path / "refund_recon.duckdb") in line and str(tmp_path / "other.duckdb") in line
+    assert sorted(path.name for path in reports.iterdir()) == before
+    assert (reports / "cp_20260301T000000Z-failed" / "summary.json").read_text() == written
+    again = runner(tmp_path, "--data-dir", str(tmp_path / "nowhere"), "--database",
+                   str(tmp_path / "refund_recon.duckdb"), "--reports-dir", str(reports))
+    assert again.returncode == 3 and "holds the reports" not in again.stdout
+
+
+def test_a_report_link_base_with_credentials_is_never_shown(tmp_path: Path) -> None:
+    """REFUND_RECON_REPORT_URL_BASE prefixes links sent to every reader: a base
+    holding credentials or a token is not used, and its secret appears nowhere."""
+    secret = "s3cr3t-t0ken"
+    for base in (f"https://user:{secret}@reports.example.com/recon/", f"https://reports.example.com/r?token={secret}",
+                 f"https://reports.example.com/r#{secret}", f"https://user:{secret}@[bad/"):
+        work = tmp_path / str(abs(hash(base)))
+        result = runner(work, "--data-dir", str(tmp_path / "nowhere"), env={"REFUND_RECON_REPORT_URL_BASE": base})
+        assert result.returncode == 3
+        summary_text = (work / "reports" / "cp_20260301T000000Z-failed" / "summary.json").read_text()
+        assert "report_url" not in json.loads(summary_text)
+        assert "REFUND_RECON_REPORT_URL_BASE" in result.stdout
+        written = "".join(path.read_text() for path in (work / "reports").rglob("*") if path.is_file())
+        assert secret not in result.stdout + result.stderr + written

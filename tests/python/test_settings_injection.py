@@ -62,7 +62,8 @@ KNOWN_VARS = {
     "shopify_receipt_refund_id_key",
     "netsuite_database", "netsuite_schema", "netsuite_transaction_table",
     "netsuite_transactionaccountingline_table", "netsuite_account_table", "netsuite_accountingperiod_table",
-    "netsuite_currency_table", "netsuite_refund_id_field", "netsuite_reason_code_field",
+    "netsuite_currency_table", "netsuite_transactionline_table", "netsuite_subsidiary_table",
+    "netsuite_refund_id_field", "netsuite_reason_code_field",
     "netsuite_order_id_field", "netsuite_refund_transaction_types",
 }
 

@@ -35,7 +35,10 @@ cleaned as (
         {{ clean_text('amount') }} as amount_text,
         lower({{ clean_text('amount_unit') }}) as amount_unit,
         {{ clean_text('posted_at') }} as posted_at_text,
-        {{ clean_text('received_at') }} as received_at_text
+        {{ clean_text('received_at') }} as received_at_text,
+        {{ clean_text('base_amount') }} as base_amount_text,
+        upper({{ clean_text('base_currency') }}) as base_currency,
+        lower({{ clean_text('amount_check') }}) as amount_check
     from source
 
 ),
@@ -61,6 +64,12 @@ validated as (
         {{ first_failed_check(
             check_required_text('erp_document_id')
             + check_required_text('gl_account')
+            + [
+                ("amount_check = 'inexact_conversion'", 'amount',
+                    'base amount / exchange rate is not exact at the currency exponent'),
+                ("amount_check = 'no_transaction_currency_amount'", 'amount',
+                    'no amount in the transaction currency (foreign amount or exchange rate)'),
+            ]
             + check_money()
             + check_timestamp('posted_at')
             + check_timestamp('received_at', required=false)
@@ -92,6 +101,8 @@ final as (
         refund_type,
         currency,
         amount_text,
+        base_amount_text,
+        base_currency,
         coalesce(posting_period_text, {{ accounting_period('posted_at') }}) as posting_period,
         rejected_column,
         rejection_reason,

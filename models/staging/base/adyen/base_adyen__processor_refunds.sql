@@ -68,7 +68,7 @@ source as (
             required=['modification_reference', 'type', 'gross_currency', 'creation_date'],
             optional=['psp_reference', 'merchant_reference', 'gross_debit_gc', 'gross_credit_gc', 'time_zone'],
         ) }}
-    from {{ report_relation }}
+    from {{ connector_current_rows(report_relation) }}
 
 ),
 
@@ -150,7 +150,7 @@ source as (
             optional=['original_reference', 'merchant_reference', 'merchant_account_code', 'additional_data',
                 'additional_data_modification_action'],
         ) }}
-    from {{ notification_relation }}
+    from {{ connector_current_rows(notification_relation) }}
 
 ),
 

@@ -21,7 +21,10 @@ final as (
 
     select
         *,
-        {{ shape_text('major') }} as amount_unit
+        {{ shape_text('major') }} as amount_unit,
+        {{ shape_text(none) }} as base_amount,
+        {{ shape_text(none) }} as base_currency,
+        {{ shape_text(none) }} as amount_check
     from source
 
 )

@@ -2,7 +2,9 @@
     row per monthly posting period, named by the month of its start date,
     with its closed flag and date and whether it is locked for A/R (where
     refunds post) or for everything. Quarters, years and adjustment periods
-    are not posting months and are left out. Fivetran writes dates with a
+    are not posting months and are left out. Soft-deleted rows are skipped
+    and, in Fivetran's history mode, only a period's active version is read
+    (a reopened period is open). Fivetran writes dates with a
     one-digit hour (`2025-07-02 0:00:00`): read as such. -#}
 {{ config(enabled=refund_shape_enabled('erp', 'netsuite')) }}
 
@@ -17,7 +19,7 @@ source as (
             required=['id', 'startdate'],
             optional=['periodname', 'closed', 'closedondate', 'alllocked', 'arlocked', 'isposting', 'isadjust', 'isquarter', 'isyear'],
         ) }}
-    from {{ source('netsuite', 'accountingperiod') }}
+    from {{ connector_current_rows(source('netsuite', 'accountingperiod'), key=['id']) }}
 
 ),
 

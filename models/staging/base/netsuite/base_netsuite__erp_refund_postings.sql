@@ -2,9 +2,10 @@
     lands it, docs/connectors.md 5) as ERP refund postings.
     A refund is a transaction of a type in var netsuite_refund_transaction_types
     (default CustRfnd and CashRfnd; credit memos are not money movements)
-    that is live: not deleted in NetSuite (`_fivetran_deleted`), the active
-    version when Fivetran's history mode keeps several (`_fivetran_active`),
-    and not voided (status in var netsuite_voided_statuses, default V).
+    that is live, and not voided (status in var netsuite_voided_statuses,
+    default V). Every table is read through connector_current_rows: soft
+    deletes are skipped and, with Fivetran's history mode, only the active
+    version of a row is read.
     Its GL line is one of its posting accounting lines of the primary
     accounting book (accountingbook.isprimary; without that table, book 1 or
     none), not deleted, chosen by what the account is, never by line order:
@@ -15,8 +16,17 @@
     the account's number (acctnumber) when gl_account_map knows it, else its
     internal id, else its name (fullname), whichever the map knows, else the
     number or, with account numbering off (NetSuite's default), the internal
-    id, so an account nobody mapped still surfaces as unmapped_status. The
-    amount is that line's. The posting period is the month of its
+    id, so an account nobody mapped still surfaces as unmapped_status.
+    Amounts are in the transaction's currency (transaction.currency): the
+    line's foreignamount (transactionline), else the accounting line's
+    amount when it is already in that currency (the subsidiary's base
+    currency, subsidiary.currency, is the same, or unknown with no exchange
+    rate), else that amount divided by the accounting line's exchangerate
+    only where the quotient is exact at the currency's exponent; an inexact
+    quotient, or a foreign currency with no rate, is rejected with its
+    reason (amount_check), never rounded. The accounting line's amount
+    (base currency) and the base currency are kept as base_amount and
+    base_currency. The posting period is the month of its
     accountingperiod's start date. The processor refund id is the field
     named by var netsuite_refund_id_field (default memo, a column of
     Fivetran's transaction table; externalid, otherrefnum or a custbody_
@@ -36,6 +46,8 @@
 {%- set voided_statuses = netsuite_name_list('netsuite_voided_statuses', list_var('netsuite_voided_statuses', ['V'])) %}
 {%- set line_account_types = netsuite_name_list('netsuite_refund_line_account_types', list_var('netsuite_refund_line_account_types', ['Bank'])) %}
 {%- set book_relation = refund_source_relation('netsuite', 'accountingbook') %}
+{%- set line_relation = refund_source_relation('netsuite', 'transactionline') %}
+{%- set subsidiary_relation = refund_source_relation('netsuite', 'subsidiary') %}
 
 with
 
@@ -46,10 +58,10 @@ transactions as (
             source('netsuite', 'transaction'),
             'netsuite/transaction',
             required=['id', 'type', 'createddate', refund_id_field],
-            optional=['postingperiod', 'currency', 'status', '_fivetran_deleted', '_fivetran_active', reason_field]
+            optional=['postingperiod', 'currency', 'status', reason_field]
                 + ([order_field] if order_field else []),
         ) }}
-    from {{ source('netsuite', 'transaction') }}
+    from {{ connector_current_rows(source('netsuite', 'transaction'), key=['id']) }}
 
 ),
 
@@ -60,10 +72,10 @@ lines as (
             source('netsuite', 'transactionaccountingline'),
             'netsuite/transactionaccountingline',
             required=['transaction', 'account'],
-            optional=['transactionline', 'amount', 'debit', 'credit', 'posting', 'accountingbook', '_fivetran_deleted'],
+            optional=['transactionline', 'amount', 'debit', 'credit', 'posting', 'accountingbook', 'exchangerate'],
             aliases={'transaction': 'transaction_id', 'account': 'account_id'},
         ) }}
-    from {{ source('netsuite', 'transactionaccountingline') }}
+    from {{ connector_current_rows(source('netsuite', 'transactionaccountingline'), key=['transaction', 'transactionline', 'accountingbook']) }}
 
 ),
 
@@ -74,9 +86,9 @@ account_rows as (
             source('netsuite', 'account'),
             'netsuite/account',
             required=['id'],
-            optional=['acctnumber', 'fullname', 'accttype', '_fivetran_deleted'],
+            optional=['acctnumber', 'fullname', 'accttype'],
         ) }}
-    from {{ source('netsuite', 'account') }}
+    from {{ connector_current_rows(source('netsuite', 'account'), key=['id']) }}
 
 ),
 
@@ -88,7 +100,6 @@ accounts as (
         min(nullif(trim(fullname), '')) as fullname,
         min(lower(trim(accttype))) as accttype
     from account_rows
-    where not coalesce({{ is_true_text('_fivetran_deleted') }}, false)
     group by trim(id)
 
 ),
@@ -106,8 +117,8 @@ primary_books as (
 book_rows as (
 
     select
-        {{ refund_input_columns(book_relation, 'netsuite/accountingbook', required=['id', 'isprimary'], optional=['_fivetran_deleted']) }}
-    from {{ book_relation }}
+        {{ refund_input_columns(book_relation, 'netsuite/accountingbook', required=['id', 'isprimary'], optional=[]) }}
+    from {{ connector_current_rows(book_relation, key=['id']) }}
 
 ),
 
@@ -115,9 +126,7 @@ primary_books as (
 
     select distinct trim(id) as book_id
     from book_rows
-    where
-        coalesce({{ is_true_text('isprimary') }}, false)
-        and not coalesce({{ is_true_text('_fivetran_deleted') }}, false)
+    where coalesce({{ is_true_text('isprimary') }}, false)
 
 ),
 {%- endif %}
@@ -130,7 +139,7 @@ periods as (
     from (
         select
             {{ refund_input_columns(source('netsuite', 'accountingperiod'), 'netsuite/accountingperiod', required=['id', 'startdate'], optional=[]) }}
-        from {{ source('netsuite', 'accountingperiod') }}
+        from {{ connector_current_rows(source('netsuite', 'accountingperiod'), key=['id']) }}
     ) as period_rows
     group by trim(id)
 
@@ -144,11 +153,99 @@ currencies as (
     from (
         select
             {{ refund_input_columns(source('netsuite', 'currency'), 'netsuite/currency', required=['id', 'symbol'], optional=[]) }}
-        from {{ source('netsuite', 'currency') }}
+        from {{ connector_current_rows(source('netsuite', 'currency'), key=['id']) }}
     ) as currency_rows
     group by trim(id)
 
 ),
+
+iso_currencies as (
+
+    select * from {{ ref('currencies') }}
+
+),
+{%- if line_relation is none %}
+
+transaction_lines as (
+
+    -- No transactionline table: no transaction-currency amounts, no subsidiary.
+    select
+        cast(null as {{ dbt.type_string() }}) as transaction_id,
+        cast(null as {{ dbt.type_string() }}) as line_id,
+        cast(null as {{ dbt.type_string() }}) as foreignamount,
+        cast(null as {{ dbt.type_string() }}) as subsidiary,
+        cast(null as {{ dbt.type_string() }}) as mainline
+    where 1 = 0
+
+),
+{%- else %}
+
+transaction_lines as (
+
+    select
+        {{ refund_input_columns(
+            line_relation,
+            'netsuite/transactionline',
+            required=['transaction', 'id'],
+            optional=['foreignamount', 'subsidiary', 'mainline'],
+            aliases={'transaction': 'transaction_id', 'id': 'line_id'},
+        ) }}
+    from {{ connector_current_rows(line_relation, key=['transaction', 'id']) }}
+
+),
+{%- endif %}
+
+foreign_amounts as (
+
+    select
+        trim(transaction_id) as transaction_id,
+        trim(line_id) as line_id,
+        min(replace(nullif(trim(foreignamount), ''), '-', '')) as foreign_amount
+    from transaction_lines
+    group by trim(transaction_id), trim(line_id)
+
+),
+
+transaction_subsidiaries as (
+
+    -- The subsidiary of the main line, else of any line.
+    select
+        trim(transaction_id) as transaction_id,
+        coalesce(
+            min(case when {{ is_true_text('mainline') }} then nullif(trim(subsidiary), '') end),
+            min(nullif(trim(subsidiary), ''))
+        ) as subsidiary_id
+    from transaction_lines
+    group by trim(transaction_id)
+
+),
+{%- if subsidiary_relation is none %}
+
+subsidiaries as (
+
+    -- No subsidiary table: the base currency is unknown.
+    select
+        cast(null as {{ dbt.type_string() }}) as subsidiary_id,
+        cast(null as {{ dbt.type_string() }}) as currency_id
+    where 1 = 0
+
+),
+{%- else %}
+
+subsidiaries as (
+
+    select
+        trim(id) as subsidiary_id,
+        min(trim(currency)) as currency_id
+    from (
+        select
+            {{ refund_input_columns(subsidiary_relation, 'netsuite/subsidiary', required=['id', 'currency'], optional=[]) }}
+        from {{ connector_current_rows(subsidiary_relation, key=['id']) }}
+    ) as subsidiary_rows
+    group by trim(id)
+
+),
+{%- endif %}
 
 gl_accounts as (
 
@@ -161,8 +258,6 @@ refund_transactions as (
     select * from transactions
     where
         lower(trim(type)) in ('{{ refund_types | join("', '") }}')
-        and not coalesce({{ is_true_text('_fivetran_deleted') }}, false)
-        and not coalesce({{ is_false_text('_fivetran_active') }}, false)
         and coalesce(lower(trim(status)), '') not in ('{{ voided_statuses | join("', '") }}')
 
 ),
@@ -175,7 +270,6 @@ live_lines as (
         on trim(lines.accountingbook) = primary_books.book_id
     where
         coalesce(upper(trim(lines.posting)), 'T') not in ('F', 'FALSE')
-        and not coalesce({{ is_true_text('lines._fivetran_deleted') }}, false)
         -- Lines without a book are single-book accounts: the primary book.
         and (primary_books.book_id is not null or nullif(trim(lines.accountingbook), '') is null)
 
@@ -185,7 +279,8 @@ mapped_lines as (
 
     select
         trim(live_lines.transaction_id) as transaction_id,
-        live_lines.transactionline,
+        trim(live_lines.transactionline) as transactionline,
+        nullif(trim(live_lines.exchangerate), '') as exchangerate,
         live_lines.source_row_number,
         accounts.accttype,
         case
@@ -230,32 +325,88 @@ ranked_lines as (
 
 ),
 
-final as (
+amounts as (
 
     select
-        refund_transactions.source_row_number,
-        refund_transactions.source_file,
-        refund_transactions.id as erp_document_id,
-        refund_transactions.{{ refund_id_field }} as processor_refund_id,
-        {{ 'refund_transactions.' ~ order_field if order_field else shape_text(none) }} as order_id,
+        refund_transactions.*,
         ranked_lines.gl_account,
-        ranked_lines.amount,
-        {{ shape_text('major') }} as amount_unit,
-        coalesce(currencies.symbol, refund_transactions.currency) as currency,
-        refund_transactions.{{ reason_field }} as reason_code,
-        {{ shape_text(none) }} as refund_type,
-        {{ netsuite_timestamp_text('refund_transactions.createddate') }} as posted_at,
-        {{ netsuite_timestamp_text('refund_transactions.createddate') }} as received_at,
-        coalesce(periods.accounting_period, refund_transactions.postingperiod) as posting_period
+        ranked_lines.amount as base_amount,
+        ranked_lines.exchangerate,
+        coalesce(currencies.symbol, refund_transactions.currency) as currency_code,
+        base_currencies.symbol as base_currency,
+        foreign_amounts.foreign_amount,
+        iso_currencies.minor_units,
+        upper(trim(base_currencies.symbol)) = upper(trim(coalesce(currencies.symbol, refund_transactions.currency))) as is_base_currency,
+        coalesce({{ regex_full_match('ranked_lines.exchangerate', '0*1([.]0*)?') }}, false) as is_rate_one,
+        -- A rate and amount the exact division reads without rounding them.
+        coalesce({{ regex_full_match('ranked_lines.exchangerate', '[0-9]{1,7}([.][0-9]{1,10})?') }}, false)
+        and coalesce({{ regex_full_match('ranked_lines.amount', '[0-9]{1,15}([.][0-9]{1,6})?') }}, false) as has_rate
     from refund_transactions
     left join ranked_lines
         on
             trim(refund_transactions.id) = ranked_lines.transaction_id
             and ranked_lines.line_rank = 1
+    left join foreign_amounts
+        on
+            ranked_lines.transaction_id = foreign_amounts.transaction_id
+            and ranked_lines.transactionline = foreign_amounts.line_id
     left join currencies
         on trim(refund_transactions.currency) = currencies.currency_id
+    left join transaction_subsidiaries
+        on trim(refund_transactions.id) = transaction_subsidiaries.transaction_id
+    left join subsidiaries
+        on transaction_subsidiaries.subsidiary_id = subsidiaries.subsidiary_id
+    left join currencies as base_currencies
+        on subsidiaries.currency_id = base_currencies.currency_id
+    left join iso_currencies
+        on upper(trim(coalesce(currencies.symbol, refund_transactions.currency))) = iso_currencies.currency
+
+),
+
+converted as (
+
+    select
+        *,
+        case
+            when foreign_amount is not null then foreign_amount
+            -- Already in the transaction currency: as written, for staging to judge.
+            when coalesce(is_base_currency, false) or is_rate_one then base_amount
+            when has_rate and minor_units is not null
+                then {{ netsuite_exact_quotient_text('base_amount', 'exchangerate', 'minor_units') }}
+            -- Nothing says the line is in another currency: one-currency books.
+            when base_currency is null and not has_rate then base_amount
+        end as transaction_amount
+    from amounts
+
+),
+
+final as (
+
+    select
+        converted.source_row_number,
+        converted.source_file,
+        converted.id as erp_document_id,
+        converted.{{ refund_id_field }} as processor_refund_id,
+        {{ 'converted.' ~ order_field if order_field else shape_text(none) }} as order_id,
+        converted.gl_account,
+        converted.transaction_amount as amount,
+        {{ shape_text('major') }} as amount_unit,
+        converted.currency_code as currency,
+        converted.{{ reason_field }} as reason_code,
+        {{ shape_text(none) }} as refund_type,
+        {{ netsuite_timestamp_text('converted.createddate') }} as posted_at,
+        {{ netsuite_timestamp_text('converted.createddate') }} as received_at,
+        coalesce(periods.accounting_period, converted.postingperiod) as posting_period,
+        converted.base_amount,
+        converted.base_currency,
+        case
+            when converted.transaction_amount is not null or converted.base_amount is null or converted.minor_units is null then {{ shape_text(none) }}
+            when converted.has_rate then {{ shape_text('inexact_conversion') }}
+            else {{ shape_text('no_transaction_currency_amount') }}
+        end as amount_check
+    from converted
     left join periods
-        on trim(refund_transactions.postingperiod) = periods.period_id
+        on trim(converted.postingperiod) = periods.period_id
 
 )
 

@@ -9,6 +9,14 @@
     - airbyte: Airbyte's `order_refunds` stream, the refund transactions
       nested in its `transactions` array (JSON text); the `transactions`
       stream, where present, gives each refund's parent sale.
+    - stitch: Singer's tap-shopify (REST era, v1/v2) as Stitch lands it in a
+      destination without nested types: `order_refunds` flat, its
+      `transactions` array in the subtable `order_refunds__transactions`
+      (one row per element, `_sdc_source_key_id` = the refund's id,
+      `_sdc_level_0_id` its place), nested objects flattened with `__`
+      (receipt__refund_id), times as timestamptz text; the `transactions`
+      stream, where present, gives each refund's parent sale. tap-shopify
+      v3 (GraphQL) lands no link from a transaction to its refund: refused.
     The grain is the refund transaction (kind = refund): one refund can be
     paid back through several gateways, each its own processor refund, so
     each transaction is reconciled on its own; several refunds per order are
@@ -33,15 +41,94 @@
 {%- set transaction_relation = refund_source_relation('shopify', 'transaction', alternatives=['transactions']) %}
 {%- set refund_relation = refund_source_relation('shopify', 'refund') %}
 {%- set return_line_relation = refund_source_relation('shopify', 'return_line_item') %}
+{%- set stitch_transactions_relation = refund_source_relation('shopify', 'order_refunds__transactions') %}
 {%- if order_refunds_relation is none and transaction_relation is none %}
     {{ refund_recon_fail("input 'shopify/transaction' not found: expected Fivetran's " ~ source('shopify', 'transaction') ~ " or Airbyte's order_refunds in the same schema") }}
 {%- endif %}
-{%- set variant = shopify_variant(order_refunds_relation, transaction_relation) %}
+{%- set variant = shopify_variant(order_refunds_relation, transaction_relation, stitch_transactions_relation) %}
 {%- set use_returns = variant == 'fivetran_graphql' and return_line_relation is not none and refund_relation is not none %}
 
 with
 
-{%- if variant == 'airbyte' %}
+{%- if variant == 'stitch' %}
+
+order_refunds as (
+
+    select
+        {{ refund_input_columns(
+            order_refunds_relation,
+            'shopify/order_refunds',
+            required=['id', 'created_at'],
+            optional=['order_id', 'note'],
+        ) }}
+    from {{ order_refunds_relation }}
+
+),
+
+refund_rows as (
+
+    -- One row per refund id (a re-synced table may hold a refund twice).
+    select
+        trim(id) as refund_id,
+        min(order_id) as order_id,
+        min(created_at) as requested_at,
+        min(nullif(trim(note), '')) as note
+    from order_refunds
+    group by trim(id)
+
+),
+
+subtable as (
+
+    select
+        {{ refund_input_columns(
+            stitch_transactions_relation,
+            'shopify/order_refunds__transactions',
+            required=['_sdc_source_key_id', 'id', 'kind', 'status', 'amount', 'currency', 'created_at'],
+            optional=['order_id', 'parent_id', 'authorization', 'receipt', 'receipt_' ~ receipt_key, 'receipt_id',
+                'processed_at', 'test'],
+            aliases={'_sdc_source_key_id': 'refund_id', 'authorization': 'gateway_reference', 'test': 'is_test',
+                'receipt_' ~ receipt_key: 'receipt_refund_key'},
+        ) }}
+    from {{ stitch_transactions_relation }}
+
+),
+
+transactions as (
+
+    select
+        subtable.source_row_number,
+        subtable.source_file,
+        subtable.id,
+        coalesce(subtable.order_id, refund_rows.order_id) as order_id,
+        subtable.refund_id,
+        subtable.kind,
+        subtable.status,
+        subtable.amount,
+        subtable.currency,
+        subtable.parent_id,
+        -- The gateway's reference: authorization, else the receipt's key,
+        -- flattened (receipt__refund_id) or, where kept whole, as JSON.
+        coalesce(
+            nullif(trim(subtable.gateway_reference), ''),
+            nullif(trim(subtable.receipt_refund_key), ''),
+            {{ json_text('subtable.receipt', receipt_key) }},
+            nullif(trim(subtable.receipt_id), ''),
+            {{ json_text('subtable.receipt', 'id') }}
+        ) as gateway_reference,
+        cast(null as {{ dbt.type_string() }}) as receipt,
+        subtable.created_at,
+        subtable.processed_at,
+        subtable.is_test,
+        refund_rows.requested_at,
+        refund_rows.note
+    from subtable
+    left join refund_rows
+        on trim(subtable.refund_id) = refund_rows.refund_id
+
+),
+
+{%- elif variant == 'airbyte' %}
 
 order_refunds as (
 
@@ -52,7 +139,7 @@ order_refunds as (
             required=['id', 'order_id', 'created_at', 'transactions'],
             optional=['note'],
         ) }}
-    from {{ order_refunds_relation }}
+    from {{ connector_current_rows(order_refunds_relation, key=['id']) }}
 
 ),
 
@@ -100,13 +187,17 @@ transactions as (
 
 ),
 
+{%- endif %}
+
+{%- if variant in ['airbyte', 'stitch'] %}
+
 {%- if transaction_relation is not none %}
 
 parent_rows as (
 
     select
         {{ refund_input_columns(transaction_relation, 'shopify/transactions', required=['id'], optional=['amount']) }}
-    from {{ transaction_relation }}
+    from {{ connector_current_rows(transaction_relation, key=['id']) }}
 
 ),
 {%- endif %}
@@ -169,7 +260,7 @@ transactions as (
                 + (['amount', 'currency'] if variant == 'fivetran_graphql' else []),
             aliases={'authorization': 'gateway_reference', 'test': 'is_test'},
         ) }}
-    from {{ transaction_relation }}
+    from {{ connector_current_rows(transaction_relation, key=['id']) }}
 
 ),
 
@@ -184,7 +275,7 @@ refunds as (
             required=['id', 'created_at'],
             optional=['order_id', 'note', 'return_id'],
         ) }}
-    from {{ refund_relation }}
+    from {{ connector_current_rows(refund_relation, key=['id']) }}
 
 ),
 {%- endif %}
@@ -200,7 +291,7 @@ return_lines as (
             required=['return_id', 'return_reason'],
             optional=['id'],
         ) }}
-    from {{ return_line_relation }}
+    from {{ connector_current_rows(return_line_relation, key=['id']) }}
 
 ),
 

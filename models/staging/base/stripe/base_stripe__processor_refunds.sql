@@ -6,7 +6,9 @@
     - airbyte: table `refunds` (found without a setting), Airbyte's
       `_airbyte_*` columns, `created` and `updated` in Unix epoch seconds,
       ids `charge`, `payment_intent`; an append sync lands one row per
-      change, ordered by `updated`;
+      change: the latest by `updated`, then `_airbyte_extracted_at`, is read
+      (connector_current_rows, which also reads Fivetran's and Stitch's
+      delete and history columns);
     - api_json: Refund objects exported from the API (`object` = refund),
       `created` in epoch seconds, nested objects as JSON text.
     A row is an event: its time is `updated` when the landing has it (the
@@ -16,13 +18,16 @@
     currency_exponents: ISK 2, MGA 0), converted here to major-unit text;
     currency is lower case (upper-cased in
     staging); the order reference is a metadata key (var
-    stripe_order_id_metadata_key, default order_id). -#}
+    stripe_order_id_metadata_key, default order_id), read from the
+    `metadata` JSON or, flattened, from metadata.<key> (json_normalize, jq)
+    or metadata__<key> (Stitch, Meltano). -#}
 {{ config(enabled=refund_shape_enabled('processor', 'stripe')) }}
 
 {%- set refund_relation = refund_source_relation('stripe', 'refund', alternatives=['refunds']) %}
 {%- if refund_relation is none %}
     {{ refund_recon_fail("input 'stripe/refund' not found: expected table " ~ source('stripe', 'refund') ~ " (or Airbyte's `refunds` in the same schema)") }}
 {%- endif %}
+{%- set order_key = name_var('stripe_order_id_metadata_key', 'order_id') %}
 {%- set variant = refund_shape_variant('stripe', refund_relation, [
     ['airbyte', ['_airbyte_raw_id']],
     ['fivetran', ['_fivetran_synced']],
@@ -45,9 +50,11 @@ source as (
             refund_relation,
             'stripe/refund',
             required=['id', 'amount', 'currency', 'status', 'created'],
-            optional=['reason', 'charge_id', 'charge', 'payment_intent_id', 'payment_intent', 'metadata', 'updated'],
+            optional=['reason', 'charge_id', 'charge', 'payment_intent_id', 'payment_intent', 'metadata', 'updated',
+                'metadata_' ~ order_key],
+            aliases={'metadata_' ~ order_key: 'metadata_order_key'},
         ) }}
-    from {{ refund_relation }}
+    from {{ connector_current_rows(refund_relation, key=['id'], cursor='updated') }}
 
 ),
 
@@ -59,7 +66,7 @@ final as (
         source.id as processor_refund_id,
         {{ shape_text('stripe') }} as processor,
         coalesce(source.charge_id, source.charge, source.payment_intent_id, source.payment_intent) as payment_id,
-        {{ json_text('source.metadata', name_var('stripe_order_id_metadata_key', 'order_id')) }} as order_id,
+        coalesce(nullif(trim(source.metadata_order_key), ''), {{ json_text('source.metadata', order_key) }}) as order_id,
         {{ system_minor_as_major_text('source.amount', 'exponents.minor_units') }} as amount,
         {{ system_minor_amount_unit('source.amount', 'exponents.minor_units') }} as amount_unit,
         source.currency,
