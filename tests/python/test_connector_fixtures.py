@@ -88,6 +88,11 @@ BUILDS = {
 # ids meet no other fixture): labels.csv lists only these for them.
 SYSTEM_LOCAL_VARIANCES = {"unmapped_status", "unmapped_reason"}
 
+# Base models alone: the seeds they read (each system's currency exponents, Adyen's
+# time-zone abbreviations) are built with them, data tests left out.
+BASE_MODELS_WITH_THEIR_SEEDS = ("currencies", "currency_exponents", "time_zone_abbreviations")
+WITHOUT_TESTS = ("--exclude-resource-type", "test", "--exclude-resource-type", "unit_test")
+
 
 def read_csv(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -259,10 +264,9 @@ def test_table_var_names_the_file_read(tmp_path: Path) -> None:
     (data / "stripe" / "refunds.csv").rename(data / "stripe" / "stripe_api_refunds.csv")
     settings = {"as_of": "2025-08-01T00:00:00Z", "confirmation_sla_minutes": 30, "business_timezone": "UTC",
                 "dbt_vars": dbt_vars | {"stripe_refund_table": "stripe_api_refunds"}}
-    # the seeds it reads too: Stripe's exponents (currencies, currency_exponents)
-    build = dbt_build(tmp_path, data, settings, "--select", "currencies", "currency_exponents",
-                      "base_stripe__processor_refunds", "--exclude-resource-type", "test",
-                      "--exclude-resource-type", "unit_test")
+    # with the seeds it reads: Stripe's exponents
+    build = dbt_build(tmp_path, data, settings, "--select", *BASE_MODELS_WITH_THEIR_SEEDS,
+                      "base_stripe__processor_refunds", *WITHOUT_TESTS)
     assert build.returncode == 0, build.output[-3000:]
     read = build.query("select processor_refund_id, source_file, created_at from main_staging.base_stripe__processor_refunds "
                        "order by 1")
@@ -383,62 +387,146 @@ def test_netsuite_history_mode_reads_only_active_rows(tmp_path: Path) -> None:
     assert build.returncode == 0, build.output[-3000:]
     read = build.query("select erp_document_id, processor_refund_id, amount from main_staging.base_netsuite__erp_refund_postings")
     assert read.values.tolist() == [["302", "re_A02part", "20.00"]]
+    periods = build.query("""
+        select accounting_period, count(*) over (partition by accounting_period) as versions, is_locked_at_as_of, is_closed
+        from main_staging.stg_erp__accounting_periods order by accounting_period
+    """).set_index("accounting_period")
+    assert (periods["versions"] == 1).all()
+    assert not bool(periods.loc["2025-06", "is_locked_at_as_of"]) and not bool(periods.loc["2025-06", "is_closed"])
+    assert bool(periods.loc["2025-05", "is_locked_at_as_of"])
 
 
-def test_adyen_report_time_zone_abbreviations_are_fixed_offsets(builds: dict[str, Build]) -> None:
-    """TimeZone is Adyen's abbreviation of the offset in force (seed time_zone_abbreviations):
-    PDT and CEST read (DuckDB knows neither), BST is British not Bangladesh, CET in winter is
-    +01:00; an ambiguous (IST) or unknown (XYZ) abbreviation is rejected with a reason naming it."""
-    build = builds["adyen_settlement_details_report"]
-    staged = build.query("""
-        select processor_refund_id, cast(created_at as varchar) as created_at
-        from main_intermediate.int_processor_refunds_collapsed where processor = 'adyen'
-    """).set_index("processor_refund_id")["created_at"]
-    assert staged["PDTREFUND0000A01"] == "2025-07-06 15:00:05"
-    assert staged["BSTREFUND0000A02"] == "2025-07-06 08:00:05"
-    assert staged["CETWINTER0000A03"] == "2025-01-15 09:00:05"
-    assert staged["AEDTREFUND000A06"] == "2025-01-09 23:00:05"
-    assert staged["RGRUQDR9IYTLHL93"] == "2025-07-04 09:00:05"  # CEST
-    # the repeated hour when summer time ends: the abbreviation says which of the two it was
-    assert staged["DSTCEST000000A07"] == "2024-10-27 00:30:05"
-    assert staged["DSTCET0000000A08"] == "2024-10-27 01:30:05"
-    rejected = build.query("""
-        select record_id, rejected_column, rejection_reason from fct_rejected_rows
-        where record_id in ('ISTREFUND0000A04', 'XYZREFUND0000A05') order by record_id
+def test_netsuite_amounts_are_in_the_transaction_currency(builds: dict[str, Build]) -> None:
+    """A USD subsidiary refunding in JPY, GBP and EUR (labels.csv: re_A06jpy, WLWZVIW4NDYQMQ48,
+    309): the amount is the transaction currency's (transactionline.foreignamount, else the
+    accounting line's USD amount / exchangerate when exact), the USD amount and currency are kept
+    beside it, and a division that is not exact at the currency's exponent is rejected, not rounded."""
+    build = builds["netsuite2_fivetran"]
+    postings = build.query("""
+        select erp_document_id, cast(amount_minor as varchar) as amount_minor, currency, base_amount_text,
+               base_currency, coalesce(rejection_reason, '') as rejection_reason
+        from main_staging.stg_erp__refund_postings where erp_document_id in ('301', '305', '308', '309')
+        order by erp_document_id
     """)
-    assert rejected.values.tolist() == [
-        ["ISTREFUND0000A04", "created_at", "time zone IST in created_at has no UTC offset in seed time_zone_abbreviations"],
-        ["XYZREFUND0000A05", "created_at", "time zone XYZ in created_at has no UTC offset in seed time_zone_abbreviations"],
+    inexact = "base amount / exchange rate is not exact at the currency exponent"
+    assert postings.fillna("").values.tolist() == [
+        ["301", "4999", "USD", "49.99", "USD", ""],
+        ["305", "3700", "JPY", "25.53", "USD", ""],  # foreignamount 3700; 3700 x 0.0069 = 25.53 USD
+        ["308", "1200", "GBP", "15.30", "USD", ""],  # no foreignamount: 15.30 / 1.2750 = 12.00 exactly
+        ["309", "", "EUR", "54.12", "USD", inexact],  # 54.12 / 1.0823 = 50.0046...: not a EUR amount
     ]
+    rejected = build.query("select record_id, rejected_column, rejection_reason from fct_rejected_rows "
+                           "where input_name = 'erp_refund_postings'")
+    assert rejected.values.tolist() == [["309", "amount", inexact]]
+    mismatches = build.query("select refund_id from fct_refund_variances where variance_type = 'amount_mismatch'")
+    assert not set(mismatches["refund_id"]) & {"re_A06jpy", "WLWZVIW4NDYQMQ48"}
 
 
-def test_amount_not_representable_at_iso_exponent_is_rejected_not_rounded(builds: dict[str, Build]) -> None:
-    """Adyen and Stripe write ISK with 2 decimals (ISO 4217: 0): 12345 is ISK 123.45, which
-    the marts' ISO exponent cannot hold, so the row is rejected with its reason."""
-    for variant, refund_id in [("adyen_webhooks", "ISKFRAC000000E02"), ("stripe_api_json", "re_J21iskfrac")]:
-        rejected = builds[variant].query("""
-            select amount_text, rejected_column, rejection_reason from fct_rejected_rows where record_id = ?
-        """, [refund_id])
-        assert rejected.values.tolist() == [["123.45", "amount", "more decimals than the currency allows"]], variant
+def _edit_landing(path: Path, edit) -> None:
+    frame = edit(read_csv(path))
+    frame.to_csv(path, index=False)
 
 
-def test_adyen_plugin_tables_are_found_by_their_columns(builds: dict[str, Build]) -> None:
-    """Magento 2 and Shopware 6 keep webhooks in `adyen_notification` (pspreference, success
-    'true'/'false' or 1/0, created_at UTC, no eventDate): found without adyen_variant; a success
-    flag that is none of those leaves the event without a status, and it is rejected."""
-    for variant, refund_id, created_at, bad in [
-        ("adyen_magento2", "MGREFUND00000001", "2025-07-03 10:00:02", "MGREFUND00000005"),
-        ("adyen_shopware6", "SWREFUND00000002", "2025-07-04 11:00:02.25", "SWREFUND00000005"),
-    ]:
-        build = builds[variant]
-        staged = build.query("""
-            select processor_refund_id, cast(created_at as varchar) as created_at
-            from main_intermediate.int_processor_refunds_collapsed where processor = 'adyen'
-        """).set_index("processor_refund_id")["created_at"]
-        assert staged[refund_id] == created_at, variant
-        rejected = build.query("select rejected_column, rejection_reason from fct_rejected_rows where record_id = ?",
-                               [bad])
-        assert rejected.values.tolist() == [["status", "missing status"]], variant
+def _staged_ids(build: Build, model: str, id_column: str, status_column: str) -> list[list[str]]:
+    return build.query(f"select {id_column}, {status_column} from main_staging.{model} order by 1, 2").values.tolist()
+
+
+def test_connector_history_and_delete_columns_keep_current_rows_only(tmp_path: Path) -> None:
+    """Each base model reads only the current version of a row (connector_current_rows):
+    Airbyte append syncs (Stripe, PayPal Transaction Search, Shopify order_refunds): one row per
+    id, the latest by the stream's cursor then _airbyte_extracted_at; Fivetran soft deletes
+    (_fivetran_deleted: Adyen settlement lines, Shopify transactions) and history mode
+    (_fivetran_active: PayPal refunds) skipped; Stitch (_sdc_deleted_at set: deleted;
+    _sdc_sequence orders versions: Stripe refunds)."""
+    first, second = tmp_path / "airbyte_fivetran", tmp_path / "stitch_history"
+    settings = {"as_of": "2025-08-01T00:00:00Z", "confirmation_sla_minutes": 30, "business_timezone": "UTC"}
+    select: list[str] = [*BASE_MODELS_WITH_THEIR_SEEDS]
+    problems: list[str] = []
+
+    def check(ok: bool, what: str) -> None:
+        if not ok:
+            problems.append(what)
+
+    # Build 1: Airbyte re-extractions and Fivetran soft deletes.
+    dbt_vars = write_data_dir(first / "data", [VARIANTS[name] for name in [
+        "stripe_airbyte", "adyen_settlement_details_report", "paypal_transaction_search_airbyte", "shopify_fivetran_graphql"]])
+    data = first / "data"
+
+    def stale_stripe(frame: pd.DataFrame) -> pd.DataFrame:
+        # re_A04fail extracted once before (same cursor `updated`, then pending): the later extraction is current
+        stale = frame[frame["id"] == "re_A04fail"].assign(_airbyte_extracted_at="2025-07-20 02:00:00+00", status="pending")
+        return pd.concat([stale, frame])
+
+    def stale_paypal(frame: pd.DataFrame) -> pd.DataFrame:
+        stale = frame[frame["transaction_id"] == "1REF0001AA000001"].assign(_airbyte_extracted_at="2025-07-20 02:00:00+00")
+        return pd.concat([frame, stale])
+
+    _edit_landing(data / "stripe" / "refunds.csv", stale_stripe)
+    _edit_landing(data / "paypal" / "transactions.csv", stale_paypal)
+    _edit_landing(data / "adyen" / "settlement_detail_report.csv", lambda frame: frame.assign(
+        _fivetran_deleted=(frame["Modification Reference"] == "QFQTPCQ8HXSKGK82").map({True: "true", False: "false"})))
+    _edit_landing(data / "shopify" / "transaction.csv", lambda frame: frame.assign(
+        _fivetran_deleted=(frame["id"] == "20004").map({True: "true", False: "false"})))
+    build = dbt_build(first, data, settings | {"dbt_vars": dbt_vars}, "--select", "base_stripe__processor_refunds",
+                      "base_adyen__processor_refunds", "base_paypal__processor_refunds", "base_shopify__storefront_refunds",
+                      *select, *WITHOUT_TESTS)
+    assert build.returncode == 0, build.output[-3000:]
+    stripe = _staged_ids(build, "base_stripe__processor_refunds", "processor_refund_id", "status")
+    check([row[0] for row in stripe] == ["re_A01full", "re_A02part", "re_A03pend", "re_A04fail", "re_A05canc",
+                                        "re_A06jpy", "re_A07odd"], f"stripe (Airbyte): one row per id, got {stripe}")
+    check(["re_A04fail", "failed"] in stripe, "stripe (Airbyte): the later extraction of re_A04fail is current")
+    paypal = _staged_ids(build, "base_paypal__processor_refunds", "processor_refund_id", "status")
+    check([row[0] for row in paypal].count("1REF0001AA000001") == 1, f"paypal (Airbyte): one row per id, got {paypal}")
+    check(["1REF0003AA000003", "P"] not in paypal, "paypal (Airbyte): the latest transaction_updated_date is current")
+    adyen = _staged_ids(build, "base_adyen__processor_refunds", "processor_refund_id", "status")
+    check("QFQTPCQ8HXSKGK82" not in [row[0] for row in adyen] and ["RGRUQDR9IYTLHL93", "Refunded"] in adyen,
+          f"adyen (Fivetran): a _fivetran_deleted line is skipped, got {adyen}")
+    shopify = _staged_ids(build, "base_shopify__storefront_refunds", "storefront_refund_id", "status")
+    check([row[0] for row in shopify] == ["20002", "20006", "20008", "20010"],  # 20004 deleted, 20012 a test
+          f"shopify (Fivetran): a _fivetran_deleted transaction is skipped, got {shopify}")
+
+    # Build 2: Stitch versions and deletes, Fivetran history mode, Airbyte on Shopify's order_refunds.
+    dbt_vars = write_data_dir(second / "data", [VARIANTS[name] for name in [
+        "stripe_api_json", "paypal_v2_refunds", "shopify_airbyte"]])
+    data = second / "data"
+
+    def stitch_stripe(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.assign(_sdc_batched_at="2025-08-01T02:00:00Z", _sdc_sequence="1754013600000", _sdc_deleted_at="")
+        older = frame[frame["id"] == "re_J01full"].assign(status="pending", _sdc_batched_at="2025-07-03T10:05:00Z",
+                                                         _sdc_sequence="1751537100000")
+        frame.loc[frame["id"] == "re_J05canc", "_sdc_deleted_at"] = "2025-07-10T00:00:00Z"
+        return pd.concat([frame, older])
+
+    def history_paypal(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.assign(_fivetran_active="true", _fivetran_start="2025-07-03 17:00:00",
+                             _fivetran_end="9999-12-31 23:59:59.999")
+        past = frame[frame["id"] == "1JU08902781691411"].assign(status="PENDING", _fivetran_active="false",
+                                                                _fivetran_end="2025-07-03 16:59:59.999")
+        return pd.concat([past, frame])
+
+    def stale_order_refunds(frame: pd.DataFrame) -> pd.DataFrame:
+        stale = frame[frame["id"] == "7201"].assign(_airbyte_extracted_at="2025-07-20 02:00:00+00", note="stale copy")
+        return pd.concat([stale, frame])
+
+    _edit_landing(data / "stripe" / "refunds.csv", stitch_stripe)
+    _edit_landing(data / "paypal" / "refunds.csv", history_paypal)
+    _edit_landing(data / "shopify" / "order_refunds.csv", stale_order_refunds)
+    build = dbt_build(second, data, settings | {"dbt_vars": dbt_vars}, "--select", "base_stripe__processor_refunds",
+                      "base_paypal__processor_refunds", "base_shopify__storefront_refunds", *select, *WITHOUT_TESTS)
+    assert build.returncode == 0, build.output[-3000:]
+    stripe = _staged_ids(build, "base_stripe__processor_refunds", "processor_refund_id", "status")
+    check(stripe == [["re_J01full", "succeeded"], ["re_J02part", "succeeded"], ["re_J03pend", "pending"],
+                     ["re_J04fail", "failed"], ["re_J06kwd", "succeeded"], ["re_J20isk", "succeeded"],
+                     ["re_J21iskfrac", "succeeded"], ["re_J22mga", "succeeded"], ["re_J23huf", "succeeded"]],
+          f"stripe (Stitch): latest _sdc_sequence only, _sdc_deleted_at skipped, got {stripe}")
+    paypal = _staged_ids(build, "base_paypal__processor_refunds", "processor_refund_id", "status")
+    check(paypal.count(["1JU08902781691411", "COMPLETED"]) == 1 and ["1JU08902781691411", "PENDING"] not in paypal,
+          f"paypal (Fivetran history mode): only _fivetran_active rows, got {paypal}")
+    reasons = build.query("select storefront_refund_id, coalesce(reason, '') as reason "
+                          "from main_staging.base_shopify__storefront_refunds")
+    check("stale copy" not in set(reasons["reason"]) and reasons["storefront_refund_id"].is_unique,
+          "shopify (Airbyte): one order_refunds row per id, the latest extraction")
+    assert not problems, "\n".join(problems)
 
 
 def test_shopify_stitch_joins_the_subtable_and_reads_flattened_objects(builds: dict[str, Build]) -> None:
@@ -544,7 +632,7 @@ def test_flattened_nested_objects_read_like_json(form: str, builds: dict[str, Bu
     settings = {"as_of": "2025-08-01T00:00:00Z", "confirmation_sla_minutes": 30, "business_timezone": "UTC",
                 "dbt_vars": dbt_vars}
     model = f"base_{variant.shape}__processor_refunds"
-    build = dbt_build(tmp_path, data, settings, "--select", model, command="run")
+    build = dbt_build(tmp_path, data, settings, "--select", *BASE_MODELS_WITH_THEIR_SEEDS, model, *WITHOUT_TESTS)
     if error:
         assert build.returncode != 0
         assert error in build.output and f"{variant.shape}/refund" in build.output, build.output[-2000:]
@@ -572,142 +660,57 @@ def test_shopify_stitch_without_its_transactions_is_a_clear_error(tmp_path: Path
     assert "tap-shopify v3 (GraphQL)" in build.output
 
 
-    periods = build.query("""
-        select accounting_period, count(*) over (partition by accounting_period) as versions, is_locked_at_as_of, is_closed
-        from main_staging.stg_erp__accounting_periods order by accounting_period
-    """).set_index("accounting_period")
-    assert (periods["versions"] == 1).all()
-    assert not bool(periods.loc["2025-06", "is_locked_at_as_of"]) and not bool(periods.loc["2025-06", "is_closed"])
-    assert bool(periods.loc["2025-05", "is_locked_at_as_of"])
-
-
-def test_netsuite_amounts_are_in_the_transaction_currency(builds: dict[str, Build]) -> None:
-    """A USD subsidiary refunding in JPY, GBP and EUR (labels.csv: re_A06jpy, WLWZVIW4NDYQMQ48,
-    309): the amount is the transaction currency's (transactionline.foreignamount, else the
-    accounting line's USD amount / exchangerate when exact), the USD amount and currency are kept
-    beside it, and a division that is not exact at the currency's exponent is rejected, not rounded."""
-    build = builds["netsuite2_fivetran"]
-    postings = build.query("""
-        select erp_document_id, cast(amount_minor as varchar) as amount_minor, currency, base_amount_text,
-               base_currency, coalesce(rejection_reason, '') as rejection_reason
-        from main_staging.stg_erp__refund_postings where erp_document_id in ('301', '305', '308', '309')
-        order by erp_document_id
+def test_adyen_report_time_zone_abbreviations_are_fixed_offsets(builds: dict[str, Build]) -> None:
+    """TimeZone is Adyen's abbreviation of the offset in force (seed time_zone_abbreviations):
+    PDT and CEST read (DuckDB knows neither), BST is British not Bangladesh, CET in winter is
+    +01:00; an ambiguous (IST) or unknown (XYZ) abbreviation is rejected with a reason naming it."""
+    build = builds["adyen_settlement_details_report"]
+    staged = build.query("""
+        select processor_refund_id, cast(created_at as varchar) as created_at
+        from main_intermediate.int_processor_refunds_collapsed where processor = 'adyen'
+    """).set_index("processor_refund_id")["created_at"]
+    assert staged["PDTREFUND0000A01"] == "2025-07-06 15:00:05"
+    assert staged["BSTREFUND0000A02"] == "2025-07-06 08:00:05"
+    assert staged["CETWINTER0000A03"] == "2025-01-15 09:00:05"
+    assert staged["AEDTREFUND000A06"] == "2025-01-09 23:00:05"
+    assert staged["RGRUQDR9IYTLHL93"] == "2025-07-04 09:00:05"  # CEST
+    # the repeated hour when summer time ends: the abbreviation says which of the two it was
+    assert staged["DSTCEST000000A07"] == "2024-10-27 00:30:05"
+    assert staged["DSTCET0000000A08"] == "2024-10-27 01:30:05"
+    rejected = build.query("""
+        select record_id, rejected_column, rejection_reason from fct_rejected_rows
+        where record_id in ('ISTREFUND0000A04', 'XYZREFUND0000A05') order by record_id
     """)
-    inexact = "base amount / exchange rate is not exact at the currency exponent"
-    assert postings.fillna("").values.tolist() == [
-        ["301", "4999", "USD", "49.99", "USD", ""],
-        ["305", "3700", "JPY", "25.53", "USD", ""],  # foreignamount 3700; 3700 x 0.0069 = 25.53 USD
-        ["308", "1200", "GBP", "15.30", "USD", ""],  # no foreignamount: 15.30 / 1.2750 = 12.00 exactly
-        ["309", "", "EUR", "54.12", "USD", inexact],  # 54.12 / 1.0823 = 50.0046...: not a EUR amount
+    assert rejected.values.tolist() == [
+        ["ISTREFUND0000A04", "created_at", "time zone IST in created_at has no UTC offset in seed time_zone_abbreviations"],
+        ["XYZREFUND0000A05", "created_at", "time zone XYZ in created_at has no UTC offset in seed time_zone_abbreviations"],
     ]
-    rejected = build.query("select record_id, rejected_column, rejection_reason from fct_rejected_rows "
-                           "where input_name = 'erp_refund_postings'")
-    assert rejected.values.tolist() == [["309", "amount", inexact]]
-    mismatches = build.query("select refund_id from fct_refund_variances where variance_type = 'amount_mismatch'")
-    assert not set(mismatches["refund_id"]) & {"re_A06jpy", "WLWZVIW4NDYQMQ48"}
 
 
-def _edit_landing(path: Path, edit) -> None:
-    frame = edit(read_csv(path))
-    frame.to_csv(path, index=False)
+def test_amount_not_representable_at_iso_exponent_is_rejected_not_rounded(builds: dict[str, Build]) -> None:
+    """Adyen and Stripe write ISK with 2 decimals (ISO 4217: 0): 12345 is ISK 123.45, which
+    the marts' ISO exponent cannot hold, so the row is rejected with its reason."""
+    for variant, refund_id in [("adyen_webhooks", "ISKFRAC000000E02"), ("stripe_api_json", "re_J21iskfrac")]:
+        rejected = builds[variant].query("""
+            select amount_text, rejected_column, rejection_reason from fct_rejected_rows where record_id = ?
+        """, [refund_id])
+        assert rejected.values.tolist() == [["123.45", "amount", "more decimals than the currency allows"]], variant
 
 
-def _staged_ids(build: Build, model: str, id_column: str, status_column: str) -> list[list[str]]:
-    return build.query(f"select {id_column}, {status_column} from main_staging.{model} order by 1, 2").values.tolist()
-
-
-def test_connector_history_and_delete_columns_keep_current_rows_only(tmp_path: Path) -> None:
-    """Each base model reads only the current version of a row (connector_current_rows):
-    Airbyte append syncs (Stripe, PayPal Transaction Search, Shopify order_refunds): one row per
-    id, the latest by the stream's cursor then _airbyte_extracted_at; Fivetran soft deletes
-    (_fivetran_deleted: Adyen settlement lines, Shopify transactions) and history mode
-    (_fivetran_active: PayPal refunds) skipped; Stitch (_sdc_deleted_at set: deleted;
-    _sdc_sequence orders versions: Stripe refunds)."""
-    first, second = tmp_path / "airbyte_fivetran", tmp_path / "stitch_history"
-    settings = {"as_of": "2025-08-01T00:00:00Z", "confirmation_sla_minutes": 30, "business_timezone": "UTC"}
-    select: list[str] = []
-    problems: list[str] = []
-
-    def check(ok: bool, what: str) -> None:
-        if not ok:
-            problems.append(what)
-
-    # Build 1: Airbyte re-extractions and Fivetran soft deletes.
-    dbt_vars = write_data_dir(first / "data", [VARIANTS[name] for name in [
-        "stripe_airbyte", "adyen_settlement_details_report", "paypal_transaction_search_airbyte", "shopify_fivetran_graphql"]])
-    data = first / "data"
-
-    def stale_stripe(frame: pd.DataFrame) -> pd.DataFrame:
-        # re_A04fail extracted once before (same cursor `updated`, then pending): the later extraction is current
-        stale = frame[frame["id"] == "re_A04fail"].assign(_airbyte_extracted_at="2025-07-20 02:00:00+00", status="pending")
-        return pd.concat([stale, frame])
-
-    def stale_paypal(frame: pd.DataFrame) -> pd.DataFrame:
-        stale = frame[frame["transaction_id"] == "1REF0001AA000001"].assign(_airbyte_extracted_at="2025-07-20 02:00:00+00")
-        return pd.concat([frame, stale])
-
-    _edit_landing(data / "stripe" / "refunds.csv", stale_stripe)
-    _edit_landing(data / "paypal" / "transactions.csv", stale_paypal)
-    _edit_landing(data / "adyen" / "settlement_detail_report.csv", lambda frame: frame.assign(
-        _fivetran_deleted=(frame["Modification Reference"] == "QFQTPCQ8HXSKGK82").map({True: "true", False: "false"})))
-    _edit_landing(data / "shopify" / "transaction.csv", lambda frame: frame.assign(
-        _fivetran_deleted=(frame["id"] == "20004").map({True: "true", False: "false"})))
-    build = dbt_build(first, data, settings | {"dbt_vars": dbt_vars}, "--select", "base_stripe__processor_refunds",
-                      "base_adyen__processor_refunds", "base_paypal__processor_refunds", "base_shopify__storefront_refunds",
-                      *select, command="run")
-    assert build.returncode == 0, build.output[-3000:]
-    stripe = _staged_ids(build, "base_stripe__processor_refunds", "processor_refund_id", "status")
-    check([row[0] for row in stripe] == ["re_A01full", "re_A02part", "re_A03pend", "re_A04fail", "re_A05canc",
-                                        "re_A06jpy", "re_A07odd"], f"stripe (Airbyte): one row per id, got {stripe}")
-    check(["re_A04fail", "failed"] in stripe, "stripe (Airbyte): the later extraction of re_A04fail is current")
-    paypal = _staged_ids(build, "base_paypal__processor_refunds", "processor_refund_id", "status")
-    check([row[0] for row in paypal].count("1REF0001AA000001") == 1, f"paypal (Airbyte): one row per id, got {paypal}")
-    check(["1REF0003AA000003", "P"] not in paypal, "paypal (Airbyte): the latest transaction_updated_date is current")
-    adyen = _staged_ids(build, "base_adyen__processor_refunds", "processor_refund_id", "status")
-    check("QFQTPCQ8HXSKGK82" not in [row[0] for row in adyen] and ["RGRUQDR9IYTLHL93", "Refunded"] in adyen,
-          f"adyen (Fivetran): a _fivetran_deleted line is skipped, got {adyen}")
-    shopify = _staged_ids(build, "base_shopify__storefront_refunds", "storefront_refund_id", "status")
-    check([row[0] for row in shopify] == ["20002", "20006", "20008", "20010"],  # 20004 deleted, 20012 a test
-          f"shopify (Fivetran): a _fivetran_deleted transaction is skipped, got {shopify}")
-
-    # Build 2: Stitch versions and deletes, Fivetran history mode, Airbyte on Shopify's order_refunds.
-    dbt_vars = write_data_dir(second / "data", [VARIANTS[name] for name in [
-        "stripe_api_json", "paypal_v2_refunds", "shopify_airbyte"]])
-    data = second / "data"
-
-    def stitch_stripe(frame: pd.DataFrame) -> pd.DataFrame:
-        frame = frame.assign(_sdc_batched_at="2025-08-01T02:00:00Z", _sdc_sequence="1754013600000", _sdc_deleted_at="")
-        older = frame[frame["id"] == "re_J01full"].assign(status="pending", _sdc_batched_at="2025-07-03T10:05:00Z",
-                                                         _sdc_sequence="1751537100000")
-        frame.loc[frame["id"] == "re_J05canc", "_sdc_deleted_at"] = "2025-07-10T00:00:00Z"
-        return pd.concat([frame, older])
-
-    def history_paypal(frame: pd.DataFrame) -> pd.DataFrame:
-        frame = frame.assign(_fivetran_active="true", _fivetran_start="2025-07-03 17:00:00",
-                             _fivetran_end="9999-12-31 23:59:59.999")
-        past = frame[frame["id"] == "1JU08902781691411"].assign(status="PENDING", _fivetran_active="false",
-                                                                _fivetran_end="2025-07-03 16:59:59.999")
-        return pd.concat([past, frame])
-
-    def stale_order_refunds(frame: pd.DataFrame) -> pd.DataFrame:
-        stale = frame[frame["id"] == "7201"].assign(_airbyte_extracted_at="2025-07-20 02:00:00+00", note="stale copy")
-        return pd.concat([stale, frame])
-
-    _edit_landing(data / "stripe" / "refunds.csv", stitch_stripe)
-    _edit_landing(data / "paypal" / "refunds.csv", history_paypal)
-    _edit_landing(data / "shopify" / "order_refunds.csv", stale_order_refunds)
-    build = dbt_build(second, data, settings | {"dbt_vars": dbt_vars}, "--select", "base_stripe__processor_refunds",
-                      "base_paypal__processor_refunds", "base_shopify__storefront_refunds", *select, command="run")
-    assert build.returncode == 0, build.output[-3000:]
-    stripe = _staged_ids(build, "base_stripe__processor_refunds", "processor_refund_id", "status")
-    check(stripe == [["re_J01full", "succeeded"], ["re_J02part", "succeeded"], ["re_J03pend", "pending"],
-                     ["re_J04fail", "failed"], ["re_J06kwd", "succeeded"]],
-          f"stripe (Stitch): latest _sdc_sequence only, _sdc_deleted_at skipped, got {stripe}")
-    paypal = _staged_ids(build, "base_paypal__processor_refunds", "processor_refund_id", "status")
-    check(paypal.count(["1JU08902781691411", "COMPLETED"]) == 1 and ["1JU08902781691411", "PENDING"] not in paypal,
-          f"paypal (Fivetran history mode): only _fivetran_active rows, got {paypal}")
-    reasons = build.query("select storefront_refund_id, coalesce(reason, '') as reason "
-                          "from main_staging.base_shopify__storefront_refunds")
-    check("stale copy" not in set(reasons["reason"]) and reasons["storefront_refund_id"].is_unique,
-          "shopify (Airbyte): one order_refunds row per id, the latest extraction")
-    assert not problems, "\n".join(problems)
+def test_adyen_plugin_tables_are_found_by_their_columns(builds: dict[str, Build]) -> None:
+    """Magento 2 and Shopware 6 keep webhooks in `adyen_notification` (pspreference, success
+    'true'/'false' or 1/0, created_at UTC, no eventDate): found without adyen_variant; a success
+    flag that is none of those leaves the event without a status, and it is rejected."""
+    for variant, refund_id, created_at, bad in [
+        ("adyen_magento2", "MGREFUND00000001", "2025-07-03 10:00:02", "MGREFUND00000005"),
+        ("adyen_shopware6", "SWREFUND00000002", "2025-07-04 11:00:02.25", "SWREFUND00000005"),
+    ]:
+        build = builds[variant]
+        staged = build.query("""
+            select processor_refund_id, cast(created_at as varchar) as created_at
+            from main_intermediate.int_processor_refunds_collapsed where processor = 'adyen'
+        """).set_index("processor_refund_id")["created_at"]
+        assert staged[refund_id] == created_at, variant
+        rejected = build.query("select rejected_column, rejection_reason from fct_rejected_rows where record_id = ?",
+                               [bad])
+        assert rejected.values.tolist() == [["status", "missing status"]], variant
