@@ -11,7 +11,10 @@
 
 {#- The columns every base model of `input_name` emits, all text except the
     first two. amount_unit says how `amount` is written: 'major' (12.50, the
-    generic format) or 'minor' (1250, Stripe and Adyen). An ERP posting's
+    generic format) or 'minor' (1250, a whole number at ISO 4217's
+    exponent). A system that writes minor units at its own exponent (Stripe,
+    Adyen) emits 'major' text converted with it (macros/money/system_exponents.sql).
+    An ERP posting's
     base_amount and base_currency keep the ledger's own amount where the
     ERP books in another currency than the refund's (audit trail only), and
     amount_check names why `amount` could not be read from it

@@ -40,6 +40,16 @@
     {%- if required -%}
         {%- do checks.append((column ~ '_text is null', column, 'missing ' ~ column)) -%}
     {%- endif -%}
+    {#- A local time with a zone abbreviation no seed row gives an offset
+        for (a base model writes '<date> <time> <abbreviation>', seed
+        time_zone_abbreviations): the reason names the abbreviation. -#}
+    {%- set zone = 'reverse(' ~ dbt.split_part('reverse(' ~ column ~ '_text)', "' '", 1) ~ ')' -%}
+    {%- do checks.append((
+        column ~ '_text is not null and ' ~ column ~ ' is null and '
+            ~ regex_full_match(column ~ '_text', '[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.,]+ [A-Za-z][A-Za-z0-9+-]{0,9}'),
+        column,
+        {'sql': dbt.concat(["'time zone '", zone, "' in " ~ column ~ " has no UTC offset in seed time_zone_abbreviations'"])}
+    )) -%}
     {%- do checks.append((column ~ '_text is not null and ' ~ column ~ ' is null', column, 'unparseable timestamp in ' ~ column)) -%}
     {#- A refund from the future is a clock or format fault (a day-month swap,
         a year typo), not a refund: more than a day after as_of rejects it. -#}

@@ -1,9 +1,12 @@
-{#- The Adyen landing: webhooks when notifications are there, else the
-    Settlement details report; var adyen_variant forces one. -#}
+{#- The Adyen landing: webhooks when notifications are there (as the
+    merchant stores Adyen's JSON, or the `adyen_notification` table of
+    Adyen's Magento 2 or Shopware 6 plugin, told apart by its columns), else
+    the Settlement details report; var adyen_variant forces one. -#}
 {% macro adyen_variant(notification_relation, report_relation) %}
     {%- set forced = var('adyen_variant', 'auto') | string | trim | lower -%}
-    {%- if forced not in ['auto', '', 'webhooks', 'settlement_details'] -%}
-        {{ refund_recon_fail("var adyen_variant must be auto, webhooks or settlement_details, got '" ~ forced ~ "'") }}
+    {%- set names = ['webhooks', 'magento2', 'shopware6', 'settlement_details'] -%}
+    {%- if forced not in ['auto', ''] + names -%}
+        {{ refund_recon_fail("var adyen_variant must be auto, " ~ names | join(', ') ~ ", got '" ~ forced ~ "'") }}
     {%- endif -%}
     {%- set lint = not execute or flag_var('refund_recon_lint', false) -%}
     {%- if forced == 'settlement_details' or (forced in ['auto', ''] and notification_relation is none and report_relation is not none) -%}
@@ -14,6 +17,13 @@
     {%- endif -%}
     {%- if notification_relation is none and not lint -%}
         {{ refund_recon_fail("input 'adyen/notification' not found: expected webhook notifications or a settlement_detail_report in the adyen schema (data folder adyen/)") }}
+    {%- endif -%}
+    {%- if forced in ['magento2', 'shopware6'] -%}
+        {{ return(forced) }}
+    {%- endif -%}
+    {%- set columns = refund_relation_columns(notification_relation) if forced in ['auto', ''] else [] -%}
+    {%- if 'pspreference' in columns and 'psp_reference' not in columns -%}
+        {{ return('magento2' if 'entity_id' in columns else 'shopware6') }}
     {%- endif -%}
     {{ return('webhooks') }}
 {% endmacro %}
@@ -32,3 +42,40 @@
     {%- endfor -%}
     {{ return(types) }}
 {% endmacro %}
+
+
+{#- The success flag of Adyen's Magento 2 ('true'/'false' text) and
+    Shopware 6 (TINYINT 1/0) plugin tables as 'true' or 'false'; null for
+    anything else, which leaves the event without a status. -#}
+{% macro adyen_plugin_success(expr) -%}
+    case
+        when lower(trim({{ expr }})) in ('true', '1') then 'true'
+        when lower(trim({{ expr }})) in ('false', '0') then 'false'
+    end
+{%- endmacro %}
+
+
+{#- A Settlement details report time: `Creation Date` (local wall-clock
+    time) in the report's `TimeZone`, as text staging parses to UTC.
+    - no zone: the text as it is (taken as UTC);
+    - an abbreviation with an offset in seed time_zone_abbreviations (CEST
+      +02:00, PDT -07:00): the time with that fixed offset, so no
+      daylight-saving rule is guessed;
+    - an IANA name (Area/Location), on DuckDB and PostgreSQL: converted with
+      the zone's rules (local_time_as_iso_utc_text);
+    - anything else (an unknown or ambiguous abbreviation): '<time> <zone>',
+      which staging rejects with a reason naming the zone. -#}
+{% macro adyen_report_time(time_expr, zone_expr, offset_expr) -%}
+    case
+        when nullif(trim({{ zone_expr }}), '') is null then {{ time_expr }}
+        when {{ offset_expr }} is not null then {{ dbt.concat(['trim(' ~ time_expr ~ ')', offset_expr]) }}
+        {%- if target.type in ('duckdb', 'postgres') %}
+        when {{ zone_expr }} like '%/%'
+            then coalesce(
+                {{ local_time_as_iso_utc_text(time_expr, zone_expr) }},
+                {{ dbt.concat(['trim(' ~ time_expr ~ ')', "' '", 'trim(' ~ zone_expr ~ ')']) }}
+            )
+        {%- endif %}
+        else {{ dbt.concat(['trim(' ~ time_expr ~ ')', "' '", 'trim(' ~ zone_expr ~ ')']) }}
+    end
+{%- endmacro %}

@@ -3,7 +3,7 @@ is built as its connector lands it, and its labels.csv is checked row by row.
 
 Variants are batched into as few dbt builds as possible: one build holds at most
 one variant of each shape (a shape reads one landing at a time), so four
-builds cover every variant. A variant whose base model is not written yet is
+builds cover every variant (Adyen has four landings). A variant whose base model is not written yet is
 listed in PENDING with the reason, left out of the builds, and its test skips.
 
 Run: nice -n 19 .venv/bin/pytest -q tests/python/test_connector_fixtures.py
@@ -40,6 +40,10 @@ VARIANTS = {
         Variant("stripe_airbyte", "processor", "stripe", {"refunds.csv": "stripe/refunds.csv"}, "stripe"),
         Variant("stripe_api_json", "processor", "stripe", {"refunds.csv": "stripe/refunds.csv"}, "stripe"),
         Variant("adyen_webhooks", "processor", "adyen", {"notification.csv": "adyen/notification.csv"}, "adyen"),
+        Variant("adyen_magento2", "processor", "adyen", {"adyen_notification.csv": "adyen/adyen_notification.csv"},
+                "adyen", {"adyen_notification_table": "adyen_notification"}),
+        Variant("adyen_shopware6", "processor", "adyen", {"adyen_notification.csv": "adyen/adyen_notification.csv"},
+                "adyen", {"adyen_notification_table": "adyen_notification"}),
         Variant("adyen_settlement_details_report", "processor", "adyen",
                 {"settlement_detail_report.csv": "adyen/settlement_detail_report.csv"}, "adyen"),
         Variant("paypal_transaction_search_airbyte", "processor", "paypal",
@@ -73,16 +77,21 @@ BUILDS = {
     "build_a": {"as_of": "2025-08-01T00:00:00Z",
                 "variants": ["stripe_airbyte", "adyen_webhooks", "shopify_fivetran_graphql", "netsuite2_fivetran"]},
     "build_b": {"as_of": "2025-08-01T00:00:00Z",
-                "variants": ["stripe_api_json", "paypal_transaction_search_airbyte", "shopify_airbyte"]},
+                "variants": ["stripe_api_json", "paypal_transaction_search_airbyte", "shopify_airbyte", "adyen_magento2"]},
     "build_c": {"as_of": "2025-08-01T00:00:00Z",
                 "variants": ["paypal_v2_refunds", "adyen_settlement_details_report", "shopify_fivetran_rest"]},
     "build_d": {"as_of": "2025-08-01T00:00:00Z",
-                "variants": ["square_airbyte", "shopify_stitch"]},
+                "variants": ["square_airbyte", "shopify_stitch", "adyen_shopware6"]},
 }
 
 # Variance types a storefront or processor fixture can raise on its own (its
 # ids meet no other fixture): labels.csv lists only these for them.
 SYSTEM_LOCAL_VARIANCES = {"unmapped_status", "unmapped_reason"}
+
+# Base models alone: the seeds they read (each system's currency exponents, Adyen's
+# time-zone abbreviations) are built with them, data tests left out.
+BASE_MODELS_WITH_THEIR_SEEDS = ("currencies", "currency_exponents", "time_zone_abbreviations")
+WITHOUT_TESTS = ("--exclude-resource-type", "test", "--exclude-resource-type", "unit_test")
 
 
 def read_csv(path: Path) -> pd.DataFrame:
@@ -255,7 +264,9 @@ def test_table_var_names_the_file_read(tmp_path: Path) -> None:
     (data / "stripe" / "refunds.csv").rename(data / "stripe" / "stripe_api_refunds.csv")
     settings = {"as_of": "2025-08-01T00:00:00Z", "confirmation_sla_minutes": 30, "business_timezone": "UTC",
                 "dbt_vars": dbt_vars | {"stripe_refund_table": "stripe_api_refunds"}}
-    build = dbt_build(tmp_path, data, settings, "--select", "base_stripe__processor_refunds", command="run")
+    # with the seeds it reads: Stripe's exponents
+    build = dbt_build(tmp_path, data, settings, "--select", *BASE_MODELS_WITH_THEIR_SEEDS,
+                      "base_stripe__processor_refunds", *WITHOUT_TESTS)
     assert build.returncode == 0, build.output[-3000:]
     read = build.query("select processor_refund_id, source_file, created_at from main_staging.base_stripe__processor_refunds "
                        "order by 1")
@@ -350,7 +361,7 @@ def test_shopify_reason_and_gateway_reference_come_from_where_shopify_keeps_them
 
 def test_adyen_settlement_lines_are_dated_in_utc_and_keyed_by_modification(builds: dict[str, Build]) -> None:
     """Settlement details: the refund is the Modification Reference, the payment the Psp
-    Reference; Creation Date is local time in the report's TimeZone (CET: +02:00 in July)."""
+    Reference; Creation Date is local time in the report's TimeZone (CEST: +02:00)."""
     staged = builds["adyen_settlement_details_report"].query("""
         select processor_refund_id, payment_id, cast(created_at as varchar) as created_at
         from main_intermediate.int_processor_refunds_collapsed where processor = 'adyen'
@@ -429,7 +440,7 @@ def test_connector_history_and_delete_columns_keep_current_rows_only(tmp_path: P
     _sdc_sequence orders versions: Stripe refunds)."""
     first, second = tmp_path / "airbyte_fivetran", tmp_path / "stitch_history"
     settings = {"as_of": "2025-08-01T00:00:00Z", "confirmation_sla_minutes": 30, "business_timezone": "UTC"}
-    select: list[str] = []
+    select: list[str] = [*BASE_MODELS_WITH_THEIR_SEEDS]
     problems: list[str] = []
 
     def check(ok: bool, what: str) -> None:
@@ -458,7 +469,7 @@ def test_connector_history_and_delete_columns_keep_current_rows_only(tmp_path: P
         _fivetran_deleted=(frame["id"] == "20004").map({True: "true", False: "false"})))
     build = dbt_build(first, data, settings | {"dbt_vars": dbt_vars}, "--select", "base_stripe__processor_refunds",
                       "base_adyen__processor_refunds", "base_paypal__processor_refunds", "base_shopify__storefront_refunds",
-                      *select, command="run")
+                      *select, *WITHOUT_TESTS)
     assert build.returncode == 0, build.output[-3000:]
     stripe = _staged_ids(build, "base_stripe__processor_refunds", "processor_refund_id", "status")
     check([row[0] for row in stripe] == ["re_A01full", "re_A02part", "re_A03pend", "re_A04fail", "re_A05canc",
@@ -501,11 +512,12 @@ def test_connector_history_and_delete_columns_keep_current_rows_only(tmp_path: P
     _edit_landing(data / "paypal" / "refunds.csv", history_paypal)
     _edit_landing(data / "shopify" / "order_refunds.csv", stale_order_refunds)
     build = dbt_build(second, data, settings | {"dbt_vars": dbt_vars}, "--select", "base_stripe__processor_refunds",
-                      "base_paypal__processor_refunds", "base_shopify__storefront_refunds", *select, command="run")
+                      "base_paypal__processor_refunds", "base_shopify__storefront_refunds", *select, *WITHOUT_TESTS)
     assert build.returncode == 0, build.output[-3000:]
     stripe = _staged_ids(build, "base_stripe__processor_refunds", "processor_refund_id", "status")
     check(stripe == [["re_J01full", "succeeded"], ["re_J02part", "succeeded"], ["re_J03pend", "pending"],
-                     ["re_J04fail", "failed"], ["re_J06kwd", "succeeded"]],
+                     ["re_J04fail", "failed"], ["re_J06kwd", "succeeded"], ["re_J20isk", "succeeded"],
+                     ["re_J21iskfrac", "succeeded"], ["re_J22mga", "succeeded"], ["re_J23huf", "succeeded"]],
           f"stripe (Stitch): latest _sdc_sequence only, _sdc_deleted_at skipped, got {stripe}")
     paypal = _staged_ids(build, "base_paypal__processor_refunds", "processor_refund_id", "status")
     check(paypal.count(["1JU08902781691411", "COMPLETED"]) == 1 and ["1JU08902781691411", "PENDING"] not in paypal,
@@ -620,7 +632,7 @@ def test_flattened_nested_objects_read_like_json(form: str, builds: dict[str, Bu
     settings = {"as_of": "2025-08-01T00:00:00Z", "confirmation_sla_minutes": 30, "business_timezone": "UTC",
                 "dbt_vars": dbt_vars}
     model = f"base_{variant.shape}__processor_refunds"
-    build = dbt_build(tmp_path, data, settings, "--select", model, command="run")
+    build = dbt_build(tmp_path, data, settings, "--select", *BASE_MODELS_WITH_THEIR_SEEDS, model, *WITHOUT_TESTS)
     if error:
         assert build.returncode != 0
         assert error in build.output and f"{variant.shape}/refund" in build.output, build.output[-2000:]
@@ -646,3 +658,59 @@ def test_shopify_stitch_without_its_transactions_is_a_clear_error(tmp_path: Path
     assert build.returncode != 0
     assert "input 'shopify/order_refunds' was written by Stitch" in build.output, build.output[-2000:]
     assert "tap-shopify v3 (GraphQL)" in build.output
+
+
+def test_adyen_report_time_zone_abbreviations_are_fixed_offsets(builds: dict[str, Build]) -> None:
+    """TimeZone is Adyen's abbreviation of the offset in force (seed time_zone_abbreviations):
+    PDT and CEST read (DuckDB knows neither), BST is British not Bangladesh, CET in winter is
+    +01:00; an ambiguous (IST) or unknown (XYZ) abbreviation is rejected with a reason naming it."""
+    build = builds["adyen_settlement_details_report"]
+    staged = build.query("""
+        select processor_refund_id, cast(created_at as varchar) as created_at
+        from main_intermediate.int_processor_refunds_collapsed where processor = 'adyen'
+    """).set_index("processor_refund_id")["created_at"]
+    assert staged["PDTREFUND0000A01"] == "2025-07-06 15:00:05"
+    assert staged["BSTREFUND0000A02"] == "2025-07-06 08:00:05"
+    assert staged["CETWINTER0000A03"] == "2025-01-15 09:00:05"
+    assert staged["AEDTREFUND000A06"] == "2025-01-09 23:00:05"
+    assert staged["RGRUQDR9IYTLHL93"] == "2025-07-04 09:00:05"  # CEST
+    # the repeated hour when summer time ends: the abbreviation says which of the two it was
+    assert staged["DSTCEST000000A07"] == "2024-10-27 00:30:05"
+    assert staged["DSTCET0000000A08"] == "2024-10-27 01:30:05"
+    rejected = build.query("""
+        select record_id, rejected_column, rejection_reason from fct_rejected_rows
+        where record_id in ('ISTREFUND0000A04', 'XYZREFUND0000A05') order by record_id
+    """)
+    assert rejected.values.tolist() == [
+        ["ISTREFUND0000A04", "created_at", "time zone IST in created_at has no UTC offset in seed time_zone_abbreviations"],
+        ["XYZREFUND0000A05", "created_at", "time zone XYZ in created_at has no UTC offset in seed time_zone_abbreviations"],
+    ]
+
+
+def test_amount_not_representable_at_iso_exponent_is_rejected_not_rounded(builds: dict[str, Build]) -> None:
+    """Adyen and Stripe write ISK with 2 decimals (ISO 4217: 0): 12345 is ISK 123.45, which
+    the marts' ISO exponent cannot hold, so the row is rejected with its reason."""
+    for variant, refund_id in [("adyen_webhooks", "ISKFRAC000000E02"), ("stripe_api_json", "re_J21iskfrac")]:
+        rejected = builds[variant].query("""
+            select amount_text, rejected_column, rejection_reason from fct_rejected_rows where record_id = ?
+        """, [refund_id])
+        assert rejected.values.tolist() == [["123.45", "amount", "more decimals than the currency allows"]], variant
+
+
+def test_adyen_plugin_tables_are_found_by_their_columns(builds: dict[str, Build]) -> None:
+    """Magento 2 and Shopware 6 keep webhooks in `adyen_notification` (pspreference, success
+    'true'/'false' or 1/0, created_at UTC, no eventDate): found without adyen_variant; a success
+    flag that is none of those leaves the event without a status, and it is rejected."""
+    for variant, refund_id, created_at, bad in [
+        ("adyen_magento2", "MGREFUND00000001", "2025-07-03 10:00:02", "MGREFUND00000005"),
+        ("adyen_shopware6", "SWREFUND00000002", "2025-07-04 11:00:02.25", "SWREFUND00000005"),
+    ]:
+        build = builds[variant]
+        staged = build.query("""
+            select processor_refund_id, cast(created_at as varchar) as created_at
+            from main_intermediate.int_processor_refunds_collapsed where processor = 'adyen'
+        """).set_index("processor_refund_id")["created_at"]
+        assert staged[refund_id] == created_at, variant
+        rejected = build.query("select rejected_column, rejection_reason from fct_rejected_rows where record_id = ?",
+                               [bad])
+        assert rejected.values.tolist() == [["status", "missing status"]], variant

@@ -25,8 +25,21 @@
     out. Its id is the Modification Reference, the payment the Psp
     Reference, the amount the gross debit (credit for a reversal) in major
     units, the status the record type, the time the Creation Date in the
-    report's TimeZone (local time, converted to UTC). -#}
+    report's TimeZone (local time, converted to UTC: an abbreviation such as
+    CEST or PDT through seed time_zone_abbreviations as the fixed offset it
+    names; an IANA name on DuckDB and PostgreSQL; anything else is rejected
+    naming it). Adyen's Magento 2 and Shopware 6 plugins keep the webhooks
+    in their own `adyen_notification` table (var adyen_notification_table;
+    adyen_variant magento2 or shopware6, found by their columns
+    `pspreference` and `entity_id` or `id`): the same fields in snake_case,
+    `success` as 'true'/'false' (Magento) or 1/0 (Shopware; anything else
+    leaves the event without a status, so staging rejects it), no
+    eventDate: `created_at`, when the shop received the webhook, in UTC.
+    Webhook amounts are minor units at Adyen's exponent (seed
+    currency_exponents: CLP and ISK 2, CVE and IDR 0), converted here. -#}
 {{ config(enabled=refund_shape_enabled('processor', 'adyen')) }}
+-- The variant picks which seeds are read (report times or webhook exponents):
+-- depends_on: {{ ref('time_zone_abbreviations') }}, {{ ref('currency_exponents') }}, {{ ref('currencies') }}
 
 {%- set notification_relation = refund_source_relation('adyen', 'notification') %}
 {%- set report_relation = refund_source_relation('adyen', 'settlement_detail_report') %}
@@ -35,6 +48,16 @@
 with
 
 {%- if variant == 'settlement_details' %}
+
+time_zones as (
+
+    select
+        upper(trim(abbreviation)) as abbreviation,
+        nullif(trim(utc_offset), '') as utc_offset
+    from {{ ref('time_zone_abbreviations') }}
+    where lower(trim(system_name)) = 'adyen'
+
+),
 
 source as (
 
@@ -63,12 +86,57 @@ final as (
         gross_currency as currency,
         type as status,
         {{ shape_text(none) }} as reason,
-        {{ local_time_as_iso_utc_text('creation_date', 'time_zone') }} as created_at,
-        {{ local_time_as_iso_utc_text('creation_date', 'time_zone') }} as event_at
+        {{ adyen_report_time('source.creation_date', 'source.time_zone', 'time_zones.utc_offset') }} as created_at,
+        {{ adyen_report_time('source.creation_date', 'source.time_zone', 'time_zones.utc_offset') }} as event_at
     from source
-    where lower(trim(type)) in ('{{ adyen_settlement_refund_types() | join("', '") }}')
+    left join time_zones
+        on upper(trim(source.time_zone)) = time_zones.abbreviation
+    where lower(trim(source.type)) in ('{{ adyen_settlement_refund_types() | join("', '") }}')
 
 )
+
+{%- else %}
+
+exponents as (
+
+    {{ system_currency_exponents('adyen') }}
+
+),
+
+{%- if variant in ['magento2', 'shopware6'] %}
+
+plugin_table as (
+
+    select
+        {{ refund_input_columns(
+            notification_relation,
+            'adyen/notification',
+            required=['pspreference', 'event_code', 'success', 'amount_value', 'amount_currency', 'created_at'],
+            optional=['original_reference', 'merchant_reference', 'additional_data'],
+        ) }}
+    from {{ notification_relation }}
+
+),
+
+source as (
+
+    select
+        source_row_number,
+        source_file,
+        pspreference as psp_reference,
+        event_code,
+        {{ adyen_plugin_success('success') }} as success,
+        amount_value,
+        amount_currency,
+        -- when the shop received the webhook, UTC (the table has no eventDate)
+        created_at as event_date,
+        original_reference,
+        merchant_reference,
+        additional_data,
+        {{ shape_text(none) }} as additional_data_modification_action
+    from plugin_table
+
+),
 
 {%- else %}
 
@@ -85,6 +153,8 @@ source as (
     from {{ connector_current_rows(notification_relation) }}
 
 ),
+
+{%- endif %}
 
 refund_events as (
 
@@ -103,25 +173,33 @@ refund_events as (
 final as (
 
     select
-        source_row_number,
-        source_file,
-        psp_reference as processor_refund_id,
+        refund_events.source_row_number,
+        refund_events.source_file,
+        refund_events.psp_reference as processor_refund_id,
         {{ shape_text('adyen') }} as processor,
-        original_reference as payment_id,
-        merchant_reference as order_id,
-        amount_value as amount,
-        {{ shape_text('minor') }} as amount_unit,
-        amount_currency as currency,
+        refund_events.original_reference as payment_id,
+        refund_events.merchant_reference as order_id,
+        -- minor units at Adyen's exponent, as major-unit text
+        {{ system_minor_as_major_text('refund_events.amount_value', 'exponents.minor_units') }} as amount,
+        {{ system_minor_amount_unit('refund_events.amount_value', 'exponents.minor_units') }} as amount_unit,
+        refund_events.amount_currency as currency,
+        {%- set event_code = 'upper(trim(refund_events.event_code))' %}
+        {%- set success = "lower(trim(coalesce(refund_events.success, '')))" %}
         case
-            when upper(trim(event_code)) = 'CANCEL_OR_REFUND' and nullif(modification_action, '') is not null
-                then {{ dbt.concat(['upper(trim(event_code))', "':'", "lower(trim(coalesce(success, '')))", "':'", 'modification_action']) }}
-            else {{ dbt.concat(['upper(trim(event_code))', "':'", "lower(trim(coalesce(success, '')))"]) }}
+            -- a plugin table's success flag that is none of true/false/1/0
+            when {{ 'refund_events.success is null' if variant in ['magento2', 'shopware6'] else 'false' }}
+                then {{ shape_text(none) }}
+            when {{ event_code }} = 'CANCEL_OR_REFUND' and nullif(refund_events.modification_action, '') is not null
+                then {{ dbt.concat([event_code, "':'", success, "':'", 'refund_events.modification_action']) }}
+            else {{ dbt.concat([event_code, "':'", success]) }}
         end as status,
         -- Adyen's `reason` is refusal text, not a business reason.
         {{ shape_text(none) }} as reason,
-        event_date as created_at,
-        event_date as event_at
+        refund_events.event_date as created_at,
+        refund_events.event_date as event_at
     from refund_events
+    left join exponents
+        on upper(trim(refund_events.amount_currency)) = exponents.currency
 
 )
 

@@ -14,7 +14,9 @@
     A row is an event: its time is `updated` when the landing has it (the
     time of that state), else `created` (Stripe keeps no status history on
     the object: DECISIONLOG, the confirmation lag is then an upper bound).
-    Amounts are integer minor units; currency is lower case (upper-cased in
+    Amounts are integer minor units at Stripe's exponent (seed
+    currency_exponents: ISK 2, MGA 0), converted here to major-unit text;
+    currency is lower case (upper-cased in
     staging); the order reference is a metadata key (var
     stripe_order_id_metadata_key, default order_id), read from the
     `metadata` JSON or, flattened, from metadata.<key> (json_normalize, jq)
@@ -35,6 +37,12 @@
 
 with
 
+exponents as (
+
+    {{ system_currency_exponents('stripe') }}
+
+),
+
 source as (
 
     select
@@ -53,24 +61,26 @@ source as (
 final as (
 
     select
-        source_row_number,
-        source_file,
-        id as processor_refund_id,
+        source.source_row_number,
+        source.source_file,
+        source.id as processor_refund_id,
         {{ shape_text('stripe') }} as processor,
-        coalesce(charge_id, charge, payment_intent_id, payment_intent) as payment_id,
-        coalesce(nullif(trim(metadata_order_key), ''), {{ json_text('metadata', order_key) }}) as order_id,
-        amount,
-        {{ shape_text('minor') }} as amount_unit,
-        currency,
-        status,
-        reason,
-        {{ epoch_seconds_as_iso_text('created') }} as created_at,
+        coalesce(source.charge_id, source.charge, source.payment_intent_id, source.payment_intent) as payment_id,
+        coalesce(nullif(trim(source.metadata_order_key), ''), {{ json_text('source.metadata', order_key) }}) as order_id,
+        {{ system_minor_as_major_text('source.amount', 'exponents.minor_units') }} as amount,
+        {{ system_minor_amount_unit('source.amount', 'exponents.minor_units') }} as amount_unit,
+        source.currency,
+        source.status,
+        source.reason,
+        {{ epoch_seconds_as_iso_text('source.created') }} as created_at,
         {%- if variant == 'airbyte' %}
-        coalesce({{ epoch_seconds_as_iso_text('updated') }}, {{ epoch_seconds_as_iso_text('created') }}) as event_at
+        coalesce({{ epoch_seconds_as_iso_text('source.updated') }}, {{ epoch_seconds_as_iso_text('source.created') }}) as event_at
         {%- else %}
-        {{ epoch_seconds_as_iso_text('created') }} as event_at
+        {{ epoch_seconds_as_iso_text('source.created') }} as event_at
         {%- endif %}
     from source
+    left join exponents
+        on upper(trim(source.currency)) = exponents.currency
 
 )
 
