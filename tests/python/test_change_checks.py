@@ -1,7 +1,8 @@
 """Checks before a change ships: the writeback dry run catches a candidate's
 faults field by field (and passes a correct one); the CI recipe of docs/ci.md
 runs on a fresh clone and mapping-impact lists exactly the refunds a seed
-change adds, removes and changes, with a Markdown summary."""
+change adds, removes, reclassifies and changes, with their money per currency
+and a Markdown summary, and leaves the working tree as it found it."""
 
 from __future__ import annotations
 
@@ -178,38 +179,58 @@ def test_ci_recipe_on_a_fresh_clone_reports_what_a_mapping_change_moves(tmp_path
     all_events = pd.read_csv(data / "processor_refunds.csv", dtype=str, keep_default_na=False)
     order_mates = set(all_events[all_events["order_id"].isin(moved_orders)]["processor_refund_id"])
     assert {row["refund_id"] for row in changes} <= moved | order_mates
-    mismatch = {change: {row["refund_id"] for row in changes
-                         if row["change"] == change and row["variance_type"] == "status_mismatch"}
-                for change in ("added", "changed")}
-    already_mismatched = {row["refund_id"] for row in read_rows(data / "ground_truth.csv")
-                          if row["variance_type"] == "status_mismatch"}
-    assert mismatch["added"] == (moved & booked) - already_mismatched
-    # A refund already in status_mismatch (the ERP booked a partial scope) keeps
-    # its variance_id; what the processor status requires, and so the detail, changes.
-    assert mismatch["changed"] == (moved & booked) & already_mismatched and mismatch["changed"]
-    changed = [row for row in changes if row["change"] == "changed"]
-    assert {row["changed_fields"] for row in changed} == {"detail"}
-    for row in changed:
+    truth = read_rows(data / "ground_truth.csv")
+    already_mismatched = {row["refund_id"] for row in truth if row["variance_type"] == "status_mismatch"}
+    at_base = {row["refund_id"] for row in truth}
+    by_refund = {row["refund_id"]: row for row in changes}
+    amounts = latest.set_index("processor_refund_id")
+    # Every moved refund the ERP booked becomes a status_mismatch: added where it had no variance,
+    # reclassified where it had others; its money at stake is the refund's amount (never 0).
+    newly = (moved & booked) - already_mismatched
+    assert newly and newly <= set(by_refund)
+    for refund_id in newly:
+        row = by_refund[refund_id]
+        assert "status_mismatch" in row["variance_type"].split("+"), row
+        assert row["change"] == ("reclassified" if refund_id in at_base else "added"), row
+        amount = Decimal(amounts.loc[refund_id, "amount"].strip())
+        stake = Decimal(row["amount_at_stake"])   # a refund counts once: its largest variance's money
+        assert stake == amount if row["variance_type"] == "status_mismatch" else stake >= amount, row
+        assert row["currency"] == amounts.loc[refund_id, "currency"].strip().upper()
+    reclassified = [row for row in changes if row["change"] == "reclassified"]
+    assert reclassified and "reclassified" in impact.stdout
+    for row in reclassified:
+        assert row["variance_type"] != row["before_variance_type"] or (
+            row["amount_at_stake"] != row["before_amount_at_stake"]), row
+    # A refund already in status_mismatch (the ERP booked a partial scope) keeps it; what the
+    # processor status requires, and so the detail, changes.
+    kept = (moved & booked) & already_mismatched
+    assert kept and kept <= set(by_refund)
+    for refund_id in kept:
+        row = by_refund[refund_id]
+        assert row["change"] in ("changed", "reclassified") and "detail" in row["changed_fields"].split(","), row
+        assert "status_mismatch" in row["before_variance_type"].split("+"), row
         assert "processor status is pending" in row["detail"]
         assert "processor status is succeeded" in row["before_detail"]
     # Only state-dependent findings move (and, through a partial-refund order
     # that is no longer collapsed, its amount finding): no currency or reason.
-    assert {row["variance_type"] for row in changes} <= {
-        "status_mismatch", "missing_in_erp", "confirmation_lag", "wrong_period", "partial_refund_collapsed",
-        "amount_mismatch"}
+    assert {kind for row in changes for kind in (row["variance_type"] + "+" + row["before_variance_type"]).split("+")
+            if kind} <= {"status_mismatch", "missing_in_erp", "confirmation_lag", "wrong_period",
+                         "partial_refund_collapsed", "amount_mismatch"}
 
     # The Markdown a pull request shows.
     markdown = (project / "impact.md").read_text(encoding="utf-8")
     counts = {change: sum(1 for row in changes if row["change"] == change)
-              for change in ("added", "removed", "changed")}
-    assert (f"Variances **added {counts['added']}**, **removed {counts['removed']}**, "
-            f"**changed {counts['changed']}**.") in markdown
-    status_counts = [sum(1 for row in changes if row["change"] == change and row["variance_type"] == "status_mismatch")
-                     for change in ("added", "removed", "changed")]
-    assert f"| status_mismatch | {status_counts[0]} | {status_counts[1]} | {status_counts[2]} |" in markdown
-    section = markdown[markdown.index(f"### Changed variances ({counts['changed']})"):markdown.index("### Added")]
-    for refund_id in mismatch["changed"]:
-        assert f"| {refund_id} | status_mismatch | detail | erp |" in section
+              for change in ("added", "removed", "reclassified", "changed")}
+    assert (f"Refunds with variances **added {counts['added']}**, **removed {counts['removed']}**, "
+            f"**reclassified {counts['reclassified']}**, **changed {counts['changed']}**.") in markdown
+    assert "| variance type | added | removed | reclassified | changed |" in markdown
+    section = markdown[markdown.index(f"### Reclassified refunds (other variance types or money) "
+                                      f"({counts['reclassified']})"):]
+    for row in reclassified[:50]:
+        assert f"| {row['refund_id']} | {row['before_variance_type']} → {row['variance_type']} |" in section or (
+            f"| {row['refund_id']} | {row['variance_type']} |" in section)
+    # Money the change moves, per currency, each at its exponent.
+    assert "| change | currency | refunds | at stake before | at stake after |" in markdown
     # Amounts at stake per currency, each at its exponent: the base's are the
     # sample's own variances (checked against the ground truth elsewhere).
     assert "| currency | variances before | at stake before | variances after | at stake after |" in markdown
