@@ -215,3 +215,15 @@ def test_every_runner_flag_is_documented_and_exists() -> None:
             table = reference_table(f"### `{sub}`")
             assert set(table) == options, (f"docs/settings.md, {sub}: missing {sorted(options - set(table))}, "
                                            f"not flags {sorted(set(table) - options)}")
+
+
+def test_the_readers_find_what_a_doc_names() -> None:
+    """The doc-side readers see a flag in a continued command line, a var in a table, a `--vars`
+    example (not the time inside its quotes) and a `--var` flag: a wrong name there is caught."""
+    text = ("```sh\n.venv/bin/python scripts/checkpoint.py run --as-of 2026-03-01T00:00:00Z \\\n"
+            "    --no-such-flag\n```\n`scripts/checkpoint.py mapping-impact --base HEAD`\n\n"
+            "| var | default | meaning |\n|---|---|---|\n| `as_of` | now | x |\n| `<role>_shapes` | g | y |\n\n"
+            "dbt build --vars '{as_of: \"2026-03-01T00:00:00Z\", not_a_var: 1}' and --var other_var=2\n")
+    assert command_flags(text) == [("run", "--as-of"), ("run", "--no-such-flag"), ("mapping-impact", "--base")]
+    assert documented_vars(text) == {"as_of", "storefront_shapes", "processor_shapes", "erp_shapes", "not_a_var",
+                                     "other_var"}
