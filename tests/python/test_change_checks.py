@@ -469,3 +469,24 @@ def test_mapping_impact_leaves_the_working_tree_as_it_found_it(tmp_path: Path) -
     assert process.returncode != 0
     assert status() == before
     assert list(temp.iterdir()) == []
+
+
+def test_impact_reads_the_marts_amount_at_stake_where_it_has_one(tmp_path: Path) -> None:
+    """No dbt: a variance mart with amount_at_stake is read as it is (the money is defined once,
+    in the mart); the rule of change_checks applies only to a mart without the column."""
+    import duckdb
+
+    from change_checks import compare_variances
+
+    for name, stake in (("base", "4"), ("head", "6")):
+        with duckdb.connect(str(tmp_path / f"{name}.duckdb")) as con:
+            con.execute("""create table fct_refund_variances (variance_id varchar, refund_id varchar,
+                variance_type varchar, discrepancy_system varchar, storefront_amount decimal(38, 4),
+                processor_amount decimal(38, 4), erp_amount decimal(38, 4), amount_delta decimal(38, 4),
+                currency varchar, detail varchar, amount_at_stake decimal(38, 4))""")
+            con.execute("insert into fct_refund_variances values ('v', 'r1', 'status_mismatch', 'erp', null, 10, 10, 0, "
+                        f"'USD', 'd', {stake})")
+    rows, stakes = compare_variances(tmp_path / "base.duckdb", tmp_path / "head.duckdb")
+    assert [(row["change"], row["before_amount_at_stake"], row["amount_at_stake"]) for row in rows] == [
+        ("reclassified", Decimal("4"), Decimal("6"))]
+    assert [(s["currency"], s["amount"]) for s in stakes["head"]] == [("USD", Decimal("6"))]
