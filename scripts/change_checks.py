@@ -9,11 +9,13 @@ expected postings (fct_expected_erp_postings). Exit 0 only when it matches.
 
 mapping-impact: builds the variance report twice on the same inputs, with
 the mapping seeds of a base git revision and with the working tree's, and
-lists the variances the change adds, removes and changes (same variance, other
-amounts, detail or system at fault), by type with amounts, and names every
-refund the change takes out of the confirmation check (the ERP had to book
-it, or its state was unknown, and now need not), with its amount; --markdown
-writes a summary a pull request can show (docs/ci.md).
+lists, refund by refund, the variances the change adds, removes, reclassifies
+(other variance types or other money at stake) and changes (other amounts,
+detail or system at fault), with the money at stake per currency, and names
+every refund the change takes out of the confirmation check (the ERP had to
+book it, or its state was unknown, and now need not), with its amount;
+--markdown writes a summary a pull request can show (docs/ci.md). Its
+builds live in a temporary folder, removed on every exit.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import argparse
 import csv
 import html
 import shutil
+import signal
 import subprocess
 import tempfile
 from datetime import datetime, timezone
@@ -123,7 +126,8 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
                            help="CSV of the differences (default reports/writeback_<time>/differences.csv)")
 
     impact = sub.add_parser(
-        "mapping-impact", help="which variances a change to the mapping seeds adds and removes",
+        "mapping-impact",
+        help="which refunds a change to the mapping seeds adds to, removes from or reclassifies among the variances",
         description=__doc__.split("\n\n")[2],
     )
     impact.add_argument("--base", default="origin/main", help="git revision whose seeds are the base (default origin/main)")
@@ -132,13 +136,14 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     impact.add_argument("--as-of", default=None, help="clock for both builds, ISO 8601 UTC (default now)")
     impact.add_argument("--business-timezone", default="UTC", help="timezone of accounting periods")
     impact.add_argument("--out", type=Path, default=None,
-                        help="CSV of the added, removed and changed variances (default "
+                        help="CSV of the added, removed, reclassified and changed refunds (default "
                              "reports/mapping_impact_<time>.csv)")
     impact.add_argument("--markdown", type=Path, default=None,
-                        help="also write a Markdown summary for a pull request (counts by type, amounts at stake "
-                             "per currency before and after, the changed variances)")
+                        help="also write a Markdown summary for a pull request (counts by type, money at stake "
+                             "per currency before and after, the moved refunds)")
     impact.add_argument("--fail-on-change", action="store_true",
-                        help="exit 1 when the change adds, removes or changes any variance (for a CI gate)")
+                        help="exit 1 when the change adds, removes, reclassifies or changes any variance "
+                             "(for a CI gate)")
     impact.add_argument("--fail-on-unchecked", action="store_true",
                         help="exit 1 when the change takes any refund out of the confirmation check (for a CI gate)")
 
@@ -218,52 +223,102 @@ def git_show(revision: str, path: str) -> bytes | None:
     return result.stdout if result.returncode == 0 else None
 
 
-# The columns of a variance that, changed under the same variance_id, make it "changed".
+# The money a variance puts at stake. The mart's amount_at_stake where it has one; else the
+# same rule: the delta where only the amount differs (amount_mismatch, partial_refund_collapsed,
+# duplicate_erp_posting: the duplicates' total), the refund's own amount where the whole posting
+# is wrong or missing (status, scope, period, reason, currency, missing, orphan): never 0 for a
+# status change.
+AMOUNT_TYPES = ("amount_mismatch", "partial_refund_collapsed", "duplicate_erp_posting")
+AT_STAKE_SQL = ("abs(case when variance_type in ({types}) then amount_delta "
+                "else coalesce(processor_amount, storefront_amount, erp_amount) end)").format(
+                    types=", ".join(f"'{kind}'" for kind in AMOUNT_TYPES))
+# Per refund: the columns whose change under the same variance types and money makes it "changed".
 COMPARED_COLUMNS = ("discrepancy_system", "storefront_amount", "processor_amount", "erp_amount", "amount_delta",
-                    "currency", "detail")
-IMPACT_COLUMNS = ["change", "variance_type", "discrepancy_system", "refund_id", "amount_delta", "currency", "detail",
-                  "variance_id", "changed_fields", "before_discrepancy_system", "before_amount_delta", "before_detail"]
+                    "detail")
+IMPACT_COLUMNS = ["change", "refund_id", "variance_type", "before_variance_type", "currency", "amount_at_stake",
+                  "before_amount_at_stake", "discrepancy_system", "before_discrepancy_system", "amount_delta",
+                  "before_amount_delta", "detail", "before_detail", "changed_fields", "variance_ids"]
+CHANGES = ("added", "removed", "reclassified", "changed")
 MARKDOWN_ROWS = 50
 
 
+def per_refund_sql(label: str, has_stake: bool) -> str:
+    """One row per refund with open variances in build `label`: its variance types ('+'-joined),
+    currency, money at stake (the largest of its variances': a refund counts once), the delta of
+    largest size, the systems at fault, the details, and a signature of the compared columns."""
+    stake = f"coalesce(abs(amount_at_stake), {AT_STAKE_SQL})" if has_stake else AT_STAKE_SQL
+    signature = " || '|' || ".join(f"coalesce(cast({column} as varchar), '')" for column in COMPARED_COLUMNS)
+    return f"""
+        select refund_id,
+               string_agg(distinct variance_type, '+' order by variance_type) as variance_type,
+               string_agg(distinct coalesce(currency, ''), '+' order by coalesce(currency, '')) as currency,
+               max({stake}) as amount_at_stake,
+               string_agg(distinct discrepancy_system, '+' order by discrepancy_system) as discrepancy_system,
+               arg_max(amount_delta, abs(coalesce(amount_delta, 0))) as amount_delta,
+               string_agg(variance_type || ': ' || coalesce(detail, ''), ' / ' order by variance_type, variance_id)
+                   as detail,
+               string_agg(variance_type || '=' || {signature}, ';' order by variance_type, variance_id) as signature,
+               string_agg(variance_id, ' ' order by variance_id) as variance_ids,
+               count(*) as variances
+        from {label}.main.fct_refund_variances group by refund_id"""
+
+
 def compare_variances(base_db: Path, head_db: Path) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
-    """(the variances added, removed and changed from base to head, one dict per
-    IMPACT_COLUMNS; the amounts at stake per currency in each: count and
-    sum of |amount_delta|)."""
+    """(the refunds the change moves, one dict per IMPACT_COLUMNS: added (a variance only with
+    the change), removed (only at base), reclassified (a variance in both, of other types or
+    other money at stake), changed (same types and money, other amounts, system or detail); the
+    money at stake per currency in each build: variances, refunds and the sum over refunds of
+    their money at stake)."""
     import duckdb
 
-    changed_fields = " || ".join(
-        f"case when h.{column} is distinct from b.{column} then '{column},' else '' end" for column in COMPARED_COLUMNS)
     with duckdb.connect() as con:
         con.execute(f"attach '{str(base_db).replace(chr(39), chr(39) * 2)}' as base (read_only)")
         con.execute(f"attach '{str(head_db).replace(chr(39), chr(39) * 2)}' as head (read_only)")
+        for label in ("base", "head"):
+            columns = {row[0] for row in con.execute(
+                "select column_name from duckdb_columns() where database_name = ? and schema_name = 'main' "
+                "and table_name = 'fct_refund_variances'", [label]).fetchall()}
+            con.execute(f"create temp table {label}_refunds as {per_refund_sql(label, 'amount_at_stake' in columns)}")
+        fields = " || ".join(f"case when h.{column} is distinct from b.{column} then '{column},' else '' end"
+                             for column in ("variance_type", "currency", "amount_at_stake", "discrepancy_system",
+                                            "amount_delta", "detail"))
         cursor = con.execute(f"""
-            select 'added' as change, h.variance_type, h.discrepancy_system, h.refund_id, h.amount_delta,
-                   h.currency, h.detail, h.variance_id, null as changed_fields, null as before_discrepancy_system,
-                   null as before_amount_delta, null as before_detail
-            from head.main.fct_refund_variances as h
-            anti join base.main.fct_refund_variances as b using (variance_id)
-            union all
-            select 'removed', b.variance_type, b.discrepancy_system, b.refund_id, b.amount_delta, b.currency,
-                   b.detail, b.variance_id, null, null, null, null
-            from base.main.fct_refund_variances as b
-            anti join head.main.fct_refund_variances as h using (variance_id)
-            union all
-            select 'changed', h.variance_type, h.discrepancy_system, h.refund_id, h.amount_delta, h.currency,
-                   h.detail, h.variance_id, rtrim({changed_fields}, ','), b.discrepancy_system, b.amount_delta,
-                   b.detail
-            from head.main.fct_refund_variances as h
-            inner join base.main.fct_refund_variances as b using (variance_id)
-            where {" or ".join(f"h.{column} is distinct from b.{column}" for column in COMPARED_COLUMNS)}
-            order by 1, 2, 4, 8
+            with compared as (
+                select coalesce(h.refund_id, b.refund_id) as refund_id,
+                       case when b.refund_id is null then 'added'
+                            when h.refund_id is null then 'removed'
+                            when h.variance_type is distinct from b.variance_type
+                              or h.currency is distinct from b.currency
+                              or h.amount_at_stake is distinct from b.amount_at_stake then 'reclassified'
+                            when h.signature is distinct from b.signature then 'changed'
+                       end as change,
+                       coalesce(h.variance_type, b.variance_type) as variance_type,
+                       case when h.refund_id is not null then b.variance_type end as before_variance_type,
+                       coalesce(h.currency, b.currency) as currency,
+                       coalesce(h.amount_at_stake, b.amount_at_stake) as amount_at_stake,
+                       case when h.refund_id is not null then b.amount_at_stake end as before_amount_at_stake,
+                       coalesce(h.discrepancy_system, b.discrepancy_system) as discrepancy_system,
+                       case when h.refund_id is not null then b.discrepancy_system end as before_discrepancy_system,
+                       case when h.refund_id is not null then h.amount_delta else b.amount_delta end as amount_delta,
+                       case when h.refund_id is not null then b.amount_delta end as before_amount_delta,
+                       coalesce(h.detail, b.detail) as detail,
+                       case when h.refund_id is not null then b.detail end as before_detail,
+                       case when h.refund_id is not null and b.refund_id is not null
+                            then nullif(rtrim({fields}, ','), '') end as changed_fields,
+                       coalesce(h.variance_ids, b.variance_ids) as variance_ids
+                from head_refunds as h full outer join base_refunds as b using (refund_id)
+            )
+            select {", ".join(IMPACT_COLUMNS)} from compared where change is not null
+            order by case change {" ".join(f"when '{c}' then {i}" for i, c in enumerate(CHANGES))} end,
+                     variance_type, refund_id
         """)
         names = [item[0] for item in cursor.description]
         rows = [dict(zip(names, row)) for row in cursor.fetchall()]
         stakes = {}
         for label in ("base", "head"):
-            stakes[label] = [dict(zip(("currency", "count", "amount"), row)) for row in con.execute(f"""
-                select coalesce(currency, '') as currency, count(*), sum(abs(coalesce(amount_delta, 0)))
-                from {label}.main.fct_refund_variances group by 1 order by 1""").fetchall()]
+            stakes[label] = [dict(zip(("currency", "count", "refunds", "amount"), row)) for row in con.execute(f"""
+                select currency, sum(variances), count(*), sum(coalesce(amount_at_stake, 0))
+                from {label}_refunds group by 1 order by 1""").fetchall()]
     return rows, stakes
 
 
@@ -343,17 +398,41 @@ def old_to_new(now: Any, before: Any) -> str:
     return str(now) if now == before else f"{before} → {now}"
 
 
+def moved_money(rows: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[int, Decimal, Decimal]]:
+    """Per (change, currency): refunds, money at stake before and after (an added refund's
+    before is 0, a removed one's after is 0). Currencies are never added together."""
+    totals: dict[tuple[str, str], tuple[int, Decimal, Decimal]] = {}
+    for row in rows:
+        key = (row["change"], row["currency"] or "")
+        count, before, after = totals.get(key, (0, Decimal(0), Decimal(0)))
+        was = row["amount_at_stake"] if row["change"] == "removed" else row["before_amount_at_stake"]
+        now = None if row["change"] == "removed" else row["amount_at_stake"]
+        totals[key] = (count + 1, before + Decimal(str(was or 0)), after + Decimal(str(now or 0)))
+    return totals
+
+
+def type_counts(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Per variance type, how many refunds each change moves into or out of it (a reclassified
+    refund counts under every type it gains or loses, or all of its types when only its money
+    changed)."""
+    counts: dict[str, dict[str, int]] = {}
+    for row in rows:
+        now = set((row["variance_type"] or "").split("+")) - {""}
+        before = set((row["before_variance_type"] or "").split("+")) - {""}
+        kinds = (now ^ before or now) if row["change"] == "reclassified" else now
+        for kind in kinds:
+            counts.setdefault(kind, dict.fromkeys(CHANGES, 0))[row["change"]] += 1
+    return counts
+
+
 def impact_markdown(base: str, seeds_changed: list[str], rows: list[dict[str, Any]],
                     stakes: dict[str, list[dict[str, Any]]], exponents: dict[str, int],
                     limit: int = MARKDOWN_ROWS, unchecked: list[dict[str, Any]] | None = None) -> str:
-    counts: dict[str, dict[str, int]] = {}
-    for row in rows:
-        counts.setdefault(row["variance_type"], {"added": 0, "removed": 0, "changed": 0})[row["change"]] += 1
-    totals = {change: sum(1 for row in rows if row["change"] == change) for change in ("added", "removed", "changed")}
+    totals = {change: sum(1 for row in rows if row["change"] == change) for change in CHANGES}
     lines = [f"## Mapping impact against `{md_text(base)}`", "",
              f"Seeds changed: {', '.join(md_text(seed) for seed in seeds_changed) or 'none'}. "
-             f"Variances **added {totals['added']}**, **removed {totals['removed']}**, "
-             f"**changed {totals['changed']}**.", ""]
+             f"Refunds with variances **added {totals['added']}**, **removed {totals['removed']}**, "
+             f"**reclassified {totals['reclassified']}**, **changed {totals['changed']}**.", ""]
     unchecked = unchecked or []
     if unchecked:
         lines += [f"### ⚠ Refunds taken out of the confirmation check ({len(unchecked)})", "",
@@ -372,14 +451,23 @@ def impact_markdown(base: str, seeds_changed: list[str], rows: list[dict[str, An
             totals_by_currency[currency] = totals_by_currency.get(currency, Decimal(0)) + Decimal(str(row["amount"] or 0))
         lines += ["", "Amount out of the check: " + ", ".join(
             money(amount, currency, exponents) for currency, amount in sorted(totals_by_currency.items())) + ".", ""]
+    counts = type_counts(rows)
     if counts:
-        lines += ["| variance type | added | removed | changed |", "|---|---:|---:|---:|"]
-        lines += [f"| {md_text(kind)} | {c['added']} | {c['removed']} | {c['changed']} |"
+        lines += ["| variance type | added | removed | reclassified | changed |", "|---|---:|---:|---:|---:|"]
+        lines += [f"| {md_text(kind)} | {c['added']} | {c['removed']} | {c['reclassified']} | {c['changed']} |"
                   for kind, c in sorted(counts.items())]
+        lines.append("")
+        moved = moved_money(rows)
+        lines += ["### Money the change moves, per currency", "",
+                  "| change | currency | refunds | at stake before | at stake after |", "|---|---|---:|---:|---:|"]
+        lines += [f"| {change} | {md_text(currency) or '(none)'} | {count} | {money(before, currency, exponents)} | "
+                  f"{money(after, currency, exponents)} |"
+                  for (change, currency), (count, before, after) in sorted(
+                      moved.items(), key=lambda item: (CHANGES.index(item[0][0]), item[0][1]))]
         lines.append("")
     before = {item["currency"]: item for item in stakes.get("base", [])}
     after = {item["currency"]: item for item in stakes.get("head", [])}
-    lines += ["### Amounts at stake per currency (sum of |amount_delta| of the open variances)", "",
+    lines += ["### Money at stake per currency, all open variances (each refund once)", "",
               "| currency | variances before | at stake before | variances after | at stake after |",
               "|---|---:|---:|---:|---:|"]
     for currency in sorted(set(before) | set(after)):
@@ -388,33 +476,36 @@ def impact_markdown(base: str, seeds_changed: list[str], rows: list[dict[str, An
                      f"{money(b.get('amount', 0), currency, exponents)} | {a.get('count', 0)} | "
                      f"{money(a.get('amount', 0), currency, exponents)} |")
     lines.append("")
-    for change, title in (("changed", "Changed variances"), ("added", "Added variances"),
-                          ("removed", "Removed variances")):
+    titles = {"reclassified": "Reclassified refunds (other variance types or money)",
+              "changed": "Changed refunds (same types and money; other amounts, system or detail)",
+              "added": "Added refunds", "removed": "Removed refunds"}
+    for change in ("reclassified", "changed", "added", "removed"):
         selected = [row for row in rows if row["change"] == change]
         if not selected:
             continue
-        lines += [f"### {title} ({len(selected)})", ""]
-        if change == "changed":
-            lines += ["| refund | type | what changed | system at fault | amount_delta | detail |",
-                      "|---|---|---|---|---:|---|"]
+        lines += [f"### {titles[change]} ({len(selected)})", ""]
+        if change in ("reclassified", "changed"):
+            lines += ["| refund | variance type | at stake | what changed | system at fault | detail |",
+                      "|---|---|---:|---|---|---|"]
             for row in selected[:limit]:
-                before_delta = money(row["before_amount_delta"], row["currency"], exponents)
+                stake_before = money(row["before_amount_at_stake"], row["currency"], exponents)
                 lines.append(
-                    f"| {md_text(row['refund_id'])} | {md_text(row['variance_type'])} | "
+                    f"| {md_text(row['refund_id'])} | "
+                    f"{md_text(old_to_new(row['variance_type'], row['before_variance_type']))} | "
+                    f"{md_text(old_to_new(money(row['amount_at_stake'], row['currency'], exponents), stake_before))} | "
                     f"{md_text(row['changed_fields'])} | "
                     f"{md_text(old_to_new(row['discrepancy_system'], row['before_discrepancy_system']))} | "
-                    f"{md_text(old_to_new(money(row['amount_delta'], row['currency'], exponents), before_delta))} | "
                     f"{md_text(row['detail'])}"
                     + ("" if row["detail"] == row["before_detail"] else f" (was: {md_text(row['before_detail'])})")
                     + " |")
         else:
-            lines += ["| refund | type | system at fault | amount_delta | detail |", "|---|---|---|---:|---|"]
+            lines += ["| refund | variance type | at stake | system at fault | detail |", "|---|---|---:|---|---|"]
             lines += [f"| {md_text(row['refund_id'])} | {md_text(row['variance_type'])} | "
-                      f"{md_text(row['discrepancy_system'])} | "
-                      f"{md_text(money(row['amount_delta'], row['currency'], exponents))} | {md_text(row['detail'])} |"
+                      f"{md_text(money(row['amount_at_stake'], row['currency'], exponents))} | "
+                      f"{md_text(row['discrepancy_system'])} | {md_text(row['detail'])} |"
                       for row in selected[:limit]]
         if len(selected) > limit:
-            lines.append(f"\n… and {len(selected) - limit} more {change} variances (all of them in the CSV).")
+            lines.append(f"\n… and {len(selected) - limit} more {change} refunds (all of them in the CSV).")
         lines.append("")
     return "\n".join(lines)
 
@@ -426,6 +517,21 @@ def mapping_impact(args: argparse.Namespace) -> int:
         return 3
     dbt_vars = {"as_of": args.as_of or now_utc(), "business_timezone": args.business_timezone}
     out = args.out or PROJECT_DIR / "reports" / f"mapping_impact_{now_utc().replace(':', '')}.csv"
+    # Both builds, the base project and dbt's artifacts live in one temporary folder outside the
+    # working tree, removed on every exit: success, failure, an exception, Ctrl-C or SIGTERM (a CI
+    # job cancelled): the working tree is left as it was found.
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        return _mapping_impact(args, dbt_vars, out)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _mapping_impact(args: argparse.Namespace, dbt_vars: dict, out: Path) -> int:
     with tempfile.TemporaryDirectory(prefix="mapping_impact_") as tmp:
         work = Path(tmp)
         base_project = work / "base_project"
@@ -455,14 +561,16 @@ def mapping_impact(args: argparse.Namespace) -> int:
     write_csv(out, IMPACT_COLUMNS, rows)
     write_csv(unchecked_csv(out), UNCHECKED_COLUMNS, unchecked)
     exponents = minor_units()
-    groups: dict[tuple[str, str, str], list] = {}
-    for row in rows:
-        groups.setdefault((row["change"], row["variance_type"], row["currency"] or ""), []).append(
-            row["amount_delta"] or 0)
-    print(f"\nMapping impact of the seeds against {args.base}: {len(rows)} variances added, removed or changed.")
-    for (change, variance_type, currency), deltas in sorted(groups.items()):
-        print(f"  {change:<8} {variance_type:<26} {len(deltas):>5}  "
-              f"{money(sum(abs(Decimal(str(d))) for d in deltas), currency, exponents)}")
+    print(f"\nMapping impact of the seeds against {args.base}: {len(rows)} refunds with variances added, "
+          "removed, reclassified or changed.")
+    for (change, currency), (count, before, after) in sorted(
+            moved_money(rows).items(), key=lambda item: (CHANGES.index(item[0][0]), item[0][1])):
+        print(f"  {change:<13} {currency or '(none)':<6} {count:>5} refunds  at stake "
+              f"{money(before, currency, exponents) or 0} -> {money(after, currency, exponents) or 0}")
+    for row in [row for row in rows if row["change"] == "reclassified"][:20]:
+        print(f"  reclassified {row['refund_id']}: {row['before_variance_type']} -> {row['variance_type']}, "
+              f"{money(row['before_amount_at_stake'], row['currency'], exponents)} -> "
+              f"{money(row['amount_at_stake'], row['currency'], exponents)}")
     print(f"Details: {out}")
     print(f"\nRefunds taken out of the confirmation check: {len(unchecked)}"
           + (" (the ERP had to book each, or its state was unknown; now it need not: review the mapping)"

@@ -1,7 +1,8 @@
 """Checks before a change ships: the writeback dry run catches a candidate's
 faults field by field (and passes a correct one); the CI recipe of docs/ci.md
 runs on a fresh clone and mapping-impact lists exactly the refunds a seed
-change adds, removes and changes, with a Markdown summary."""
+change adds, removes, reclassifies and changes, with their money per currency
+and a Markdown summary, and leaves the working tree as it found it."""
 
 from __future__ import annotations
 
@@ -178,38 +179,64 @@ def test_ci_recipe_on_a_fresh_clone_reports_what_a_mapping_change_moves(tmp_path
     all_events = pd.read_csv(data / "processor_refunds.csv", dtype=str, keep_default_na=False)
     order_mates = set(all_events[all_events["order_id"].isin(moved_orders)]["processor_refund_id"])
     assert {row["refund_id"] for row in changes} <= moved | order_mates
-    mismatch = {change: {row["refund_id"] for row in changes
-                         if row["change"] == change and row["variance_type"] == "status_mismatch"}
-                for change in ("added", "changed")}
-    already_mismatched = {row["refund_id"] for row in read_rows(data / "ground_truth.csv")
-                          if row["variance_type"] == "status_mismatch"}
-    assert mismatch["added"] == (moved & booked) - already_mismatched
-    # A refund already in status_mismatch (the ERP booked a partial scope) keeps
-    # its variance_id; what the processor status requires, and so the detail, changes.
-    assert mismatch["changed"] == (moved & booked) & already_mismatched and mismatch["changed"]
-    changed = [row for row in changes if row["change"] == "changed"]
-    assert {row["changed_fields"] for row in changed} == {"detail"}
-    for row in changed:
+    truth = read_rows(data / "ground_truth.csv")
+    already_mismatched = {row["refund_id"] for row in truth if row["variance_type"] == "status_mismatch"}
+    at_base = {row["refund_id"] for row in truth}
+    by_refund = {row["refund_id"]: row for row in changes}
+    amounts = latest.set_index("processor_refund_id")
+    # Every moved refund the ERP booked becomes a status_mismatch: added where it had no variance,
+    # reclassified where it had others; its money at stake is the refund's amount (never 0).
+    newly = (moved & booked) - already_mismatched
+    assert newly and newly <= set(by_refund)
+    for refund_id in newly:
+        row = by_refund[refund_id]
+        assert "status_mismatch" in row["variance_type"].split("+"), row
+        assert row["change"] == ("reclassified" if refund_id in at_base else "added"), row
+        amount = Decimal(amounts.loc[refund_id, "amount"].strip())
+        stake = Decimal(row["amount_at_stake"])   # a refund counts once: its largest variance's money
+        assert stake == amount if row["variance_type"] == "status_mismatch" else stake >= amount, row
+        assert row["currency"] == amounts.loc[refund_id, "currency"].strip().upper()
+    reclassified = [row for row in changes if row["change"] == "reclassified"]
+    assert reclassified and "reclassified" in impact.stdout
+    for row in reclassified:
+        assert row["variance_type"] != row["before_variance_type"] or (
+            row["amount_at_stake"] != row["before_amount_at_stake"]), row
+    # A refund already in status_mismatch (the ERP booked a partial scope) keeps it; what the
+    # processor status requires, and so the detail, changes.
+    kept = (moved & booked) & already_mismatched
+    assert kept and kept <= set(by_refund)
+    for refund_id in kept:
+        row = by_refund[refund_id]
+        assert row["change"] in ("changed", "reclassified") and "detail" in row["changed_fields"].split(","), row
+        assert "status_mismatch" in row["before_variance_type"].split("+"), row
         assert "processor status is pending" in row["detail"]
         assert "processor status is succeeded" in row["before_detail"]
     # Only state-dependent findings move (and, through a partial-refund order
     # that is no longer collapsed, its amount finding): no currency or reason.
-    assert {row["variance_type"] for row in changes} <= {
-        "status_mismatch", "missing_in_erp", "confirmation_lag", "wrong_period", "partial_refund_collapsed",
-        "amount_mismatch"}
+    def types(text: str) -> set[str]:
+        return set(text.split("+")) - {""}
+
+    gained_or_lost = set().union(*(types(row["variance_type"]) ^ types(row["before_variance_type"])
+                                   if row["change"] == "reclassified" else
+                                   types(row["variance_type"]) if row["change"] in ("added", "removed") else set()
+                                   for row in changes))
+    assert gained_or_lost <= {"status_mismatch", "missing_in_erp", "confirmation_lag", "wrong_period",
+                              "partial_refund_collapsed", "amount_mismatch"}
 
     # The Markdown a pull request shows.
     markdown = (project / "impact.md").read_text(encoding="utf-8")
     counts = {change: sum(1 for row in changes if row["change"] == change)
-              for change in ("added", "removed", "changed")}
-    assert (f"Variances **added {counts['added']}**, **removed {counts['removed']}**, "
-            f"**changed {counts['changed']}**.") in markdown
-    status_counts = [sum(1 for row in changes if row["change"] == change and row["variance_type"] == "status_mismatch")
-                     for change in ("added", "removed", "changed")]
-    assert f"| status_mismatch | {status_counts[0]} | {status_counts[1]} | {status_counts[2]} |" in markdown
-    section = markdown[markdown.index(f"### Changed variances ({counts['changed']})"):markdown.index("### Added")]
-    for refund_id in mismatch["changed"]:
-        assert f"| {refund_id} | status_mismatch | detail | erp |" in section
+              for change in ("added", "removed", "reclassified", "changed")}
+    assert (f"Refunds with variances **added {counts['added']}**, **removed {counts['removed']}**, "
+            f"**reclassified {counts['reclassified']}**, **changed {counts['changed']}**.") in markdown
+    assert "| variance type | added | removed | reclassified | changed |" in markdown
+    section = markdown[markdown.index(f"### Reclassified refunds (other variance types or money) "
+                                      f"({counts['reclassified']})"):]
+    for row in reclassified[:50]:
+        assert f"| {row['refund_id']} | {row['before_variance_type']} → {row['variance_type']} |" in section or (
+            f"| {row['refund_id']} | {row['variance_type']} |" in section)
+    # Money the change moves, per currency, each at its exponent.
+    assert "| change | currency | refunds | at stake before | at stake after |" in markdown
     # Amounts at stake per currency, each at its exponent: the base's are the
     # sample's own variances (checked against the ground truth elsewhere).
     assert "| currency | variances before | at stake before | variances after | at stake after |" in markdown
@@ -247,49 +274,81 @@ def write_variances(path: Path, rows: list[tuple]) -> None:
         con.executemany("insert into fct_refund_variances values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
-def test_impact_compares_by_variance_id_and_the_markdown_is_capped_and_escaped(tmp_path: Path) -> None:
-    """No dbt: two variance reports side by side."""
+def test_impact_lists_refunds_added_removed_reclassified_and_changed_with_money(tmp_path: Path) -> None:
+    """No dbt: two variance reports side by side, compared refund by refund. A refund that stays
+    a variance but changes type, or money at stake, is reclassified; a status change puts the
+    refund's own amount at stake (never 0); money is per currency, each at its exponent; the
+    Markdown is capped and escaped."""
     from change_checks import compare_variances, impact_markdown, minor_units
 
-    def row(vid: str, refund: str, delta: str, *, system: str = "erp", currency: str = "USD", detail: str = "d",
-            kind: str = "amount_mismatch", erp: str | None = None) -> tuple:
-        return (vid, refund, kind, system, None, "10", erp, delta, currency, detail)
+    def row(vid: str, refund: str, delta: str | None, *, system: str = "erp", currency: str = "USD",
+            detail: str = "d", kind: str = "amount_mismatch", erp: str | None = None,
+            processor: str = "10") -> tuple:
+        return (vid, refund, kind, system, None, processor, erp, delta, currency, detail)
 
     base = [row("same", "r1", "-1"), row("gone", "r2", "-5"), row("delta", "r3", "-2"),
             row("system", "r4", "-3", system="storefront"), row("amount", "r5", "0", erp="1"),
-            row("yen", "r6", "-37224", currency="JPY", kind="missing_in_erp")]
+            row("yen", "r6", "-37224", currency="JPY", kind="missing_in_erp", processor="37224"),
+            row("r7-amount", "r7", "-4"),
+            row("r8-lag", "r8", "0", kind="confirmation_lag", processor="66.967", currency="KWD")]
     head = [row("same", "r1", "-1"), row("delta", "r3", "-7"), row("system", "r4", "-3"),
-            row("amount", "r5", "0", erp="2"), row("yen", "r6", "-37224", currency="JPY", kind="missing_in_erp"),
-            *[row(f"new{i:02d}", f"n{i:02d}", "-1", kind="missing_in_erp") for i in range(55)],
+            row("amount", "r5", "0", erp="2"),
+            row("yen", "r6", "-37224", currency="JPY", kind="missing_in_erp", processor="37224"),
+            # r7: still a variance, now of another type: reclassified, its money the refund's amount.
+            row("r7-status", "r7", "0", kind="status_mismatch"),
+            # r8: keeps its lag and gains a status mismatch: reclassified, same money.
+            row("r8-lag", "r8", "0", kind="confirmation_lag", processor="66.967", currency="KWD"),
+            row("r8-status", "r8", "0", kind="status_mismatch", processor="66.967", currency="KWD"),
+            *[row(f"new{i:02d}", f"n{i:02d}", "-1", kind="missing_in_erp", processor="1") for i in range(55)],
             row("evil", "<!channel> @here [x](https://e.x) | =1", "-1", detail="a | b\nc <b>")]
     write_variances(tmp_path / "base.duckdb", base)
     write_variances(tmp_path / "head.duckdb", head)
     rows, stakes = compare_variances(tmp_path / "base.duckdb", tmp_path / "head.duckdb")
-    by_id = {r["variance_id"]: r for r in rows}
-    assert sorted(by_id) == sorted(["gone", "delta", "system", "amount", "evil", *[f"new{i:02d}" for i in range(55)]])
-    assert by_id["gone"]["change"] == "removed" and by_id["evil"]["change"] == "added"
-    assert (by_id["delta"]["change"], by_id["delta"]["changed_fields"], by_id["delta"]["before_amount_delta"],
-            by_id["delta"]["amount_delta"]) == ("changed", "amount_delta", Decimal("-2"), Decimal("-7"))
-    assert (by_id["system"]["changed_fields"], by_id["system"]["before_discrepancy_system"]) == (
+    by_refund = {r["refund_id"]: r for r in rows}
+    assert sorted(by_refund) == sorted(["r2", "r3", "r4", "r5", "r7", "r8", "<!channel> @here [x](https://e.x) | =1",
+                                        *[f"n{i:02d}" for i in range(55)]])
+    changes = {refund: r["change"] for refund, r in by_refund.items()}
+    assert changes["r2"] == "removed" and changes["n00"] == "added"
+    assert (changes["r3"], changes["r4"], changes["r5"], changes["r7"], changes["r8"]) == (
+        "reclassified", "changed", "changed", "reclassified", "reclassified")
+    r3, r7, r8 = by_refund["r3"], by_refund["r7"], by_refund["r8"]
+    assert (r3["variance_type"], r3["before_amount_at_stake"], r3["amount_at_stake"], r3["changed_fields"]) == (
+        "amount_mismatch", Decimal("2"), Decimal("7"), "amount_at_stake,amount_delta")
+    assert (r7["before_variance_type"], r7["variance_type"], r7["before_amount_at_stake"], r7["amount_at_stake"]) == (
+        "amount_mismatch", "status_mismatch", Decimal("4"), Decimal("10"))
+    assert (r8["before_variance_type"], r8["variance_type"], r8["amount_at_stake"], r8["currency"]) == (
+        "confirmation_lag", "confirmation_lag+status_mismatch", Decimal("66.967"), "KWD")
+    assert (by_refund["r4"]["changed_fields"], by_refund["r4"]["before_discrepancy_system"]) == (
         "discrepancy_system", "storefront")
-    assert by_id["amount"]["changed_fields"] == "erp_amount"
+    assert by_refund["r5"]["changed_fields"] is None  # only erp_amount moved: in the signature, not a column
+    assert by_refund["r2"]["amount_at_stake"] == Decimal("5")
     assert {s["currency"]: (s["count"], s["amount"]) for s in stakes["base"]} == {
-        "JPY": (1, Decimal("37224")), "USD": (5, Decimal("11"))}
+        "JPY": (1, Decimal("37224")), "KWD": (1, Decimal("66.967")), "USD": (6, Decimal("15"))}
     assert {s["currency"]: (s["count"], s["amount"]) for s in stakes["head"]} == {
-        "JPY": (1, Decimal("37224")), "USD": (60, Decimal("67"))}
+        "JPY": (1, Decimal("37224")), "KWD": (2, Decimal("66.967")), "USD": (61, Decimal("77"))}
 
     markdown = impact_markdown("origin/main", ["refund_status_map.csv"], rows, stakes, minor_units(), limit=50)
-    assert "Variances **added 56**, **removed 1**, **changed 3**." in markdown
-    assert "| amount_mismatch | 1 | 1 | 3 |" in markdown and "| missing_in_erp | 55 | 0 | 0 |" in markdown
+    assert ("Refunds with variances **added 56**, **removed 1**, **reclassified 3**, **changed 2**."
+            in markdown)
+    assert "| status_mismatch | 0 | 0 | 2 | 0 |" in markdown and "| missing_in_erp | 55 | 0 | 0 | 0 |" in markdown
+    assert "| amount_mismatch | 1 | 1 | 2 | 2 |" in markdown
+    # Money per currency the change moves: reclassified USD 6.00 -> 17.00 (r3 2 -> 7, r7 4 -> 10).
+    assert "| reclassified | USD | 2 | USD 6.00 | USD 17.00 |" in markdown
+    assert "| reclassified | KWD | 1 | KWD 66.967 | KWD 66.967 |" in markdown
+    assert "| removed | USD | 1 | USD 5.00 | USD 0.00 |" in markdown
+    assert "| added | USD | 56 | USD 0.00 | USD 56.00 |" in markdown
     assert "| JPY | 1 | JPY 37,224 | 1 | JPY 37,224 |" in markdown
-    assert "| USD | 5 | USD 11.00 | 60 | USD 67.00 |" in markdown
-    assert "| r3 | amount_mismatch | amount_delta | erp | USD -2.00 → USD -7.00 | d |" in markdown
-    assert "| r4 | amount_mismatch | discrepancy_system | storefront → erp | USD -3.00 | d |" in markdown
-    assert "… and 6 more added variances (all of them in the CSV)." in markdown
-    assert markdown.count("| missing_in_erp | erp |") + markdown.count("| amount_mismatch | erp | USD -1.00 | a") == 50
+    assert "| USD | 6 | USD 15.00 | 61 | USD 77.00 |" in markdown
+    assert "### Reclassified refunds (other variance types or money) (3)" in markdown
+    assert ("| r7 | amount_mismatch → status_mismatch | USD 4.00 → USD 10.00 | "
+            "variance_type,amount_at_stake,amount_delta,detail | erp |") in markdown
+    assert "| r4 | amount_mismatch | USD 3.00 | discrepancy_system | storefront → erp |" in markdown
+    assert "… and 6 more added refunds (all of them in the CSV)." in markdown
+    assert markdown.count("| missing_in_erp | USD 1.00 | erp |") + markdown.count(
+        "| amount_mismatch | USD 1.00 | erp | amount_mismatch: a") == 50
     # Data cannot become a mention, a link, HTML or a table break.
-    assert (r"| &lt;!channel&gt; &#64;here \[x\](https://e.x) \| =1 | amount_mismatch | erp | USD -1.00 | "
-            r"a \| b c &lt;b&gt; |") in markdown.splitlines()
+    assert (r"| &lt;!channel&gt; &#64;here \[x\](https://e.x) \| =1 | amount_mismatch | USD 1.00 | erp | "
+            r"amount_mismatch: a \| b c &lt;b&gt; |") in markdown.splitlines()
 
 
 def test_the_check_csvs_are_spreadsheet_safe(tmp_path: Path) -> None:
@@ -350,3 +409,84 @@ def test_refunds_out_of_the_check_are_named_with_their_amounts(tmp_path: Path) -
         "re_unknown": (None, "canceled", "unknown", "none", "1.2340", "KWD"),
         "re_gl": ("succeeded", "succeeded", "required, ERP account unmapped", "required, booked", "7.0000", "USD"),
     }
+
+
+def test_mapping_impact_leaves_the_working_tree_as_it_found_it(tmp_path: Path) -> None:
+    """On a clone: after a success, a failed build and a SIGTERM mid-build (a CI job cancelled),
+    `git status --porcelain` (ignored files included) is what it was, nothing is left in the
+    temporary folder, and the only files written are the outputs asked for."""
+    import signal
+    import time
+
+    project = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(PROJECT_DIR), str(project)], check=True)
+    (project / ".venv").symlink_to(Path(sys.executable).parents[1])
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_PROFILES_DIR": str(project),
+           "TMPDIR": str(temp)}
+    env.pop("REFUND_RECON_DUCKDB", None)
+    command = [sys.executable, "scripts/checkpoint.py", "mapping-impact", "--base", "HEAD", "--as-of", AS_OF]
+
+    def status() -> str:
+        return subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=project, capture_output=True,
+                              text=True, check=True).stdout
+
+    seed = project / "seeds" / "refund_status_map.csv"
+    seed.write_text(seed.read_text().replace("processor,adyen,refunded,succeeded,true",
+                                             "processor,adyen,refunded,pending,false"))
+    before = status()
+    outputs = tmp_path / "out"
+    ok = subprocess.run([*command, "--out", str(outputs / "impact.csv"), "--markdown", str(outputs / "impact.md")],
+                        cwd=project, env=env, capture_output=True, text=True, timeout=900)
+    assert ok.returncode == 0 and "reclassified" in ok.stdout, ok.stdout[-3000:] + ok.stderr[-2000:]
+    assert status() == before
+    assert list(temp.iterdir()) == []
+    assert sorted(path.name for path in outputs.iterdir()) == ["impact.csv", "impact.md", "impact_out_of_check.csv"]
+
+    # A seed dbt cannot load: the head build fails.
+    currencies = project / "seeds" / "currencies.csv"
+    currencies.write_text(currencies.read_text() + 'garbage,"unterminated\n')
+    before = status()
+    failed = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=900)
+    assert failed.returncode == 3 and "the head build failed" in failed.stdout, failed.stdout[-3000:]
+    assert status() == before
+    assert list(temp.iterdir()) == []
+
+    # SIGTERM while dbt builds.
+    subprocess.run(["git", "checkout", "--", "seeds/currencies.csv"], cwd=project, check=True)
+    before = status()
+    process = subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    assert process.stdout is not None
+    for line in process.stdout:
+        if "Building the variance report with the base seeds" in line:
+            break
+    time.sleep(3)
+    assert process.poll() is None
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=120)
+    assert process.returncode != 0
+    assert status() == before
+    assert list(temp.iterdir()) == []
+
+
+def test_impact_reads_the_marts_amount_at_stake_where_it_has_one(tmp_path: Path) -> None:
+    """No dbt: a variance mart with amount_at_stake is read as it is (the money is defined once,
+    in the mart); the rule of change_checks applies only to a mart without the column."""
+    import duckdb
+
+    from change_checks import compare_variances
+
+    for name, stake in (("base", "4"), ("head", "6")):
+        with duckdb.connect(str(tmp_path / f"{name}.duckdb")) as con:
+            con.execute("""create table fct_refund_variances (variance_id varchar, refund_id varchar,
+                variance_type varchar, discrepancy_system varchar, storefront_amount decimal(38, 4),
+                processor_amount decimal(38, 4), erp_amount decimal(38, 4), amount_delta decimal(38, 4),
+                currency varchar, detail varchar, amount_at_stake decimal(38, 4))""")
+            con.execute("insert into fct_refund_variances values ('v', 'r1', 'status_mismatch', 'erp', null, 10, 10, 0, "
+                        f"'USD', 'd', {stake})")
+    rows, stakes = compare_variances(tmp_path / "base.duckdb", tmp_path / "head.duckdb")
+    assert [(row["change"], row["before_amount_at_stake"], row["amount_at_stake"]) for row in rows] == [
+        ("reclassified", Decimal("4"), Decimal("6"))]
+    assert [(s["currency"], s["amount"]) for s in stakes["head"]] == [("USD", Decimal("6"))]
