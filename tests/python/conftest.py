@@ -170,6 +170,20 @@ def sample_build(tmp_path_factory: pytest.TempPathFactory) -> Build:
     return build
 
 
+# The fast tier (`make test-fast`, `pytest -m fast`): files that build nothing
+# but read the sample make has built (sample_build), or parse once, and take
+# seconds. Every other file runs only in `make test`, so a new file is in the
+# full suite without anyone listing it; docs/testing.md lists each file's tier
+# and test_tiers.py keeps that list, this one and the files on disk in step.
+FAST_FILES = {
+    "test_dag_rules.py",
+    "test_docs.py",
+    "test_documented_codes.py",
+    "test_message.py",
+    "test_report_render.py",
+    "test_tiers.py",
+}
+
 # The longest test files first (seconds of work in the CI run of 2026-11-30),
 # so that with `pytest -n 2 --dist loadfile --no-loadscope-reorder` (make
 # test) each worker starts on a long file and the short ones fill the gaps at
@@ -187,6 +201,45 @@ LONGEST_FIRST = [
 ]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    here = Path(__file__).parent
+    lost = sorted(name for name in [*FAST_FILES, *LONGEST_FIRST] if not (here / name).is_file())
+    if lost:
+        raise pytest.UsageError(f"conftest.py names test files that are not in {here}: {', '.join(lost)}")
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in FAST_FILES:
+            item.add_marker(pytest.mark.fast)
     rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FIRST)))  # stable: file order kept otherwise
+
+
+# Measuring (docs/testing.md): REFUND_RECON_TEST_CPU=<folder> writes, per pytest
+# process, the CPU seconds each test file used, its dbt and other child
+# processes included: a figure the machine's other load does not inflate.
+_cpu_by_file: dict[str, float] = {}
+
+
+def _cpu_seconds() -> float:
+    import resource
+
+    return sum(usage.ru_utime + usage.ru_stime for usage in (
+        resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    started = _cpu_seconds()
+    yield
+    _cpu_by_file[item.path.name] = _cpu_by_file.get(item.path.name, 0.0) + _cpu_seconds() - started
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    folder = os.environ.get("REFUND_RECON_TEST_CPU")
+    if folder and _cpu_by_file:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        name = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        (Path(folder) / f"{name}.json").write_text(json.dumps(_cpu_by_file, indent=1, sort_keys=True))
