@@ -170,17 +170,21 @@ def sample_build(tmp_path_factory: pytest.TempPathFactory) -> Build:
     return build
 
 
-# The fast tier (`make test-fast`, `pytest -m fast`): files that build nothing
-# but read the sample make has built (sample_build), or parse once, and take
-# seconds. Every other file runs only in `make test`, so a new file is in the
-# full suite without anyone listing it; docs/testing.md lists each file's tier
-# and test_tiers.py keeps that list, this one and the files on disk in step.
+# The fast tier (`make test-fast`, `pytest -m fast`): files that build no
+# generated scenario (hand-written inputs, the sample database make has built,
+# or at most one dbt parse or sample build of their own) and use under about
+# 20 CPU-seconds each. Every other file runs only in `make test`, so a new file
+# is in the full suite without anyone listing it; docs/testing.md lists each
+# file's tier, and test_tiers.py keeps that list, this one and the files on
+# disk in step.
 FAST_FILES = {
     "test_dag_rules.py",
     "test_docs.py",
     "test_documented_codes.py",
     "test_message.py",
+    "test_profile_models.py",
     "test_report_render.py",
+    "test_runner_errors.py",
     "test_tiers.py",
 }
 
