@@ -46,7 +46,7 @@ $(BIN)/.installed-spark: $(BIN)/.installed requirements-spark.txt
 ## instead of building the sample again (conftest.py, sample_build)
 SAMPLE_DB := $(CURDIR)/target/test_sample.duckdb
 sample-db: setup
-	rm -f $(SAMPLE_DB) $(SAMPLE_DB).wal
+	rm -f $(SAMPLE_DB) $(SAMPLE_DB).wal && mkdir -p $(dir $(SAMPLE_DB))
 	REFUND_RECON_DUCKDB=$(SAMPLE_DB) $(BIN)/dbt build --vars '{as_of: "$(SAMPLE_AS_OF)"}'
 
 ## Two pytest workers (pytest-xdist), one test file each at a time, the longest

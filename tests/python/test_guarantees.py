@@ -158,7 +158,8 @@ def test_rows_and_money_conserved_at_a_million_refunds(tmp_path: Path) -> None:
     # Only what the guarantee is about: the conservation tests and every model and
     # test upstream of them (the staged, deduplicated and rejected rows, the
     # three-column view); not the variances, the audit trail or the history,
-    # which add half the build's time at this size and conserve nothing.
+    # which conserve nothing here and cost 40% of a build's CPU (100k refunds:
+    # 22.1 CPU-seconds for all, 13.4 for this selection).
     build = dbt_build(tmp_path, data, settings, "--exclude-resource-type", "unit_test", "--indirect-selection",
                       "cautious", "--select", "+assert_input_rows_conserved", "+assert_money_conserved")
     assert build.returncode == 0, build.output[-3000:]
