@@ -239,11 +239,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     started = _cpu_seconds()
     yield
     _cpu_by_file[item.path.name] = _cpu_by_file.get(item.path.name, 0.0) + _cpu_seconds() - started
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
     folder = os.environ.get("REFUND_RECON_TEST_CPU")
-    if folder and _cpu_by_file:
+    if folder:  # after every test, so that an interrupted run still has its figures
         Path(folder).mkdir(parents=True, exist_ok=True)
         name = os.environ.get("PYTEST_XDIST_WORKER", "main")
         (Path(folder) / f"{name}.json").write_text(json.dumps(_cpu_by_file, indent=1, sort_keys=True))
