@@ -7,7 +7,7 @@ SAMPLE_AS_OF ?= 2026-03-01T00:00:00Z
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: setup setup-spark checkpoint build lint test sample-data clean
+.PHONY: setup setup-spark checkpoint build lint sample-db test-fast test sample-data clean
 
 setup: $(BIN)/.installed
 
@@ -41,13 +41,34 @@ $(BIN)/.installed-spark: $(BIN)/.installed requirements-spark.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-spark.txt
 	touch $@
 
-## test: dbt build, lint, then pytest (which builds its own labelled scenarios).
+## sample-db: one dbt build of the sample (its dbt unit tests and data tests
+## included) into a new database of its own, which the tests then read
+## instead of building the sample again (conftest.py, sample_build)
+SAMPLE_DB := $(CURDIR)/target/test_sample.duckdb
+sample-db: setup
+	rm -f $(SAMPLE_DB) $(SAMPLE_DB).wal && mkdir -p $(dir $(SAMPLE_DB))
+	REFUND_RECON_DUCKDB=$(SAMPLE_DB) $(BIN)/dbt build --vars '{as_of: "$(SAMPLE_AS_OF)"}'
+
 ## Two pytest workers (pytest-xdist), one test file each at a time, the longest
 ## files first (tests/python/conftest.py): most of the suite's time is dbt
 ## parsing, which uses one core.
 PYTEST_WORKERS ?= 2
-test: lint setup-spark
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
+PYTEST := REFUND_RECON_SAMPLE_DB=$(SAMPLE_DB) $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+## test-fast: before every commit (docs/testing.md, tiers): the sample built
+## once with its dbt unit and data tests, the dialect check, and the test
+## files marked fast (FAST_FILES in tests/python/conftest.py)
+test-fast: sample-db
+	$(BIN)/python scripts/check_dialect.py
+	$(PYTEST) -m fast
+
+## test: everything, as CI runs it: the sample build, the dialect check,
+## sqlfluff, then every test file (PostgreSQL and Spark included; each skips
+## with a message where its engine is missing, unless CI requires it)
+test: sample-db setup-spark
+	$(BIN)/python scripts/check_dialect.py
+	$(BIN)/sqlfluff lint models tests macros
+	$(PYTEST)
 
 ## sample-data: regenerate the bundled sample from the labelled generator
 sample-data: setup

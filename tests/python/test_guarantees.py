@@ -155,7 +155,13 @@ def test_profile_credentials_come_from_environment_only() -> None:
 def test_rows_and_money_conserved_at_a_million_refunds(tmp_path: Path) -> None:
     data = tmp_path / "data"
     settings = generate(data, "--refunds", "1000000", "--seed", "3", "--bad-rows", "60")
-    build = dbt_build(tmp_path, data, settings, "--exclude-resource-type", "unit_test")
+    # Only what the guarantee is about: the conservation tests and every model and
+    # test upstream of them (the staged, deduplicated and rejected rows, the
+    # three-column view); not the variances, the audit trail or the history,
+    # which conserve nothing here and cost 40% of a build's CPU (100k refunds:
+    # 22.1 CPU-seconds for all, 13.4 for this selection).
+    build = dbt_build(tmp_path, data, settings, "--exclude-resource-type", "unit_test", "--indirect-selection",
+                      "cautious", "--select", "+assert_input_rows_conserved", "+assert_money_conserved")
     assert build.returncode == 0, build.output[-3000:]
     assert "PASS assert_input_rows_conserved" in build.output and "PASS assert_money_conserved" in build.output
 

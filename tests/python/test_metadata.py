@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 from decimal import Decimal
@@ -63,12 +64,14 @@ class Artifacts:
 
 
 @pytest.fixture(scope="module")
-def artifacts(labelled_build: Build) -> Artifacts:
-    """`dbt docs generate` over the labelled build's database, in a folder of its own."""
-    folder = labelled_build.database.parent / "docs"
+def artifacts(labelled_build: Build, tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
+    """`dbt docs generate` over a copy of the labelled build's database (dbt opens it
+    for writing, which would lock out the tests reading the shared one), in a folder of its own."""
+    folder = tmp_path_factory.mktemp("docs")
+    shutil.copyfile(labelled_build.database, folder / "recon.duckdb")
     argv = dbt_argv("generate", dbt_vars=labelled_build.settings, artifacts=folder)
     argv.insert(argv.index("generate"), "docs")
-    result = subprocess.run(argv, cwd=PROJECT_DIR, env=dbt_env(labelled_build.database), text=True,
+    result = subprocess.run(argv, cwd=PROJECT_DIR, env=dbt_env(folder / "recon.duckdb"), text=True,
                             capture_output=True, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     target = folder / "target"

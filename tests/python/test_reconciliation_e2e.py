@@ -8,7 +8,6 @@ computed here independently with pandas from the raw files.
 
 from __future__ import annotations
 
-import json
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -220,16 +219,6 @@ def test_missing_required_column_is_a_clear_error(labelled_build: Build, tmp_pat
 # --- The audit trail, the BI columns and money at the currency's exponent ---
 
 SYSTEM_ORDER = {"storefront": 1, "processor": 2, "erp": 3}
-
-
-@pytest.fixture(scope="module")
-def sample_build(tmp_path_factory: pytest.TempPathFactory) -> Build:
-    """The bundled sample (USD, EUR, GBP, KWD and JPY refunds), as `make build` builds it."""
-    data = PROJECT_DIR / "data" / "sample"
-    settings = json.loads((data / "scenario.json").read_text())
-    build = dbt_build(tmp_path_factory.mktemp("sample"), data, settings, "--exclude-resource-type", "unit_test")
-    assert build.returncode == 0, build.output[-4000:]
-    return build
 
 
 def utc(values: pd.Series) -> pd.Series:
