@@ -242,7 +242,9 @@ def oracle(frame: pd.DataFrame, measure: str):
     if measure in ("open_variances", "checkpoints"):
         return len(frame)
     if measure == "amount_at_stake":
-        return sum((abs(value) for value in map(money, frame["amount_delta"]) if value is not None), Decimal(0))
+        return sum((value for value in map(money, frame["amount_at_stake"]) if value is not None), Decimal(0))
+    if measure in ("variance_currencies", "checkpoint_total_currencies"):
+        return frame["currency"].nunique()
     if measure == "refunds_with_variances":
         return frame["refund_key"].nunique()
     if measure == "checkpoint_total_amount":
