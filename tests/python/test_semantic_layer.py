@@ -9,18 +9,20 @@ filter) as <sum>. Grouped by currency the guard is 1 and the sum is the
 answer; over two currencies it is null, never EUR + JPY. The unguarded sums
 MetricFlow derives from are metrics marked `meta.money: building_block`.
 
-Checked once by hand with MetricFlow itself (dbt-metricflow is not in
-requirements.txt), in a throwaway virtualenv:
-    python3 -m venv /tmp/mf && /tmp/mf/bin/pip install dbt-metricflow==0.15.0 \\
-        dbt-duckdb==1.11.1 dbt-core==1.11.16
-    dbt build (sample data), then from the project root:
-    mf validate-configs
-    mf query --saved-query open_money_at_stake_by_currency_and_type
-    mf query --saved-query aging_buckets_by_type
-    mf query --saved-query daily_new_vs_resolved
-    mf query --metrics amount_at_stake                       -> one row, null (EUR, JPY, ... held)
-    mf query --metrics amount_at_stake --group-by variance__currency  -> one row per currency
-(see docs/semantic-layer.md for the output).
+Checked by hand with MetricFlow itself (dbt-metricflow is not in
+requirements.txt), on 2026-12-06, in a throwaway virtualenv:
+    python3 -m venv /tmp/ms/mfvenv && /tmp/ms/mfvenv/bin/pip install \
+        dbt-metricflow==0.15.0 dbt-duckdb==1.11.1 dbt-core==1.11.16
+    scripts/checkpoint.py run --as-of 2026-03-01T00:00:00Z --database /tmp/ms/s.duckdb --no-bi
+    REFUND_RECON_DUCKDB=/tmp/ms/s.duckdb dbt parse, then from the project root:
+    mf validate-configs                         -> 0 errors, 0 warnings (6 checks, semantics and warehouse)
+    mf query --saved-query open_money_at_stake_by_currency_and_type   -> 42 rows, one per type x currency
+    mf query --saved-query aging_buckets_by_type                      -> 62 rows, one per bucket x type x currency
+    mf query --saved-query daily_new_vs_resolved                      -> 2026-03-01: 112 new, 0 resolved
+    mf query --metrics amount_at_stake,open_variances                 -> amount_at_stake empty (null), 112
+    mf query --metrics amount_at_stake,open_variances --group-by variance__currency
+        -> USD 12886.9 / 58, JPY 163615 / 6, GBP 2957.69 / 19, KWD 962.237 / 4, EUR 4872.45 / 25
+    mf query --metrics amount_at_stake --where "{{ Dimension('variance__currency') }} = 'JPY'" -> 163615
 """
 
 from __future__ import annotations
