@@ -315,7 +315,11 @@ def test_each_measure_run_as_sql_equals_the_figure_from_the_mart(artifacts: Arti
 def metric_filter(artifacts: Artifacts, name: str) -> str:
     """A metric's filter as SQL on its mart: {{ Dimension('entity__dimension') }} -> the column."""
     metric = next(node for node in artifacts.manifest["metrics"].values() if node["name"] == name)
-    where = " and ".join(item["where_sql_template"] for item in metric["filter"]["where_filters"])
+    # A guarded money metric carries the filter on its inputs (the same on each).
+    filters = [metric["filter"]] if metric.get("filter") else [
+        item["filter"] for item in metric["type_params"]["metrics"] if item.get("filter")]
+    assert filters and all(item == filters[0] for item in filters), name
+    where = " and ".join(item["where_sql_template"] for item in filters[0]["where_filters"])
     columns = {"measure_name": "measure"}
     return re.sub(r"\{\{\s*Dimension\('\w+?__(\w+)'\)\s*\}\}",
                   lambda match: columns.get(match.group(1), match.group(1)), where)
