@@ -228,7 +228,7 @@ final as (
         cast(erp_currency as {{ dbt.type_string() }}) as erp_currency,
         {{ minor_to_major('amount_delta_minor', 'minor_units') }} as amount_delta,
         {{ minor_to_major('amount_at_stake_minor', 'minor_units') }} as amount_at_stake,
-        cast(amount_at_stake_minor as {{ dbt.type_bigint() }}) as amount_at_stake_minor,
+        cast(amount_at_stake_minor as decimal(38, 0)) as amount_at_stake_minor,
         cast(currency as {{ dbt.type_string() }}) as currency,
         cast(minor_units as integer) as minor_units,
         cast(detail as {{ dbt.type_string() }}) as detail,
