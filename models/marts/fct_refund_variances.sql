@@ -65,6 +65,12 @@ measured as (
             when 'processor' then processor_currency
             else erp_currency
         end as disputed_currency,
+        -- the refund's amount in the variance's currency (the system `currency` is from)
+        case
+            when processor_currency is not null then processor_amount_minor
+            when storefront_currency is not null then storefront_amount_minor
+            else erp_amount_minor
+        end as refund_amount_minor,
         case discrepancy_system
             when 'storefront' then 'The storefront'
             when 'processor' then 'The processor'
@@ -182,6 +188,8 @@ aged as (
 
     select
         *,
+        {{ amount_at_stake_minor('variance_type', 'amount_delta_minor', 'refund_amount_minor') }}
+            as amount_at_stake_minor,
         cast({{ dbt.datediff('refund_date', 'as_of_date', 'day') }} as integer) as age_days
     from described
 
@@ -213,9 +221,14 @@ final as (
         cast(discrepancy_system as {{ dbt.type_string() }}) as discrepancy_system,
         cast(system_of_record_discrepancy as {{ dbt.type_string() }}) as system_of_record_discrepancy,
         {{ minor_to_major('storefront_amount_minor', 'storefront_minor_units') }} as storefront_amount,
+        cast(storefront_currency as {{ dbt.type_string() }}) as storefront_currency,
         {{ minor_to_major('processor_amount_minor', 'processor_minor_units') }} as processor_amount,
+        cast(processor_currency as {{ dbt.type_string() }}) as processor_currency,
         {{ minor_to_major('erp_amount_minor', 'erp_minor_units') }} as erp_amount,
+        cast(erp_currency as {{ dbt.type_string() }}) as erp_currency,
         {{ minor_to_major('amount_delta_minor', 'minor_units') }} as amount_delta,
+        {{ minor_to_major('amount_at_stake_minor', 'minor_units') }} as amount_at_stake,
+        cast(amount_at_stake_minor as decimal(38, 0)) as amount_at_stake_minor,
         cast(currency as {{ dbt.type_string() }}) as currency,
         cast(minor_units as integer) as minor_units,
         cast(detail as {{ dbt.type_string() }}) as detail,

@@ -21,12 +21,14 @@ from .store import ATTEMPTS_TABLE, read
 VARIANCE_COLUMNS = [
     "variance_id", "refund_id", "refund_key", "order_id", "variance_type", "discrepancy_system",
     "system_of_record_discrepancy", "refund_date", "posting_period", "age_days", "age_bucket",
-    "storefront_amount", "processor_amount", "erp_amount", "amount_delta", "currency", "minor_units", "detail",
+    "storefront_amount", "storefront_currency", "processor_amount", "processor_currency", "erp_amount",
+    "erp_currency", "amount_delta", "amount_at_stake", "amount_at_stake_minor", "currency", "minor_units", "detail",
     "first_detected_at", "days_since_first_detected", "as_of",
 ]
 # Read beside the CSV's columns: for sorting the age buckets in the report.
 READ_ONLY_COLUMNS = ["age_bucket_order"]
-MONEY_COLUMNS = ("storefront_amount", "processor_amount", "erp_amount", "amount_delta")
+MONEY_COLUMNS = ("storefront_amount", "processor_amount", "erp_amount", "amount_delta", "amount_at_stake")
+CURRENCY_UNITS_SQL = "select currency, minor_units from main_mappings.currencies"
 REJECTED_COLUMNS = ["input_name", "source_shape", "source_file", "source_row_number", "record_id", "order_id",
                     "rejected_column", "rejection_reason", "amount_text", "currency"]
 AUDIT_LIMIT_REFUNDS = 1000
@@ -59,14 +61,21 @@ def columns_of(database: Path, table: str) -> list[str]:
                   "and table_name = ? order by ordinal_position", [table])]
 
 
-def exact(rows: list[dict[str, Any]], columns: tuple[str, ...] = MONEY_COLUMNS) -> list[dict[str, Any]]:
-    """Amounts at the row's currency exponent (the marts hold decimal(38,4))."""
+def exact(rows: list[dict[str, Any]], columns: tuple[str, ...] = MONEY_COLUMNS,
+          currency_units: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """Amounts at their own currency's exponent (the marts hold decimal(38,4)):
+    each system's amount at its system's currency (`<system>_minor_units`
+    added from the currencies seed), the delta and the amount at stake at
+    the variance's."""
     for row in rows:
-        units = money_.with_units(row)
-        row["minor_units"] = units
+        row["minor_units"] = money_.with_units(row)
+        for system in SYSTEMS:
+            currency = row.get(f"{system}_currency")
+            if currency is not None:
+                row[f"{system}_minor_units"] = money_.minor_units(currency, (currency_units or {}).get(currency))
         for column in columns:
             if column in row:
-                row[column] = money_.quantize(row[column], units)
+                row[column] = money_.quantize(row[column], money_.currency_of(row, column)[1])
     return rows
 
 
@@ -116,7 +125,8 @@ def money_summary(variances: list[dict[str, Any]]) -> dict[str, Any]:
         "at_stake_by_system": money_.at_stake(variances, "discrepancy_system"),
         "at_stake_by_age_bucket": money_.at_stake(variances, "age_bucket"),
         "largest": {currency: [{key: row.get(key) for key in (
-                        "variance_id", "refund_id", "variance_type", "discrepancy_system", "amount_delta", "currency",
+                        "variance_id", "refund_id", "variance_type", "discrepancy_system", "amount_delta",
+                        "amount_at_stake", "currency",
                         "minor_units", "detail")} for row in rows]
                     for currency, rows in money_.largest(variances).items()},
     }
@@ -128,11 +138,12 @@ def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path) -> tuple
     if not runs:
         raise LookupError(f"fct_checkpoint_runs has no row for {checkpoint_id}")
     run = runs[0]
+    currency_units = {row["currency"]: row["minor_units"] for row in read(database, CURRENCY_UNITS_SQL)}
     variances = exact(read(database, f"""
         select {', '.join(VARIANCE_COLUMNS + READ_ONLY_COLUMNS)} from fct_refund_variances
         order by age_days desc nulls last, days_since_first_detected desc, currency,
-            abs(coalesce(amount_delta, 0)) desc, variance_id
-    """))
+            amount_at_stake desc nulls last, variance_id
+    """), currency_units=currency_units)
     booked = read(database, BOOKED_TOTALS_SQL)
     rejected = read(database, """
         select input_name, rejection_reason, count(*) as row_count

@@ -107,17 +107,18 @@ def booked_totals(summary: dict[str, Any]) -> str:
 
 
 def at_stake_line(variances: list[dict[str, Any]]) -> str:
-    """At stake: USD 1,234.50 on 8 refunds; JPY 37,224 on 2 refunds (1 variance without a comparable amount)."""
+    """At stake: USD 1,234.50 on 8 refunds; JPY 37,224 on 2 refunds: the mart's amount_at_stake per
+    currency (money.at_stake); a variance without one (an older mart) is counted, never valued."""
     parts = []
     for entry in money.at_stake(variances):
         if entry["without_amount"] == entry["variance_count"]:
             parts.append(f"{entry['currency'] or '?'}: {entry['without_amount']} variance"
-                         f"{'s' if entry['without_amount'] != 1 else ''} without a comparable amount")
+                         f"{'s' if entry['without_amount'] != 1 else ''} without an amount at stake")
             continue
         part = (f"{money.text(entry['amount_at_stake'], entry['currency'], entry['minor_units'])} "
                 f"on {entry['refund_count']} refund{'s' if entry['refund_count'] != 1 else ''}")
         if entry["without_amount"]:
-            part += f" ({entry['without_amount']} without a comparable amount)"
+            part += f" ({entry['without_amount']} without an amount at stake)"
         parts.append(part)
     return "At stake: " + "; ".join(parts) + "." if parts else "At stake: nothing."
 
@@ -129,7 +130,7 @@ def largest_lines(variances: list[dict[str, Any]], count: int = TOP) -> list[str
         for v in rows:
             detail = f": {v['detail']}" if v.get("detail") else ""
             lines.append(f"  - {v['variance_type']} {v['refund_id']} "
-                         f"{money.text(v['amount_delta'], v.get('currency'), money.with_units(v))} "
+                         f"{money.text(v['amount_at_stake'], v.get('currency'), money.with_units(v))} at stake "
                          f"({v['discrepancy_system']} at fault){detail}")
     return lines
 

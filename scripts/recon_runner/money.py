@@ -76,33 +76,61 @@ def refund_of(row: dict[str, Any]) -> str:
     return str(row.get("refund_key") or row.get("refund_id") or row.get("variance_id") or "")
 
 
+# Each amount column of fct_refund_variances: the columns naming its currency
+# and that currency's exponent (the per-system exponents are added by
+# marts.read_checkpoint from the currencies seed).
+AMOUNT_CURRENCY = {
+    "storefront_amount": ("storefront_currency", "storefront_minor_units"),
+    "processor_amount": ("processor_currency", "processor_minor_units"),
+    "erp_amount": ("erp_currency", "erp_minor_units"),
+    "amount_delta": ("currency", "minor_units"),
+    "amount_at_stake": ("currency", "minor_units"),
+}
+
+
+def currency_of(row: dict[str, Any], column: str) -> tuple[str | None, int]:
+    """(currency, exponent) of one amount of a variance row: each system's
+    amount in that system's currency (a currency mismatch holds two), the
+    delta and the amount at stake in the variance's `currency`. A row
+    without the per-system column falls back to `currency`."""
+    currency_column, units_column = AMOUNT_CURRENCY.get(column, ("currency", "minor_units"))
+    if row.get(currency_column) is None or currency_column == "currency":
+        return row.get("currency"), with_units(row)
+    currency = row[currency_column]
+    if currency == row.get("currency") and row.get(units_column) is None:
+        return currency, with_units(row)
+    return currency, minor_units(currency, row.get(units_column))
+
+
 def at_stake(variances: Iterable[dict[str, Any]], by: str | None = None) -> list[dict[str, Any]]:
     """Open variances per currency (and per `by`, e.g. variance_type): how many,
     how many refunds, the amount at stake and the net delta, at the currency's
-    exponent.
+    exponent; net_delta is None where no variance of the group has a delta.
 
-    The amount at stake is the sum over refunds of the largest |amount_delta|
-    among the refund's variances in the group: a refund with an amount
-    mismatch and a wrong period counts once, not twice. A variance without a
-    delta (currency_mismatch: the amounts cannot be compared) is counted in
-    `without_amount` and adds nothing. Never summed across currencies.
+    Reads the mart's amount_at_stake (fct_refund_variances: defined once per
+    variance type there, docs/models.md); nothing is recomputed here. A
+    refund with several variances in a group counts once, at the largest of
+    their amounts (an amount mismatch and a wrong period on one refund put
+    the refund's amount at stake, not twice). A variance without an amount
+    (an older mart) is counted in `without_amount`. Never summed across
+    currencies.
     """
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for row in variances:
         currency = row.get("currency") or ""
         key = (currency, str(row.get(by) or "") if by else "")
         group = groups.setdefault(key, {"currency": currency, "minor_units": with_units(row), "count": 0,
-                                         "refunds": {}, "without_amount": 0, "net": Decimal(0)})
+                                         "refunds": {}, "without_amount": 0, "net": None})
         group["count"] += 1
-        delta = row.get("amount_delta")
+        if row.get("amount_delta") is not None:  # none for a currency mismatch: no net difference
+            group["net"] = (group["net"] or Decimal(0)) + Decimal(str(row["amount_delta"]))
+        stake = row.get("amount_at_stake")
         refund = refund_of(row)
-        if delta is None:
+        if stake is None:
             group["without_amount"] += 1
             group["refunds"].setdefault(refund, Decimal(0))
             continue
-        delta = Decimal(str(delta))
-        group["net"] += delta
-        group["refunds"][refund] = max(group["refunds"].get(refund, Decimal(0)), abs(delta))
+        group["refunds"][refund] = max(group["refunds"].get(refund, Decimal(0)), abs(Decimal(str(stake))))
     result = []
     for (currency, value), group in groups.items():
         units = group["minor_units"]
@@ -123,14 +151,14 @@ def at_stake(variances: Iterable[dict[str, Any]], by: str | None = None) -> list
 
 
 def largest(variances: Iterable[dict[str, Any]], count: int = 5) -> dict[str, list[dict[str, Any]]]:
-    """The `count` largest |amount_delta| within each currency, currencies with
-    most open variances first. Amounts in different currencies are never
-    compared: 10,000 JPY is not larger than 500 USD. Zero and missing deltas
-    are not "large"."""
+    """The `count` largest amounts at stake (the mart's amount_at_stake) within
+    each currency, currencies with most open variances first. Amounts in
+    different currencies are never compared: 10,000 JPY is not larger than
+    500 USD. Zero and missing amounts are not "large"."""
     by_currency: dict[str, list[dict[str, Any]]] = {}
     for variance in variances:
-        if variance.get("amount_delta"):
+        if variance.get("amount_at_stake"):
             by_currency.setdefault(variance.get("currency") or "", []).append(variance)
     ordered = sorted(by_currency.items(), key=lambda item: (-len(item[1]), item[0]))
-    return {currency: sorted(group, key=lambda v: (-abs(Decimal(str(v["amount_delta"]))), refund_of(v)))[:count]
+    return {currency: sorted(group, key=lambda v: (-abs(Decimal(str(v["amount_at_stake"]))), refund_of(v)))[:count]
             for currency, group in ordered}

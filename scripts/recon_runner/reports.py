@@ -33,7 +33,7 @@ AGE_BUCKETS = ["0-7 days", "8-30 days", "31-60 days", "61-90 days", "over 90 day
 TABLE_LIMIT = 1000
 REJECTED_SHOWN = 500
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-MONEY_COLUMNS = ("storefront_amount", "processor_amount", "erp_amount", "amount_delta", "amount")
+MONEY_COLUMNS = ("storefront_amount", "processor_amount", "erp_amount", "amount_delta", "amount_at_stake", "amount")
 REJECTED_CSV_COLUMNS = ["input_name", "source_shape", "source_file", "source_row_number", "record_id", "order_id",
                         "rejected_column", "rejection_reason", "amount_text", "currency"]
 
@@ -66,7 +66,7 @@ def at_exponent(row: dict[str, Any], key: str) -> Any:
     """A money column at the row's currency exponent (37224 JPY, 4.00 USD)."""
     value = row.get(key)
     if key in MONEY_COLUMNS and isinstance(value, (Decimal, int)) and not isinstance(value, bool):
-        return money.quantize(value, money.with_units(row))
+        return money.quantize(value, money.currency_of(row, key)[1])
     return value
 
 
@@ -183,13 +183,14 @@ def variance_rows(variances: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for row in variances[:TABLE_LIMIT]:
         units = money.with_units(row)
-        currency = row.get("currency")
         rows.append({
             **row,
             "units": units,
             "amount_plain": money.plain(row.get("amount_delta"), units),
-            "amounts_shown": {column: shown(row.get(column), currency, units) if row.get(column) is not None else ""
-                              for column in ("storefront_amount", "processor_amount", "erp_amount", "amount_delta")},
+            "amounts_shown": {column: shown(row.get(column), *money.currency_of(row, column))
+                              if row.get(column) is not None else ""
+                              for column in ("storefront_amount", "processor_amount", "erp_amount", "amount_delta",
+                                             "amount_at_stake")},
             "audit_href": audit_href(row.get("refund_key") or row.get("refund_id")),
         })
     return rows

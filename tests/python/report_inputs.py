@@ -27,25 +27,38 @@ def variance(variance_id: str, refund_id: str, variance_type: str, system: str, 
         "posting_period": "2026-02", "age_days": age_days, "age_bucket": bucket, "age_bucket_order": order,
         "storefront_amount": None, "processor_amount": None, "erp_amount": None,
         "amount_delta": None if delta is None else Decimal(delta), "currency": currency, "minor_units": units,
+        "storefront_currency": currency, "processor_currency": currency, "erp_currency": currency,
         "detail": extra.pop("detail", f"{variance_type} on {refund_id}."), "first_detected_at": AS_OF,
         "days_since_first_detected": 0, "as_of": AS_OF, **extra,
     }
 
 
 def variances() -> list[dict[str, Any]]:
+    """amount_at_stake as the mart defines it per type (docs/models.md): the
+    refund's amount, |delta| for an amount mismatch, the duplicates' total."""
     return [
         variance("v1", "re_usd_small", "amount_mismatch", "erp", "USD", 2, "-12.50", 3, "0-7 days", 1,
-                 processor_amount=Decimal("50.00"), erp_amount=Decimal("37.50"), storefront_amount=Decimal("50.00")),
+                 processor_amount=Decimal("50.00"), erp_amount=Decimal("37.50"), storefront_amount=Decimal("50.00"),
+                 amount_at_stake=Decimal("12.50")),
         variance("v2", "re_usd_big", "missing_in_erp", "erp", "USD", 2, "-398.00", 45, "31-60 days", 3,
-                 processor_amount=Decimal("398.00"), storefront_amount=Decimal("398.00")),
+                 processor_amount=Decimal("398.00"), storefront_amount=Decimal("398.00"),
+                 amount_at_stake=Decimal("398.00")),
         variance("v3", "re_jpy", "amount_mismatch", "erp", "JPY", 0, "-37224", 95, "over 90 days", 5,
-                 processor_amount=Decimal("40000"), erp_amount=Decimal("2776"), storefront_amount=Decimal("40000")),
-        variance("v4", "re_jpy", "wrong_period", "erp", "JPY", 0, "0", 95, "over 90 days", 5),
+                 processor_amount=Decimal("40000"), erp_amount=Decimal("2776"), storefront_amount=Decimal("40000"),
+                 amount_at_stake=Decimal("37224")),
+        variance("v4", "re_jpy", "wrong_period", "erp", "JPY", 0, "0", 95, "over 90 days", 5,
+                 amount_at_stake=Decimal("40000")),
         variance("v5", HOSTILE_REFUND, "missing_in_storefront", "storefront", "USD", 2, "-25.00", 10,
-                 "8-30 days", 2, order_id="=HYPERLINK(\"http://x\",\"y\")", detail="<b>bold</b> & more"),
-        variance("v6", "re_kwd", "duplicate_erp_posting", "erp", "KWD", 3, "66.967", 20, "8-30 days", 2),
-        variance("v7", "re_eur", "currency_mismatch", "erp", "EUR", 2, None, 5, "0-7 days", 1),
-        variance("v8", "re_usd_mid", "confirmation_lag", "processor", "USD", 2, "40.00", 70, "61-90 days", 4),
+                 "8-30 days", 2, order_id="=HYPERLINK(\"http://x\",\"y\")", detail="<b>bold</b> & more",
+                 amount_at_stake=Decimal("25.00")),
+        variance("v6", "re_kwd", "duplicate_erp_posting", "erp", "KWD", 3, "66.967", 20, "8-30 days", 2,
+                 amount_at_stake=Decimal("66.967")),
+        # The ERP booked the EUR refund in GBP: each amount in its own currency.
+        variance("v7", "re_eur", "currency_mismatch", "erp", "EUR", 2, None, 5, "0-7 days", 1,
+                 processor_amount=Decimal("40.00"), storefront_amount=Decimal("40.00"),
+                 erp_amount=Decimal("35.00"), erp_currency="GBP", amount_at_stake=Decimal("40.00")),
+        variance("v8", "re_usd_mid", "confirmation_lag", "processor", "USD", 2, "40.00", 70, "61-90 days", 4,
+                 amount_at_stake=Decimal("40.00")),
     ]
 
 

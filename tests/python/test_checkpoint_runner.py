@@ -385,13 +385,13 @@ def test_largest_compares_amounts_only_within_a_currency() -> None:
     from decimal import Decimal
 
     variances = [
-        {"refund_id": "a", "currency": "JPY", "amount_delta": Decimal("-90000")},
-        {"refund_id": "b", "currency": "USD", "amount_delta": Decimal("-12.50")},
-        {"refund_id": "c", "currency": "USD", "amount_delta": Decimal("640.00")},
-        {"refund_id": "d", "currency": "USD", "amount_delta": Decimal("0")},
-        {"refund_id": "e", "currency": "EUR", "amount_delta": None},
+        {"refund_id": "a", "currency": "JPY", "amount_at_stake": Decimal("90000")},
+        {"refund_id": "b", "currency": "USD", "amount_at_stake": Decimal("12.50")},
+        {"refund_id": "c", "currency": "USD", "amount_at_stake": Decimal("640.00")},
+        {"refund_id": "d", "currency": "USD", "amount_at_stake": Decimal("0")},
+        {"refund_id": "e", "currency": "EUR", "amount_at_stake": None},
     ]
-    # USD first (two variances with a delta), largest first within it; JPY's only one is a.
+    # USD first (two variances with money at stake), largest first within it; JPY's only one is a.
     assert {currency: [v["refund_id"] for v in rows] for currency, rows in largest(variances).items()} == {
         "USD": ["c", "b"], "JPY": ["a"]}
     assert list(largest(variances)) == ["USD", "JPY"]

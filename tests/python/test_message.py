@@ -22,7 +22,9 @@ ESCAPED = "&lt;!channel&gt; &lt;https://x|Click&gt;"
 
 def test_money_at_stake_per_currency_at_its_exponent() -> None:
     text = message(given.summary(report_path="/srv/reports/cp_20260301T000000Z/report.html"), given.variances())
-    assert ("At stake: EUR: 1 variance without a comparable amount; JPY 37,224 on 1 refund; "
+    # The mart's amount_at_stake: the currency mismatch puts its EUR 40.00 at
+    # stake; re_jpy counts once, at its wrong period's whole 40,000.
+    assert ("At stake: EUR 40.00 on 1 refund; JPY 40,000 on 1 refund; "
             "KWD 66.967 on 1 refund; USD 475.50 on 4 refunds.") in text
     assert "New since the last checkpoint: 3; resolved: 1." in text
     assert "Why: 8 open variances; 2 input rows rejected (fct_rejected_rows)." in text
@@ -37,22 +39,26 @@ def test_the_largest_variances_within_each_currency_with_their_detail() -> None:
     block = text[text.index("Largest in USD:"):text.index("Oldest:")].splitlines()
     assert block == [
         "Largest in USD:",
-        "  - missing_in_erp re_usd_big USD -398.00 (erp at fault): missing_in_erp on re_usd_big.",
-        "  - confirmation_lag re_usd_mid USD 40.00 (processor at fault): confirmation_lag on re_usd_mid.",
-        "  - missing_in_storefront <script>alert(1)</script> USD -25.00 (storefront at fault): <b>bold</b> & more",
-        "  - amount_mismatch re_usd_small USD -12.50 (erp at fault): amount_mismatch on re_usd_small.",
+        "  - missing_in_erp re_usd_big USD 398.00 at stake (erp at fault): missing_in_erp on re_usd_big.",
+        "  - confirmation_lag re_usd_mid USD 40.00 at stake (processor at fault): confirmation_lag on re_usd_mid.",
+        "  - missing_in_storefront <script>alert(1)</script> USD 25.00 at stake (storefront at fault): "
+        "<b>bold</b> & more",
+        "  - amount_mismatch re_usd_small USD 12.50 at stake (erp at fault): amount_mismatch on re_usd_small.",
         "Largest in JPY:",
-        "  - amount_mismatch re_jpy JPY -37,224 (erp at fault): amount_mismatch on re_jpy.",
+        "  - wrong_period re_jpy JPY 40,000 at stake (erp at fault): wrong_period on re_jpy.",
+        "  - amount_mismatch re_jpy JPY 37,224 at stake (erp at fault): amount_mismatch on re_jpy.",
+        "Largest in EUR:",
+        "  - currency_mismatch re_eur EUR 40.00 at stake (erp at fault): currency_mismatch on re_eur.",
         "Largest in KWD:",
-        "  - duplicate_erp_posting re_kwd KWD 66.967 (erp at fault): duplicate_erp_posting on re_kwd.",
+        "  - duplicate_erp_posting re_kwd KWD 66.967 at stake (erp at fault): duplicate_erp_posting on re_kwd.",
     ]
 
 
-def test_largest_is_the_top_five_by_absolute_amount_within_each_currency() -> None:
-    usd = [{"refund_id": f"u{n}", "currency": "USD", "amount_delta": Decimal(value)}
-           for n, value in enumerate(["-1.00", "700.00", "-650.00", "3.00", "0", "-2.00", "5.00", "-4.00"])]
-    jpy = [{"refund_id": "y", "currency": "JPY", "amount_delta": Decimal("-90000")}]
-    eur = [{"refund_id": "e", "currency": "EUR", "amount_delta": None}]
+def test_largest_is_the_top_five_by_amount_at_stake_within_each_currency() -> None:
+    usd = [{"refund_id": f"u{n}", "currency": "USD", "amount_at_stake": Decimal(value)}
+           for n, value in enumerate(["1.00", "700.00", "650.00", "3.00", "0", "2.00", "5.00", "4.00"])]
+    jpy = [{"refund_id": "y", "currency": "JPY", "amount_at_stake": Decimal("90000")}]
+    eur = [{"refund_id": "e", "currency": "EUR", "amount_at_stake": None}]
     ranked = largest(jpy + usd + eur)
     # USD has more variances, so it comes first; ¥90,000 is never compared with $700.
     assert list(ranked) == ["USD", "JPY"]

@@ -245,7 +245,9 @@ def oracle(frame: pd.DataFrame, measure: str):
     if measure in ("open_variances", "checkpoints"):
         return len(frame)
     if measure == "amount_at_stake":
-        return sum((abs(value) for value in map(money, frame["amount_delta"]) if value is not None), Decimal(0))
+        return sum((value for value in map(money, frame["amount_at_stake"]) if value is not None), Decimal(0))
+    if measure in ("variance_currencies", "checkpoint_total_currencies"):
+        return frame["currency"].nunique()
     if measure == "refunds_with_variances":
         return frame["refund_key"].nunique()
     if measure == "checkpoint_total_amount":
@@ -316,7 +318,11 @@ def test_each_measure_run_as_sql_equals_the_figure_from_the_mart(artifacts: Arti
 def metric_filter(artifacts: Artifacts, name: str) -> str:
     """A metric's filter as SQL on its mart: {{ Dimension('entity__dimension') }} -> the column."""
     metric = next(node for node in artifacts.manifest["metrics"].values() if node["name"] == name)
-    where = " and ".join(item["where_sql_template"] for item in metric["filter"]["where_filters"])
+    # A guarded money metric carries the filter on its inputs (the same on each).
+    filters = [metric["filter"]] if metric.get("filter") else [
+        item["filter"] for item in metric["type_params"]["metrics"] if item.get("filter")]
+    assert filters and all(item == filters[0] for item in filters), name
+    where = " and ".join(item["where_sql_template"] for item in filters[0]["where_filters"])
     columns = {"measure_name": "measure"}
     return re.sub(r"\{\{\s*Dimension\('\w+?__(\w+)'\)\s*\}\}",
                   lambda match: columns.get(match.group(1), match.group(1)), where)

@@ -183,13 +183,15 @@ def test_sums_of_amounts_at_the_limit_are_exact(build: Build) -> None:
     """Amounts add up beyond bigint without overflow: two storefront refunds of one processor refund,
     and two duplicate ERP bookings, each at the limit."""
     found = build.query("""
-        select variance_type, discrepancy_system, cast(amount_delta as varchar) as amount_delta
+        select variance_type, discrepancy_system, cast(amount_delta as varchar) as amount_delta,
+            cast(amount_at_stake as varchar), cast(amount_at_stake_minor as varchar)
         from fct_refund_variances where refund_id = 're_sum' order by 1, 2
     """).values.tolist()
     assert found == [
-        ["amount_mismatch", "erp", str(LIMIT - 1) + ".0000"],
-        ["amount_mismatch", "storefront", str(2 * LIMIT - 1) + ".0000"],
-        ["duplicate_erp_posting", "erp", str(2 * LIMIT) + ".0000"],
+        ["amount_mismatch", "erp", str(LIMIT - 1) + ".0000", str(LIMIT - 1) + ".0000", str(LIMIT - 1)],
+        ["amount_mismatch", "storefront", str(2 * LIMIT - 1) + ".0000", str(2 * LIMIT - 1) + ".0000",
+         str(2 * LIMIT - 1)],
+        ["duplicate_erp_posting", "erp", str(2 * LIMIT) + ".0000", str(2 * LIMIT) + ".0000", str(2 * LIMIT)],
     ]
 
 

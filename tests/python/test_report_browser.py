@@ -52,8 +52,8 @@ def test_amounts_at_stake_per_currency_match_the_mart_at_each_exponent(report: d
     assert page.text("banner").startswith("VARIANCES FOUND")
     expected = report["build"].query("""
         with per_refund as (
-            select currency, refund_key, max(abs(amount_delta)) as largest
-            from fct_refund_variances where amount_delta is not null group by all
+            select currency, refund_key, max(amount_at_stake) as largest
+            from fct_refund_variances group by all
         )
         select currency, sum(largest) as at_stake from per_refund group by all order by currency
     """)

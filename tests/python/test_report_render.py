@@ -50,8 +50,8 @@ def test_money_at_stake_per_currency_at_each_currency_s_exponent(pages: tuple[st
     page = Page(pages[0])
     # currency, open variances, refunds, at stake, net, without an amount
     assert cells(page, "stake-by-currency") == [
-        ["EUR", "1", "1", "n/a", "n/a", "1"],
-        ["JPY", "2", "1", "¥37,224", "-¥37,224", "0"],
+        ["EUR", "1", "1", "€40.00", "n/a", "0"],
+        ["JPY", "2", "1", "¥40,000", "-¥37,224", "0"],
         ["KWD", "1", "1", "KWD66.967", "KWD66.967", "0"],
         ["USD", "4", "4", "$475.50", "-$395.50", "0"],
     ]
@@ -59,14 +59,14 @@ def test_money_at_stake_per_currency_at_each_currency_s_exponent(pages: tuple[st
     assert cells(page, "stake-by-type") == [
         ["amount_mismatch", "2", "", "¥37,224 (1)", "", "$12.50 (1)"],
         ["confirmation_lag", "1", "", "", "", "$40.00 (1)"],
-        ["currency_mismatch", "1", "n/a (1)", "", "", ""],
+        ["currency_mismatch", "1", "€40.00 (1)", "", "", ""],
         ["duplicate_erp_posting", "1", "", "", "KWD66.967 (1)", ""],
         ["missing_in_erp", "1", "", "", "", "$398.00 (1)"],
         ["missing_in_storefront", "1", "", "", "", "$25.00 (1)"],
-        ["wrong_period", "1", "", "¥0 (1)", "", ""],
+        ["wrong_period", "1", "", "¥40,000 (1)", "", ""],
     ]
     assert cells(page, "stake-by-system") == [
-        ["erp", "6", "n/a (1)", "¥37,224 (2)", "KWD66.967 (1)", "$410.50 (2)"],
+        ["erp", "6", "€40.00 (1)", "¥40,000 (2)", "KWD66.967 (1)", "$410.50 (2)"],
         ["processor", "1", "", "", "", "$40.00 (1)"],
         ["storefront", "1", "", "", "", "$25.00 (1)"],
     ]
@@ -74,7 +74,8 @@ def test_money_at_stake_per_currency_at_each_currency_s_exponent(pages: tuple[st
     table = {row.attrs["id"]: row.cells for row in page.tables["variances"]}
     assert table["variance-v3"][7:11] == ["¥40,000", "¥40,000", "¥2,776", "-¥37,224"]
     assert table["variance-v1"][7:11] == ["$50.00", "$50.00", "$37.50", "-$12.50"]
-    assert table["variance-v7"][10] == "n/a"
+    # A currency mismatch: each system's amount in its own currency (the ERP's GBP is not shown in euros).
+    assert table["variance-v7"][7:11] == ["€40.00", "€40.00", "£35.00", "n/a"]
     assert not re.search(r"¥[\d,]*\.\d", pages[0]) and not re.search(r"\d\.\d{4}\b", pages[0])
 
 
@@ -83,7 +84,7 @@ def test_age_is_by_refund_date_in_the_contract_s_buckets(pages: tuple[str, str])
     # bucket, count, bar, then at stake EUR, JPY, KWD, USD
     assert [(row[0], row[1]) for row in rows] == [("0-7 days", "2"), ("8-30 days", "2"), ("31-60 days", "1"),
                                                   ("61-90 days", "1"), ("over 90 days", "2")]
-    assert rows[0][3:] == ["n/a", "", "", "$12.50"] and rows[4][3:] == ["", "¥37,224", "", ""]
+    assert rows[0][3:] == ["€40.00", "", "", "$12.50"] and rows[4][3:] == ["", "¥40,000", "", ""]
 
 
 def test_banner_trend_changes_rejected_freshness_and_settings(pages: tuple[str, str]) -> None:
@@ -154,13 +155,18 @@ def test_files_beside_the_pages_keep_money_exact_and_numbers_numbers(tmp_path: P
     assert [rows[v]["amount_delta"] for v in ("v1", "v2", "v3", "v6", "v7")] == [
         "-12.50", "-398.00", "-37224", "66.967", ""]
     assert rows["v3"]["erp_amount"] == "2776" and rows["v3"]["minor_units"] == "0"
-    assert ",-37224,JPY," in raw and ",-12.50,USD," in raw  # unquoted, no thousands separator
+    assert ",-37224,37224," in raw and ",-12.50,12.50," in raw  # unquoted, no thousands separator
+    # Each amount beside its own currency: the ERP's GBP 35.00 of the currency mismatch.
+    assert [rows["v7"][key] for key in ("processor_amount", "processor_currency", "erp_amount", "erp_currency",
+                                        "amount_at_stake", "currency")] == ["40.00", "EUR", "35.00", "GBP", "40.00",
+                                                                            "EUR"]
     summary = json.loads((folder / "summary.json").read_text())
     assert {e["currency"]: e["amount_at_stake"] for e in summary["at_stake"]} == {
-        "EUR": "0.00", "JPY": "37224", "KWD": "66.967", "USD": "475.50"}
-    assert [(v["refund_id"], v["amount_delta"]) for v in summary["largest"]["JPY"]] == [("re_jpy", "-37224")]
-    assert [v["amount_delta"] for v in summary["largest"]["USD"]] == ["-398.00", "40.00", "-25.00", "-12.50"]
-    assert list(summary["largest"]) == ["USD", "JPY", "KWD"]
+        "EUR": "40.00", "JPY": "40000", "KWD": "66.967", "USD": "475.50"}
+    assert [(v["refund_id"], v["amount_at_stake"]) for v in summary["largest"]["JPY"]] == [
+        ("re_jpy", "40000"), ("re_jpy", "37224")]
+    assert [v["amount_at_stake"] for v in summary["largest"]["USD"]] == ["398.00", "40.00", "25.00", "12.50"]
+    assert list(summary["largest"]) == ["USD", "JPY", "EUR", "KWD"]
     assert summary["booked_totals"][0]["net_variance"] == "-37224"
 
 
