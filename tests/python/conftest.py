@@ -186,6 +186,7 @@ FAST_FILES = {
     "test_profile_models.py",
     "test_report_render.py",
     "test_runner_errors.py",
+    "test_semantic_layer.py",
     "test_tiers.py",
 }
 
