@@ -410,15 +410,10 @@ def report_url_base_problem(base: str) -> str | None:
     """Why `base` cannot prefix the report links sent to every reader, or None.
     A link is shown in the message, the webhook and summary.json, so a base
     with credentials, a query or a fragment (where tokens live) is refused."""
-    if any(character.isspace() or ord(character) < 32 for character in base):
-        return "contains a space or a control character"
-    try:
-        parts = urlsplit(base)
-        parts.port  # noqa: B018 (raises on a malformed port)
-    except ValueError:
-        return "is not a URL"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "is not an http(s) URL"
+    problem = webhook_url_problem(base)
+    if problem:
+        return problem
+    parts = urlsplit(base)
     if parts.username or parts.password or "@" in parts.netloc:
         return "holds credentials"
     if parts.query or parts.fragment:
