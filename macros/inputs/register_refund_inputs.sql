@@ -42,6 +42,15 @@
     {%- if not execute or not flag_var('read_inputs_from_files', true) -%}
         {{ return('select 1 as refund_inputs_are_tables') }}
     {%- endif -%}
+    {#- dbt-duckdb names the catalog after the file (main.duckdb: main);
+        DuckDB 2.0 opens main.duckdb as catalog main_db, and every relation
+        dbt names would land in a schema no other reader finds. -#}
+    {%- if run_query('select count(*) from duckdb_databases() where database_name = '
+                     ~ sql_string_literal(target.database)).columns[0].values()[0] == 0 -%}
+        {{ refund_recon_fail("the database file " ~ target.path ~ " opens as catalog '"
+            ~ run_query('select current_database()').columns[0].values()[0] ~ "', not '" ~ target.database
+            ~ "' as dbt-duckdb names it (DuckDB renames a file called main): give the database file another name") }}
+    {%- endif -%}
     {%- set statements = [] -%}
     {%- set recorded = [] -%}
     {%- for node in graph.sources.values() | sort(attribute='unique_id') if node.package_name == project_name -%}
