@@ -213,7 +213,8 @@ def old_duckdb_python() -> Path:
     """A Python with duckdb==1.4.* in a virtualenv of its own under the temp
     folder, never the project's (cached; made under a temporary name and
     renamed when complete, so a half-made one is never used)."""
-    home = Path(tempfile.gettempdir()) / f"refund_recon-duckdb-{OLD_DUCKDB}-py{sys.version_info[0]}{sys.version_info[1]}"
+    version = f"py{sys.version_info[0]}{sys.version_info[1]}"
+    home = Path(tempfile.gettempdir()) / f"refund_recon-duckdb-{OLD_DUCKDB}-{version}"
     python = home / "bin" / "python"
     if python.exists():
         check = subprocess.run([str(python), "-c", "import duckdb; print(duckdb.__version__)"],
