@@ -31,8 +31,14 @@
     {%- if raw not in ('', 'None', 'now') -%}
         {{- return(as_of_literal()) -}}
     {%- elif target.type == 'duckdb' and refund_inputs_are_files() and refund_data_dir() == 'data/sample' -%}
-        {{- return("(select cast(as_of as timestamptz) from read_json('data/sample/scenario.json', "
-                   ~ "columns = {as_of: 'varchar'}))") -}}
+        {{- return(duckdb_bundled_sample_as_of()) -}}
     {%- endif -%}
     {{- return(current_timestamp()) -}}
+{% endmacro %}
+
+
+{#- The bundled sample's as_of, as the generator wrote it beside the data (DuckDB). -#}
+{% macro duckdb_bundled_sample_as_of() %}
+    {{- return("(select cast(as_of as timestamptz) from read_json('data/sample/scenario.json', "
+               ~ "columns = {as_of: 'varchar'}))") -}}
 {% endmacro %}
