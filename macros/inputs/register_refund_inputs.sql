@@ -42,6 +42,15 @@
     {%- if not execute or not flag_var('read_inputs_from_files', true) -%}
         {{ return('select 1 as refund_inputs_are_tables') }}
     {%- endif -%}
+    {#- dbt-duckdb names the catalog after the file (main.duckdb: main);
+        DuckDB 2.0 opens main.duckdb as catalog main_db, and every relation
+        dbt names would land in a schema no other reader finds. -#}
+    {%- if run_query('select count(*) from duckdb_databases() where database_name = '
+                     ~ sql_string_literal(target.database)).columns[0].values()[0] == 0 -%}
+        {{ refund_recon_fail("the database file " ~ target.path ~ " opens as catalog '"
+            ~ run_query('select current_database()').columns[0].values()[0] ~ "', not '" ~ target.database
+            ~ "' as dbt-duckdb names it (DuckDB renames a file called main): give the database file another name") }}
+    {%- endif -%}
     {%- set statements = [] -%}
     {%- set recorded = [] -%}
     {%- for node in graph.sources.values() | sort(attribute='unique_id') if node.package_name == project_name -%}
@@ -51,7 +60,11 @@
             {%- for name in [node.schema, node.identifier] if not modules.re.match('^[A-Za-z_][A-Za-z0-9_]*$', name) -%}
                 {{ refund_recon_fail("source " ~ node.source_name ~ "." ~ node.name ~ ": schema and table name must be plain identifiers on DuckDB, got '" ~ name ~ "'") }}
             {%- endfor -%}
-            {%- set schema_statement = 'create schema if not exists ' ~ node.schema -%}
+            {#- Catalog-qualified: a database file named like a source schema
+                (stripe.duckdb, refund_inputs.duckdb) makes a two-part name
+                ambiguous in DuckDB. -#}
+            {%- set catalog = duckdb_quoted(node.database or target.database) -%}
+            {%- set schema_statement = 'create schema if not exists ' ~ catalog ~ '.' ~ duckdb_quoted(node.schema) -%}
             {%- if schema_statement not in statements -%}
                 {%- do statements.append(schema_statement) -%}
             {%- endif -%}
@@ -61,19 +74,19 @@
                     {%- do recorded.append(duckdb_refund_input_file_row(refund_input_system(node.source_name), refund_file, file)) -%}
                 {%- endfor -%}
                 {%- do statements.append(
-                    'create or replace view ' ~ node.schema ~ '.' ~ node.identifier ~ ' as '
+                    'create or replace view ' ~ catalog ~ '.' ~ duckdb_quoted(node.schema) ~ '.' ~ duckdb_quoted(node.identifier) ~ ' as '
                     ~ duckdb_refund_input_reader(refund_file, discovery)
                 ) -%}
             {%- else -%}
                 {#- An optional table (meta refund_optional) that is not in the
                     data folder: no view, and no stale one from an earlier run;
                     the base model reads it only when it exists. -#}
-                {%- do statements.append('drop view if exists ' ~ node.schema ~ '.' ~ node.identifier) -%}
+                {%- do statements.append('drop view if exists ' ~ catalog ~ '.' ~ duckdb_quoted(node.schema) ~ '.' ~ duckdb_quoted(node.identifier)) -%}
             {%- endif -%}
         {%- endif -%}
     {%- endfor -%}
     {%- set files_table = refund_input_files_relation() -%}
-    {%- do statements.append('create schema if not exists ' ~ files_table.split('.')[0]) -%}
+    {%- do statements.append('create schema if not exists ' ~ files_table.rsplit('.', 1)[0]) -%}
     {%- do statements.append(
         'create or replace table ' ~ files_table ~ ' (system_name varchar, input_name varchar, file_name varchar, '
         ~ 'content_md5 varchar, size_bytes bigint, status varchar, same_content_as varchar)'
@@ -94,7 +107,13 @@
     {%- if not modules.re.match('^[A-Za-z_][A-Za-z0-9_]*$', schema) -%}
         {{ refund_recon_fail("var refund_inputs_schema must be a plain identifier on DuckDB, got '" ~ schema ~ "'") }}
     {%- endif -%}
-    {{- return(schema ~ '.refund_input_files') -}}
+    {{- return(duckdb_quoted(target.database) ~ '.' ~ duckdb_quoted(schema) ~ '.refund_input_files') -}}
+{% endmacro %}
+
+
+{#- A DuckDB identifier, double-quoted (quotes doubled). -#}
+{% macro duckdb_quoted(name) %}
+    {{- return('"' ~ (name | string).replace('"', '""') ~ '"') -}}
 {% endmacro %}
 
 

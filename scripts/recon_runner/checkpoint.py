@@ -219,11 +219,14 @@ def input_file_list(database: Path, settings: Settings) -> list[dict[str, Any]]:
 
     schema = settings.extra_vars.get("refund_inputs_schema") or "refund_inputs"
     with duckdb.connect(str(database), read_only=True) as con:
-        if not con.execute("select count(*) from duckdb_tables() where schema_name = ? and table_name = "
-                           "'refund_input_files'", [schema]).fetchone()[0]:
+        if not con.execute("select count(*) from duckdb_tables() where database_name = current_database() "
+                           "and schema_name = ? and table_name = 'refund_input_files'", [schema]).fetchone()[0]:
             return []
-        cursor = con.execute(f'select * from "{schema}".refund_input_files order by system_name, input_name, '
-                             "file_name")
+        # Catalog-qualified: a database file named like the schema
+        # (refund_inputs.duckdb) makes "refund_inputs".x ambiguous.
+        catalog = con.execute("select current_database()").fetchone()[0].replace('"', '""')
+        cursor = con.execute(f'select * from "{catalog}"."{schema}".refund_input_files order by system_name, '
+                             "input_name, file_name")
         columns = [column[0] for column in cursor.description]
         return [dict(zip(columns, row)) for row in cursor.fetchall()]
 

@@ -11,10 +11,16 @@ into a folder of their own:
     <bi dir>/<published>-<checkpoint_id>/<mart>.parquet      (one per mart)
     <bi dir>/<published>-<checkpoint_id>/publication.json   (what, when, row counts)
     <bi dir>/current -> <published>-<checkpoint_id>
+    <bi dir>/current.txt   (a text file: "<published>-<checkpoint_id>\n")
 
 The folder is written under a hidden name, renamed when complete, and then
-`current` is switched to it in one rename of a symlink: a reader opening
-bi/current/... sees one whole checkpoint, never a mix. `current` only moves
+`current` is switched to it in one rename of a symlink, and `current.txt`
+rewritten in one rename: a reader opening bi/current/... sees one whole
+checkpoint, never a mix; a reader that opens several files reads
+current.txt once and opens them all under the folder it names (a symlink
+followed file by file could move between two of them). The DuckDB file is
+written in storage version STORAGE_VERSION, which the DuckDB releases BI
+tools embed (1.2 and later) can open, not in the writer's newest format. `current` only moves
 forward in as_of: a re-run of an older checkpoint is published under its
 own folder and `current` stays on the newer one. Nothing is ever written
 into a folder once published, so a reader holding a file open (even
@@ -40,6 +46,10 @@ from typing import Any
 
 BI_DATABASE = "refund_recon_bi.duckdb"
 CURRENT = "current"
+CURRENT_FILE = "current.txt"   # not CURRENT: macOS and Windows names ignore case
+# The oldest storage format the BI file is written in: DuckDB 1.2 and later
+# read it (Evidence, Metabase's and Superset's drivers embed 1.x releases).
+STORAGE_VERSION = "v1.2.0"
 PUBLICATION = "publication.json"
 LEDGER = ".publications.json"
 RUNNER_TABLES = ("checkpoint_attempts",)
@@ -111,7 +121,7 @@ def write_folder(database: Path, folder: Path, manifest: Path | None) -> dict[st
     counts: dict[str, int] = {}
     with duckdb.connect() as con:
         con.execute(f"attach {literal(database)} as prod (read_only)")
-        con.execute(f"attach {literal(target)} as bi")
+        con.execute(f"attach {literal(target)} as bi (storage_version '{STORAGE_VERSION}')")
         for mart in marts_in(con, manifest):
             con.execute(f'create table bi.main."{mart.name}" as select * from prod."{mart.schema}"."{mart.name}"')
             counts[mart.name] = con.execute(f'select count(*) from bi.main."{mart.name}"').fetchone()[0]
@@ -129,11 +139,18 @@ def write_folder(database: Path, folder: Path, manifest: Path | None) -> dict[st
 
 
 def switch_current(bi_dir: Path, name: str) -> None:
-    """`current` -> name, in one rename (a temporary symlink replaces it)."""
+    """`current` -> name and current.txt = name, each in one rename (a
+    temporary symlink or file replaces it)."""
     temporary = bi_dir / f".{CURRENT}-{os.getpid()}"
     temporary.unlink(missing_ok=True)
     os.symlink(name, temporary)
     os.replace(temporary, bi_dir / CURRENT)
+    pointer = bi_dir / f".{CURRENT_FILE}-{os.getpid()}"
+    with open(pointer, "w", encoding="utf-8") as handle:
+        handle.write(name + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(pointer, bi_dir / CURRENT_FILE)
 
 
 def current_target(bi_dir: Path) -> str | None:
@@ -172,6 +189,9 @@ def prune(bi_dir: Path, keep: int) -> list[str]:
     removed = []
     for path in bi_dir.glob(f".{CURRENT}-*"):   # a temporary link a killed run left
         if path.is_symlink():
+            path.unlink(missing_ok=True)
+    for path in bi_dir.glob(f".{CURRENT_FILE}-*"):   # a temporary pointer a killed run left
+        if path.is_file() and not path.is_symlink():
             path.unlink(missing_ok=True)
     for name, entry in list(ledger["folders"].items()):
         if entry.get("state") != "published":
@@ -241,4 +261,5 @@ def publish(database: Path, bi_dir: Path, checkpoint_id: str, as_of: str, keep: 
     removed = prune(bi_dir, keep)
     return {"published": True, "folder": str(bi_dir / name), "current": str(bi_dir / CURRENT),
             "current_moved": moved, "current_target": current_target(bi_dir),
-            "duckdb": str(bi_dir / CURRENT / BI_DATABASE), "tables": counts, "removed": removed}
+            "duckdb": str(bi_dir / CURRENT / BI_DATABASE), "pointer": str(bi_dir / CURRENT_FILE),
+            "tables": counts, "removed": removed}

@@ -124,7 +124,7 @@ def test_a_failed_checkpoint_leaves_current_unchanged(world: dict) -> None:
     assert world["results"]["failed"].returncode == 3
     assert world["current_after_failure"] == world["current1"]
     assert world["folders_after_failure"] == world["folders1"] == sorted(
-        [publish.LEDGER, world["current1"], "current"])
+        [publish.LEDGER, world["current1"], "current", publish.CURRENT_FILE])
     failed = json.loads((world["work"] / "reports" / "cp_20260303T060000Z-failed" / "summary.json").read_text())
     assert "bi" not in failed
 
@@ -195,7 +195,7 @@ def test_prune_keeps_the_newest_and_never_the_current(tmp_path: Path) -> None:
     removed = publish.prune(tmp_path, keep=2)
     assert removed == names[1:3]
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
-        [publish.LEDGER, names[0], *names[3:], "current"])
+        [publish.LEDGER, names[0], *names[3:], "current", publish.CURRENT_FILE])
     publish.switch_current(tmp_path, names[4])
     assert publish.current_target(tmp_path) == names[4]
     assert (tmp_path / "current" / publish.BI_DATABASE).read_text() == "x"
@@ -215,7 +215,8 @@ def test_publishing_removes_only_folders_it_created(tmp_path: Path) -> None:
     ledger_of(tmp_path, ours)
     publish.switch_current(tmp_path, ours[2])
     assert publish.prune(tmp_path, keep=1) == ours[:2]
-    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([publish.LEDGER, ours[2], "current", *foreign])
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        [publish.LEDGER, ours[2], "current", publish.CURRENT_FILE, *foreign])
 
 
 def small_database(path: Path) -> Path:
@@ -254,7 +255,7 @@ def test_a_bi_folder_belongs_to_one_database(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="holds the publications of the checkpoint database"):
         publish.publish(other, bi_dir, "cp_20260302T000000Z", "2026-03-02T00:00:00Z")
     assert publish.current_target(bi_dir) == Path(first["folder"]).name
-    assert sorted(path.name for path in bi_dir.iterdir()) == sorted([publish.LEDGER, "current",
+    assert sorted(path.name for path in bi_dir.iterdir()) == sorted([publish.LEDGER, "current", publish.CURRENT_FILE,
                                                                     Path(first["folder"]).name])
 
 
