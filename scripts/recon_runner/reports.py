@@ -196,11 +196,12 @@ def date_labels(values: list[Any]) -> list[str]:
 
 def tick_indices(count: int, label_chars: int, plot_width: float) -> list[int]:
     """The points that get a date on the axis: spread evenly, the first and
-    the last always, never closer than a label's width (about 6 px a
-    character at 10 px, plus a gap)."""
+    the last always, a label's width and a half apart at least (about 6 px a
+    character at 10 px; the first label starts at its point, the last ends
+    at it, the others are centred), plus a gap."""
     if count <= 0:
         return []
-    room = max(2, int(plot_width // (label_chars * 6 + 12)) + 1)
+    room = max(2, int(plot_width // (label_chars * 6 * 1.5 + 12)) + 1)
     if count <= room:
         return list(range(count))
     return sorted({round(index * (count - 1) / (room - 1)) for index in range(room)})
@@ -273,8 +274,10 @@ def trend_chart(trend: list[dict[str, Any]]) -> dict[str, Any]:
         money_cells = []
         for currency in currencies:
             entry = (entries or {}).get(currency)
-            money_cells.append("" if entries is None else shown(0, currency, units[currency]) if entry is None else
-                               f"{shown(entry.get('amount') or 0, currency, units[currency])} ({entry.get('count') or 0})")
+            money_cells.append(None if entries is None else
+                               {"amount": shown(0, currency, units[currency]), "count": None} if entry is None else
+                               {"amount": shown(entry.get("amount") or 0, currency, units[currency]),
+                                "count": entry.get("count") or 0})
         rows.append({"label": str(row.get("as_of") or "")[:16], "checkpoint_id": row.get("checkpoint_id"),
                      "outcome": row.get("outcome") or "", "failed": row.get("kind") == "failed_attempt",
                      "stale": row.get("outcome") == "stale_sources", "count": row.get("open_variance_count"),

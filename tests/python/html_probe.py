@@ -115,7 +115,8 @@ window.addEventListener("load", function () {
   var root = document.documentElement, outside = [];
   Array.prototype.forEach.call(document.querySelectorAll("body *"), function (element) {
     var right = element.getBoundingClientRect().right;
-    if (right > window.innerWidth + 0.5 && outside.length < 20) {
+    // Inside a box that scrolls on its own (.scroll), an element is clipped to the box.
+    if (right > window.innerWidth + 0.5 && !element.closest(".scroll") && outside.length < 20) {
       outside.push(element.tagName.toLowerCase() + (element.id ? "#" + element.id : "") +
         (element.className && typeof element.className === "string" ? "." + element.className : "") +
         " right=" + Math.round(right));
@@ -132,7 +133,7 @@ window.addEventListener("load", function () {
 def layout(browser: str, page: Path, profile: Path, width: int = 1280) -> dict:
     """The page laid out in a `width` px wide window: the document's
     scrollWidth, the window's innerWidth, and the first elements that reach
-    past the window's right edge. Measured in a copy of the page beside it
+    past the window's right edge (outside a box that scrolls on its own). Measured in a copy of the page beside it
     (same folder, so relative links resolve) with a measuring script added."""
     import json
 
