@@ -311,7 +311,7 @@ def test_report_files_are_written(days: dict) -> None:
 
 def visible(page: Page) -> list[tuple[str, str, str]]:
     """(refund, type, difference) of the variance rows the page shows, in page order."""
-    return [(row.cells[4], row.cells[2], row.cells[10]) for row in page.tables["variances"] if not row.hidden]
+    return [(row.cells[4], row.cells[2], row.cells[7]) for row in page.tables["variances"] if not row.hidden]
 
 
 def test_report_renders_in_headless_chromium(days: dict, tmp_path: Path) -> None:
@@ -327,8 +327,10 @@ def test_report_renders_in_headless_chromium(days: dict, tmp_path: Path) -> None
     assert page.text("banner").startswith("VARIANCES FOUND")
     assert page.text("outcome-reasons") == "2 open variances"
     assert [row.cells[:4] for row in page.tables["stake-by-currency"]] == [["USD", "2", "2", "$36.00"]]
-    # Server order: the older refund first.
-    assert visible(page) == [("re_A", "reason_mismatch", "$0.00"), ("re_B", "amount_mismatch", "-$36.00")]
+    # Default order: the largest money at stake first (data-stake: the mart's amount_at_stake, else |delta|).
+    assert sorted(visible(page)) == [("re_A", "reason_mismatch", "$0.00"), ("re_B", "amount_mismatch", "-$36.00")]
+    stakes = [Decimal(row.attrs["data-stake"]) for row in page.tables["variances"] if not row.hidden]
+    assert stakes == sorted(stakes, reverse=True)
     assert page.text("shown-count") == "Showing 2 of 2"
     filtered = dump_dom(browser, url + "#type=amount_mismatch", profile)
     assert visible(filtered) == [("re_B", "amount_mismatch", "-$36.00")]
