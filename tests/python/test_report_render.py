@@ -146,6 +146,18 @@ def test_the_mart_s_amount_at_stake_wins_over_the_difference_when_the_rows_have_
     assert table["variance-v7"][6] == "n/a"
 
 
+def test_each_system_s_amount_is_shown_in_its_own_currency() -> None:
+    """A currency mismatch: the ERP booked GBP where the refund was EUR. With the mart's
+    <system>_currency columns, each amount is formatted in its own currency, never the row's."""
+    variances = given.variances()
+    mismatch = next(row for row in variances if row["variance_id"] == "v7")
+    mismatch.update(storefront_amount=Decimal("50.00"), storefront_currency="EUR", processor_amount=Decimal("50.00"),
+                    processor_currency="EUR", erp_amount=Decimal("43.10"), erp_currency="GBP")
+    page = Page(render(given.summary(), variances, given.details())[0])
+    detail = {row.attrs["id"]: row.cells for row in page.tables["variances"]}["variance-v7"][8]
+    assert "storefront €50.00 processor €50.00 ERP £43.10 posting" in detail
+
+
 def test_beyond_the_table_limit_each_currency_keeps_its_largest(monkeypatch: pytest.MonkeyPatch) -> None:
     """Over TABLE_LIMIT rows the page keeps every currency's largest, taking each currency's
     1st, then each one's 2nd, ...: never the first rows in the marts' order (oldest first), and
