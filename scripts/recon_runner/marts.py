@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import money as money_
+from .reports import table_order
 from .store import ATTEMPTS_TABLE, read
 
 VARIANCE_COLUMNS = [
@@ -132,6 +133,28 @@ def money_summary(variances: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def attach_trend_money(database: Path, trend: list[dict[str, Any]], as_of: Any) -> None:
+    """Each completed checkpoint's money at stake per currency, from the mart
+    (fct_checkpoint_totals, measure open_variances): trend row `at_stake` =
+    [{currency, minor_units, amount, count}]; [] when nothing was open, None
+    when the checkpoint has open variances but no totals (recorded before the
+    table existed)."""
+    if not columns_of(database, "fct_checkpoint_totals"):
+        return
+    totals: dict[Any, list[dict[str, Any]]] = {}
+    for row in read(database, """
+            select as_of, currency, max(minor_units) as minor_units, sum(record_count) as count,
+                sum(amount) as amount
+            from fct_checkpoint_totals where measure = 'open_variances' and as_of <= ?
+            group by as_of, currency order by as_of, currency""", [as_of]):
+        row["minor_units"] = money_.with_units(row)
+        row["amount"] = money_.quantize(row["amount"] or 0, row["minor_units"])
+        totals.setdefault(row.pop("as_of"), []).append(row)
+    for row in trend:
+        if row["kind"] == "checkpoint":
+            row["at_stake"] = totals.get(row["as_of"], [] if not row.get("open_variance_count") else None)
+
+
 def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path) -> tuple[dict, list[dict], dict]:
     """(summary, open variances, report details) of the checkpoint just built."""
     runs = read(database, "select * from fct_checkpoint_runs where checkpoint_id = ?", [checkpoint_id])
@@ -161,6 +184,7 @@ def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path) -> tuple
             select checkpoint_id, as_of, outcome, reason, started_at from {ATTEMPTS_TABLE}
             where outcome = 'failed' and as_of <= ? order by as_of, started_at""", [run["as_of"]])]
     trend.sort(key=lambda row: (row["as_of"], row["kind"] == "checkpoint", str(row.get("started_at") or "")))
+    attach_trend_money(database, trend, run["as_of"])
     changes = read(database, """
         select variance_id, refund_id, variance_type, discrepancy_system, state, first_detected_at, resolved_at,
             amount_delta, amount_delta_minor, currency, minor_units
@@ -179,7 +203,7 @@ def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path) -> tuple
         else:
             resolved.append(row)
     audit: dict[str, list[dict[str, Any]]] = {}
-    keys = sorted({row["refund_key"] for row in variances[:AUDIT_LIMIT_REFUNDS]})
+    keys = sorted({row["refund_key"] for row in table_order(variances, AUDIT_LIMIT_REFUNDS)})
     for row in exact(read(database, """
             select * from fct_refund_audit_trail where refund_key in (select unnest(?))
             order by refund_key, event_order""", [keys]), ("amount",)):

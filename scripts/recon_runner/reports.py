@@ -159,34 +159,177 @@ def age_table(variances: list[dict[str, Any]]) -> dict[str, Any]:
     return {"currencies": currencies, "rows": rows}
 
 
+TREND_PANEL = {"width": 400, "height": 170, "left": 10, "right": 10, "top": 30, "bottom": 30}
+TREND_MARKERS = 60  # up to this many points each get a dot; beyond it only the stale, the failed and the last
+
+
+def as_datetime(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "").replace("T", " ")[:19])
+    except ValueError:
+        return None
+
+
+def date_labels(values: list[Any]) -> list[str]:
+    """Short axis labels: "Mar 01" when every checkpoint is in one year, else
+    "2026-03-01"; the time of day added ("Mar 01 06:00") when two
+    checkpoints share a day. A value that is no date is shown as it is."""
+    stamps = [as_datetime(value) for value in values]
+    known = {stamp for stamp in stamps if stamp is not None}
+    days = {stamp.date() for stamp in known}
+    one_year = len({day.year for day in days}) <= 1
+    shared_day = len(days) < len(known)
+    labels = []
+    for value, stamp in zip(values, stamps):
+        if stamp is None:
+            labels.append(str(value)[:16])
+            continue
+        label = stamp.strftime("%b %d") if one_year else stamp.strftime("%Y-%m-%d")
+        labels.append(label + (stamp.strftime(" %H:%M") if shared_day else ""))
+    return labels
+
+
+def tick_indices(count: int, label_chars: int, plot_width: float) -> list[int]:
+    """The points that get a date on the axis: spread evenly, the first and
+    the last always, a label's width and a half apart at least (about 6 px a
+    character at 10 px; the first label starts at its point, the last ends
+    at it, the others are centred), plus a gap."""
+    if count <= 0:
+        return []
+    room = max(2, int(plot_width // (label_chars * 6 * 1.5 + 12)) + 1)
+    if count <= room:
+        return list(range(count))
+    return sorted({round(index * (count - 1) / (room - 1)) for index in range(room)})
+
+
 def trend_chart(trend: list[dict[str, Any]]) -> dict[str, Any]:
-    """Points of the open-variance line: one per completed checkpoint (a stale
-    one marked), a failed attempt as a cross on the axis (it changed nothing)."""
-    width, height, pad = 720, 200, 44
-    points = []
-    peak = max((row.get("open_variance_count") or 0 for row in trend), default=0) or 1
-    step = (width - 2 * pad) / max(len(trend) - 1, 1)
+    """The open variances of every checkpoint up to this one as small charts
+    side by side: the count, then the money at stake in each currency, each
+    currency on its own scale (never two currencies on one axis). A stale
+    checkpoint is marked; a failed attempt is a cross on the axis (it changed
+    nothing). A trend row's `at_stake` ([{currency, minor_units, amount,
+    count}], fct_checkpoint_totals) is None where it is not known: a gap."""
+    geometry = TREND_PANEL
+    plot_width = geometry["width"] - geometry["left"] - geometry["right"]
+    plot_height = geometry["height"] - geometry["top"] - geometry["bottom"]
+    baseline = geometry["height"] - geometry["bottom"]
+    step = plot_width / max(len(trend) - 1, 1)
+    labels = date_labels([row.get("as_of") for row in trend])
+    money_rows = [None if row.get("kind") == "failed_attempt" or row.get("at_stake") is None else
+                  {str(entry.get("currency") or ""): entry for entry in row["at_stake"]} for row in trend]
+    units = {currency: money.with_units(entry) for entries in money_rows if entries
+             for currency, entry in entries.items()}
+    currencies = sorted(units)
+
+    def value_of(index: int, currency: str | None) -> Any:
+        if trend[index].get("kind") == "failed_attempt":
+            return None
+        if currency is None:
+            return trend[index].get("open_variance_count")
+        entries = money_rows[index]
+        if entries is None:
+            return None
+        return Decimal(str((entries.get(currency) or {}).get("amount") or 0))
+
+    def panel(title: str, currency: str | None) -> dict[str, Any]:
+        def text(value: Any) -> str:
+            return str(value) if currency is None else shown(value, currency, units[currency])
+
+        values = [value_of(index, currency) for index in range(len(trend))]
+        peak = max((value for value in values if value is not None), default=0)
+        points, segments, segment = [], [], []
+        for index, (row, value) in enumerate(zip(trend, values)):
+            failed = row.get("kind") == "failed_attempt"
+            x = round(geometry["left"] + index * step, 1)
+            y = round(baseline - (plot_height * float(value) / float(peak) if value and peak else 0), 1)
+            if value is not None:
+                segment.append(f"{x},{y}")
+            elif not failed and segment:
+                segments.append(" ".join(segment))
+                segment = []
+            stale = row.get("outcome") == "stale_sources"
+            last = index == len(trend) - 1
+            points.append({"x": x, "y": y, "failed": failed, "stale": stale, "known": value is not None,
+                           "marker": failed or stale or last or len(trend) <= TREND_MARKERS, "last": last,
+                           "label": labels[index], "value_shown": "" if value is None else text(value),
+                           "checkpoint_id": row.get("checkpoint_id"), "outcome": row.get("outcome") or "",
+                           "reason": (row.get("reason") or "").strip().rstrip(";")})
+        if segment:
+            segments.append(" ".join(segment))
+        latest = next((value for value in reversed(values) if value is not None), None)
+        return {"title": title, "currency": currency or "", "points": points, "segments": segments,
+                "peak_shown": text(peak), "latest_shown": "" if latest is None else text(latest)}
+
+    panels = [panel("Open variances", None)] + [panel(f"At stake in {currency}", currency)
+                                                 for currency in currencies]
+    ticks = tick_indices(len(trend), max((len(label) for label in labels), default=0), plot_width)
+    rows = []
     for index, row in enumerate(trend):
-        count = row.get("open_variance_count")
-        failed = row.get("kind") == "failed_attempt"
-        x = pad + index * step
-        y = height - pad - (0 if failed else (height - 2 * pad) * (count or 0) / peak)
-        points.append({"x": round(x, 1), "y": round(y, 1), "count": count, "failed": failed,
-                       "stale": row.get("outcome") == "stale_sources", "label": str(row.get("as_of"))[:16],
-                       "checkpoint_id": row.get("checkpoint_id"), "outcome": row.get("outcome") or "",
-                       "reason": (row.get("reason") or "").strip().rstrip(";")})
-    line = " ".join(f"{p['x']},{p['y']}" for p in points if not p["failed"])
-    return {"width": width, "height": height, "pad": pad, "points": points, "line": line}
+        entries = money_rows[index]
+        money_cells = []
+        for currency in currencies:
+            entry = (entries or {}).get(currency)
+            money_cells.append(None if entries is None else
+                               {"amount": shown(0, currency, units[currency]), "count": None} if entry is None else
+                               {"amount": shown(entry.get("amount") or 0, currency, units[currency]),
+                                "count": entry.get("count") or 0})
+        rows.append({"label": str(row.get("as_of") or "")[:16], "checkpoint_id": row.get("checkpoint_id"),
+                     "outcome": row.get("outcome") or "", "failed": row.get("kind") == "failed_attempt",
+                     "stale": row.get("outcome") == "stale_sources", "count": row.get("open_variance_count"),
+                     "reason": (row.get("reason") or "").strip().rstrip(";"), "money": money_cells})
+    return {**geometry, "baseline": baseline, "panels": panels, "rows": rows, "currencies": currencies,
+            "ticks": [{"x": panels[0]["points"][index]["x"], "label": labels[index],
+                       "anchor": "start" if index == 0 else "end" if index == len(trend) - 1 else "middle"}
+                      for place, index in enumerate(ticks)  # a date once, under its last point
+                      if place == len(ticks) - 1 or labels[index] != labels[ticks[place + 1]]]}
+
+
+def stake_of(row: dict[str, Any]) -> Decimal | None:
+    """A variance's money at stake, for sorting: the mart's amount_at_stake
+    where the row has that column, else |amount_delta|. None: no comparable
+    amount (sorted last)."""
+    value = row["amount_at_stake"] if "amount_at_stake" in row else row.get("amount_delta")
+    if value is None or value == "":
+        return None
+    return abs(Decimal(str(value)))
+
+
+def table_order(variances: list[dict[str, Any]], limit: int | None = None) -> list[dict[str, Any]]:
+    """The variances the report's table shows, in its default order: currency
+    A-Z, then the largest money at stake first (no amount last), ties in the
+    marts' order. Beyond `limit`, each currency keeps its largest in turn
+    (every currency's 1st, then every 2nd, ...): no currency's amounts are
+    ranked against another's to decide what is shown."""
+    by_currency: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for position, row in enumerate(variances):
+        by_currency.setdefault(str(row.get("currency") or ""), []).append((position, row))
+    for rows in by_currency.values():
+        rows.sort(key=lambda item: (stake_of(item[1]) is None, -(stake_of(item[1]) or 0), item[0]))
+    limit = TABLE_LIMIT if limit is None else limit
+    if len(variances) > limit:
+        turns = sorted((rank, currency) for currency, rows in by_currency.items() for rank in range(len(rows)))
+        keep = {(currency, rank) for rank, currency in turns[:limit]}
+        by_currency = {currency: [item for rank, item in enumerate(rows) if (currency, rank) in keep]
+                       for currency, rows in by_currency.items()}
+    return [row for currency in sorted(by_currency) for _, row in by_currency[currency]]
 
 
 def variance_rows(variances: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
-    for row in variances[:TABLE_LIMIT]:
+    for row in table_order(variances):
         units = money.with_units(row)
+        currency = row.get("currency")
+        stake = stake_of(row)
         rows.append({
             **row,
             "units": units,
             "amount_plain": money.plain(row.get("amount_delta"), units),
+            "stake_plain": money.plain(stake, units),
+            "stake_shown": "n/a" if stake is None else shown(stake, currency, units),
             "amounts_shown": {column: shown(row.get(column), *money.currency_of(row, column))
                               if row.get(column) is not None else ""
                               for column in ("storefront_amount", "processor_amount", "erp_amount", "amount_delta",

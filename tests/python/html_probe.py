@@ -108,3 +108,51 @@ def dump_dom(browser: str, url: str, profile: Path) -> Page:
 def screenshot(browser: str, url: str, out: Path, profile: Path, size: str = "1280,2400") -> None:
     subprocess.run([browser, *browser_flags(profile), f"--screenshot={out}", f"--window-size={size}",
                     "--hide-scrollbars", url], capture_output=True, timeout=120)
+
+
+MEASURE = """<script>
+window.addEventListener("load", function () {
+  var root = document.documentElement, outside = [];
+  Array.prototype.forEach.call(document.querySelectorAll("body *"), function (element) {
+    var right = element.getBoundingClientRect().right;
+    // Inside a box that scrolls on its own (.scroll), an element is clipped to the box.
+    if (right > window.innerWidth + 0.5 && !element.closest(".scroll") && outside.length < 20) {
+      outside.push(element.tagName.toLowerCase() + (element.id ? "#" + element.id : "") +
+        (element.className && typeof element.className === "string" ? "." + element.className : "") +
+        " right=" + Math.round(right));
+    }
+  });
+  var probe = document.createElement("pre");
+  probe.id = "layout-probe";
+  probe.textContent = JSON.stringify({scrollWidth: root.scrollWidth, innerWidth: window.innerWidth, outside: outside});
+  document.body.appendChild(probe);
+});
+</script>"""
+
+
+def layout(browser: str, page: Path, profile: Path, width: int = 1280) -> dict:
+    """The page laid out in a `width` px wide window: the document's
+    scrollWidth, the window's innerWidth, and the first elements that reach
+    past the window's right edge (outside a box that scrolls on its own). Measured in a copy of the page beside it
+    (same folder, so relative links resolve) with a measuring script added."""
+    import json
+
+    copy = page.with_name(page.stem + ".layout-probe.html")
+    text = page.read_text(encoding="utf-8")
+    assert text.count("</body>") == 1
+    copy.write_text(text.replace("</body>", MEASURE + "</body>"), encoding="utf-8")
+    try:
+        result = subprocess.run([browser, *browser_flags(profile), f"--window-size={width},900", "--hide-scrollbars",
+                                 "--dump-dom", copy.as_uri()], capture_output=True, text=True, timeout=120)
+    finally:
+        copy.unlink()
+    probe = Page(result.stdout).text("layout-probe")
+    assert probe, result.stderr[-2000:]
+    return json.loads(probe)
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """(width, height) of a PNG, from its IHDR chunk."""
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", path
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")

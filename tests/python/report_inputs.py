@@ -97,17 +97,26 @@ def summary(outcome: str = "variances_found", **extra: Any) -> dict[str, Any]:
     }
 
 
+def stake(currency: str, units: int, amount: str, count: int) -> dict[str, Any]:
+    return {"currency": currency, "minor_units": units, "amount": Decimal(amount), "count": count}
+
+
 def details() -> dict[str, Any]:
     return {
+        # at_stake: fct_checkpoint_totals' open_variances per currency (marts.attach_trend_money).
         "trend": [
             {"checkpoint_id": "cp_20260227T000000Z", "as_of": datetime(2026, 2, 27), "open_variance_count": 5,
-             "outcome": "variances_found", "reason": "5 open variances; ", "kind": "checkpoint"},
+             "outcome": "variances_found", "reason": "5 open variances; ", "kind": "checkpoint",
+             "at_stake": [stake("JPY", 0, "37224", 2), stake("USD", 2, "410.50", 3)]},
             {"checkpoint_id": "cp_20260228T000000Z", "as_of": datetime(2026, 2, 28), "open_variance_count": 6,
-             "outcome": "stale_sources", "reason": "stale: erp no rows; ", "kind": "checkpoint"},
+             "outcome": "stale_sources", "reason": "stale: erp no rows; ", "kind": "checkpoint",
+             "at_stake": [stake("JPY", 0, "37224", 2), stake("USD", 2, "435.50", 4)]},
             {"checkpoint_id": "cp_20260301T000000Z", "as_of": datetime(2026, 3, 1), "open_variance_count": None,
              "outcome": "failed", "reason": "input missing: erp_refund_postings", "kind": "failed_attempt"},
             {"checkpoint_id": "cp_20260301T000000Z", "as_of": datetime(2026, 3, 1), "open_variance_count": 8,
-             "outcome": "variances_found", "reason": "8 open variances; ", "kind": "checkpoint"},
+             "outcome": "variances_found", "reason": "8 open variances; ", "kind": "checkpoint",
+             "at_stake": [stake("EUR", 2, "0.00", 1), stake("JPY", 0, "37224", 2), stake("KWD", 3, "66.967", 1),
+                          stake("USD", 2, "475.50", 4)]},
         ],
         "new_variances": [{"variance_id": "v3", "refund_id": "re_jpy", "refund_key": "re_jpy",
                            "variance_type": "amount_mismatch", "discrepancy_system": "erp", "state": "open",

@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from urllib.parse import unquote
@@ -39,6 +40,7 @@ RUNNER = PROJECT_DIR / "scripts" / "checkpoint.py"
 sys.path.insert(0, str(PROJECT_DIR / "scripts"))
 
 from html_probe import Page, chromium, dump_dom, screenshot  # noqa: E402
+from recon_runner import money  # noqa: E402
 from recon_runner.message import largest, within_tolerance  # noqa: E402
 from recon_runner.notify import mask_url, post_json  # noqa: E402
 
@@ -303,6 +305,15 @@ def test_report_files_are_written(days: dict) -> None:
         ("cp_20260301T060000Z", "variances_found", "1"), ("cp_20260302T060000Z", "failed attempt", ""),
         ("cp_20260303T060000Z", "variances_found", "2"), ("cp_20260304T060000Z", "variances_found", "1"),
         ("cp_20260305T060000Z", "clean", "0"), ("cp_20260306T060000Z", "stale_sources", "0")]
+    # ... with each checkpoint's money at stake per currency, as fct_checkpoint_totals holds it.
+    totals = query(days, "select checkpoint_id, currency, cast(sum(amount) as varchar), sum(record_count) "
+                         "from fct_checkpoint_totals where measure = 'open_variances' group by all")
+    currencies = sorted({currency for _, currency, _, _ in totals})
+    assert totals and [row.cells[4:-1] for row in stale.tables["trend-table"] if row.cells[2] != "failed attempt"] == [
+        [next((f"{money.display(Decimal(amount), currency, money.minor_units(currency))} ({count})"
+               for checkpoint, code, amount, count in totals if checkpoint == row.cells[1] and code == currency),
+              money.display(0, currency, money.minor_units(currency))) for currency in currencies]
+        for row in stale.tables["trend-table"] if row.cells[2] != "failed attempt"]
     # Day 4: A resolved, nothing new.
     day4 = Page((days["work"] / "reports" / "cp_20260304T060000Z" / "report.html").read_text())
     assert [row.cells[:3] for row in day4.tables["resolved-variances"]] == [["reason_mismatch", "erp", "re_A"]]
@@ -311,7 +322,7 @@ def test_report_files_are_written(days: dict) -> None:
 
 def visible(page: Page) -> list[tuple[str, str, str]]:
     """(refund, type, difference) of the variance rows the page shows, in page order."""
-    return [(row.cells[4], row.cells[2], row.cells[10]) for row in page.tables["variances"] if not row.hidden]
+    return [(row.cells[4], row.cells[2], row.cells[7]) for row in page.tables["variances"] if not row.hidden]
 
 
 def test_report_renders_in_headless_chromium(days: dict, tmp_path: Path) -> None:
@@ -327,8 +338,10 @@ def test_report_renders_in_headless_chromium(days: dict, tmp_path: Path) -> None
     assert page.text("banner").startswith("VARIANCES FOUND")
     assert page.text("outcome-reasons") == "2 open variances"
     assert [row.cells[:4] for row in page.tables["stake-by-currency"]] == [["USD", "2", "2", "$36.00"]]
-    # Server order: the older refund first.
-    assert visible(page) == [("re_A", "reason_mismatch", "$0.00"), ("re_B", "amount_mismatch", "-$36.00")]
+    # Default order: the largest money at stake first (data-stake: the mart's amount_at_stake, else |delta|).
+    assert sorted(visible(page)) == [("re_A", "reason_mismatch", "$0.00"), ("re_B", "amount_mismatch", "-$36.00")]
+    stakes = [Decimal(row.attrs["data-stake"]) for row in page.tables["variances"] if not row.hidden]
+    assert stakes == sorted(stakes, reverse=True)
     assert page.text("shown-count") == "Showing 2 of 2"
     filtered = dump_dom(browser, url + "#type=amount_mismatch", profile)
     assert visible(filtered) == [("re_B", "amount_mismatch", "-$36.00")]
