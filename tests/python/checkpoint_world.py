@@ -47,7 +47,6 @@ sys.path.insert(0, str(PROJECT_DIR / "scripts"))
 from compare_builds import differences  # noqa: E402
 from recon_runner.dbt import run_dbt  # noqa: E402
 
-RUNNER = PROJECT_DIR / "scripts" / "checkpoint.py"
 EXIT_CODES = {"clean": 0, "variances_found": 1, "stale_sources": 2, "failed": 3, "busy": 4}
 SYSTEMS = {"storefront": "storefront_refunds", "processor": "processor_refunds", "erp": "erp_refund_postings"}
 FRESHNESS_HOURS = 24
@@ -58,6 +57,37 @@ START = datetime(2026, 3, 1)
 APPLE_DOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        \x00\x02\x00\x00\x00\x09"
 PUBLISHED = ("fct_refund_variances", "fct_variance_history", "fct_checkpoint_runs", "fct_rejected_rows",
              "rpt_refund_reconciliation", "fct_expected_erp_postings")
+
+
+# Edits of refund_status_map.csv a state-machine step may make (old line, new
+# line; an empty old line appends) and the oracle's rule for each: True when
+# the mapping contracts must fail the build (a documented settled status mapped
+# to anything but a final succeeded), False when the edit is harmless here.
+STATUS_MAP_EDITS = {
+    "settled_to_pending": ("processor,stripe,succeeded,succeeded,true", "processor,stripe,succeeded,pending,false", True),
+    "settled_not_final": ("processor,stripe,succeeded,succeeded,true", "processor,stripe,succeeded,succeeded,false",
+                          True),
+    "unused_row": ("", "processor,stripe,refund_on_hold,pending,false", False),
+}
+CONTRACT_TESTS = ("assert_settled_statuses_map_to_succeeded", "refund_status_map_is_final_exactly_for_final_statuses")
+
+
+def project_copy(target: Path, edits: dict[str, tuple[str, str]]) -> Path:
+    """The project without its data and artifacts, each seed edited (old line -> new line;
+    an empty old line appends)."""
+    shutil.copytree(PROJECT_DIR, target, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "target", "logs", "reports", "*.duckdb*", "data", "bi", "benchmarks", "docs", "python", "fixtures",
+        "__pycache__"))
+    for seed, (old, new) in edits.items():
+        path = target / "seeds" / seed
+        text = path.read_text(encoding="utf-8")
+        if old:
+            assert old + "\n" in text, (seed, old)
+            text = text.replace(old + "\n", (new + "\n") if new else "")
+        else:
+            text += new + "\n"
+        path.write_text(text, encoding="utf-8")
+    return target
 
 
 def stamp(moment: datetime) -> str:
@@ -86,6 +116,9 @@ class World:
     log: list[str] = field(default_factory=list)
     data_name: str = "data"   # the data folder's name (it may hold * ? [ ])
     sent: dict[int, dict[str, Path]] = field(default_factory=dict)   # delivery -> input -> file
+    project: Path = PROJECT_DIR   # a copy once a mapping seed is edited (edit_mapping)
+    contract_broken: bool = False   # the seeds as edited must fail the build's mapping contracts
+    mapping_edits: int = 0   # a fresh build is of the seeds as they are now
 
     def __post_init__(self) -> None:
         self.data = self.root / self.data_name
@@ -172,15 +205,31 @@ class World:
             self.sent.setdefault(self.deliveries, {})[name] = self.data / name / target
         self.log.append(f"resend delivery {number} as delivery {self.deliveries} ({style})")
 
+    def edit_mapping(self, kind: str) -> None:
+        """One edit of refund_status_map.csv (STATUS_MAP_EDITS), or `restore`,
+        in the World's own copy of the project: each applies to the original
+        seed, so the seeds carry at most one edit at a time."""
+        if self.project == PROJECT_DIR:
+            self.project = project_copy(self.root / "project", {})
+        original = (PROJECT_DIR / "seeds" / "refund_status_map.csv").read_text(encoding="utf-8")
+        text, self.contract_broken = original, False
+        if kind != "restore":
+            old, new, self.contract_broken = STATUS_MAP_EDITS[kind]
+            text = text.replace(old + "\n", new + "\n") if old else text + new + "\n"
+            assert text != original, kind
+        (self.project / "seeds" / "refund_status_map.csv").write_text(text, encoding="utf-8")
+        self.mapping_edits += 1
+        self.log.append(f"mapping edit {kind}")
+
     # ---- running ----------------------------------------------------------
 
     def run(self, as_of: datetime, *extra: str, data_dir: Path | None = None,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         self.log.append(f"checkpoint {stamp(as_of)} {' '.join(extra)}")
         return subprocess.run(
-            [sys.executable, str(RUNNER), "run", "--data-dir", str(data_dir or self.data), "--as-of", stamp(as_of),
-             "--database", str(self.database), "--reports-dir", str(self.reports), *extra],
-            cwd=PROJECT_DIR, capture_output=True, text=True, timeout=900,
+            [sys.executable, str(self.runner), "run", "--data-dir", str(data_dir or self.data), "--as-of",
+             stamp(as_of), "--database", str(self.database), "--reports-dir", str(self.reports), *extra],
+            cwd=self.project, capture_output=True, text=True, timeout=900,
             env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(env or {})},
         )
 
@@ -195,16 +244,21 @@ class World:
 
     def fresh_build(self, as_of: datetime) -> Path:
         """The oracle's marts: a full build of seeds and models over the same files, in a new database."""
-        folder = self.root / f"fresh_{stamp(as_of)}_{self.deliveries}"
+        folder = self.root / f"fresh_{stamp(as_of)}_{self.deliveries}_{self.mapping_edits}"
         database = folder / "fresh.duckdb"
         if not database.exists():
             folder.mkdir(parents=True, exist_ok=True)
             result = run_dbt("build", "--resource-type", "seed", "--resource-type", "model",
                              database=database, artifacts=folder, capture=True, target="duckdb",
+                             project_dir=self.project,
                              dbt_vars={"data_dir": str(self.data), "as_of": stamp(as_of),
                                        "source_freshness_hours": FRESHNESS_HOURS})
             assert result.returncode == 0, result.stdout[-3000:]
         return database
+
+    @property
+    def runner(self) -> Path:
+        return self.project / "scripts" / "checkpoint.py"
 
     def has_every_input(self) -> bool:
         contents = self.contents()
@@ -215,7 +269,8 @@ class World:
         """Run a checkpoint (with --tolerate-amount `tolerate`, when given) and
         check everything the oracle says about it. An input with no delivery
         file yet is a missing input: failed."""
-        expect_failure = expect_failure or not self.has_every_input()
+        contract = self.contract_broken and self.has_every_input()
+        expect_failure = expect_failure or not self.has_every_input() or self.contract_broken
         before = self.snapshot()
         result = self.run(as_of, *(["--tolerate-amount", str(tolerate)] if tolerate is not None else []))
         output = result.stdout[-3000:] + result.stderr[-2000:]
@@ -224,6 +279,8 @@ class World:
             assert self.snapshot() == before, "a failed checkpoint changed what readers see"
             summary = json.loads((self.reports / f"{cp_id(as_of)}-failed" / "summary.json").read_text())
             assert summary["outcome"] == "failed" and summary["error"]
+            if contract:  # the failure names the mapping contract the seeds break
+                assert any(name in summary["error"] for name in CONTRACT_TESTS), (summary["error"], self.log)
             return result
         fresh = self.fresh_build(as_of)
         expected = self.expect(as_of, fresh)
@@ -331,9 +388,9 @@ class World:
         before = self.snapshot()
         self.log.append(f"kill {stamp(as_of)} after {after_seconds}s")
         process = subprocess.Popen(
-            [sys.executable, str(RUNNER), "run", "--data-dir", str(self.data), "--as-of", stamp(as_of),
+            [sys.executable, str(self.runner), "run", "--data-dir", str(self.data), "--as-of", stamp(as_of),
              "--database", str(self.database), "--reports-dir", str(self.reports)],
-            cwd=PROJECT_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            cwd=self.project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
         building = self.database.with_name(self.database.name + ".building")
         deadline = time.monotonic() + 60

@@ -107,6 +107,24 @@ def test_a_tolerance_forgives_amounts_only(tmp_path: Path) -> None:
     assert second.returncode == 1, second.stdout[-2000:]
 
 
+def test_a_mapping_edit_never_makes_a_never_booked_refund_clean(tmp_path: Path) -> None:
+    """Issue 24, observation 1, over days: a settled refund the ERP never booked;
+    the seed then maps the processor's settled status to pending (and, later,
+    keeps it succeeded but not final): each checkpoint fails on the mapping
+    contract and changes nothing; restored, the refund is a variance again."""
+    world = World(tmp_path)
+    world.deliver([world.refund_rows(START + timedelta(hours=1), with_erp=False),
+                   world.refund_rows(START + timedelta(hours=1, minutes=5))])
+    assert world.checkpoint(START + timedelta(hours=3)).returncode == 1
+    world.edit_mapping("settled_to_pending")
+    world.deliver([world.refund_rows(START + timedelta(hours=4))])
+    assert world.checkpoint(START + timedelta(hours=6)).returncode == 3
+    world.edit_mapping("settled_not_final")
+    assert world.checkpoint(START + timedelta(hours=7)).returncode == 3
+    world.edit_mapping("restore")
+    assert world.checkpoint(START + timedelta(hours=8)).returncode == 1
+
+
 def test_the_clean_message_compares_like_with_like(tmp_path: Path) -> None:
     """Observation 5: pending and failed refunds are in the storefront and the
     processor but not the ledger; the confirmation counts the refunds the

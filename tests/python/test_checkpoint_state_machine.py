@@ -3,7 +3,8 @@
 The state machine tries sequences of deliveries (clean, faulty, dated past
 the clock, a bad row at a row number seen before, corrections, repeats, file
 names a sender may choose, earlier files sent again under another name) and
-checkpoints (later, again, backfilled, failed, killed, with an amount tolerance), and after each one
+checkpoints (later, again, backfilled, failed, killed, with an amount tolerance, after an
+edit of the status mapping seed), and after each one
 checks the oracle in checkpoint_world.py: the checkpoint's verdict, counts and
 variances equal what a fresh full build of the same files at the same as_of
 says. The explicit sequences it once found are in test_checkpoint_sequences.py.
@@ -139,6 +140,13 @@ class CheckpointSequences(RuleBasedStateMachine):
         """No delivery at all, then a checkpoint."""
         self.clock += timedelta(hours=hours)
         self.world.checkpoint(self.clock)
+
+    @rule(kind=st.sampled_from(["settled_to_pending", "settled_not_final", "unused_row", "restore"]))
+    def mapping_edit(self, kind: str) -> None:
+        """An edit of the status mapping seed (checkpoint_world.STATUS_MAP_EDITS):
+        one that maps a settled status away must fail every checkpoint until it
+        is undone; a harmless one changes nothing the oracle would not."""
+        self.world.edit_mapping(kind)
 
     @rule(tolerance=st.sampled_from(["0", "0.50", "48.99", "1000"]), hours=st.integers(2, 30))
     def tolerant_checkpoint(self, tolerance: str, hours: int) -> None:

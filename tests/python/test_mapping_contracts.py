@@ -26,6 +26,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from checkpoint_world import project_copy
 from conftest import INPUT_COLUMNS, PROJECT_DIR
 
 AS_OF = "2026-03-01T00:00:00Z"
@@ -34,24 +35,6 @@ CODES = PROJECT_DIR / "tests" / "fixtures" / "connectors" / "documented_codes"
 SETTLED_TEST = "assert_settled_statuses_map_to_succeeded"
 FINAL_TEST = "refund_status_map_is_final_exactly_for_final_statuses"
 EXIT = {"clean": 0, "variances_found": 1, "failed": 3}
-
-
-def project_copy(target: Path, edits: dict[str, tuple[str, str]]) -> Path:
-    """The project without its data and artifacts, each seed edited (old line -> new line;
-    an empty old line appends)."""
-    shutil.copytree(PROJECT_DIR, target, ignore=shutil.ignore_patterns(
-        ".venv", ".git", "target", "logs", "reports", "*.duckdb*", "data", "bi", "benchmarks", "docs", "python", "fixtures",
-        "__pycache__"))
-    for seed, (old, new) in edits.items():
-        path = target / "seeds" / seed
-        text = path.read_text(encoding="utf-8")
-        if old:
-            assert old + "\n" in text, (seed, old)
-            text = text.replace(old + "\n", (new + "\n") if new else "")
-        else:
-            text += new + "\n"
-        path.write_text(text, encoding="utf-8")
-    return target
 
 
 def write_inputs(folder: Path, processor: list[dict], storefront: list[dict], erp: list[dict]) -> Path:
