@@ -34,12 +34,13 @@
 
 {#- Minor units at the system's exponent as decimal text in major units
     ('12345' at 2 is '123.45', '500' at 0 is '500'); the text unchanged
-    where it cannot be converted. -#}
+    where it cannot be converted. No integer cast here: an amount beyond the
+    money type stays exact text for staging to reject as out of range. -#}
 {% macro system_minor_as_major_text(amount_text, minor_units) -%}
     case
         when {{ system_minor_is_convertible(amount_text, minor_units) }}
             then {{ major_to_text(
-                minor_to_major('cast(cast(trim(' ~ amount_text ~ ') as decimal(38, 9)) as ' ~ dbt.type_bigint() ~ ')', minor_units),
+                minor_to_major('cast(trim(' ~ amount_text ~ ') as decimal(38, 0))', minor_units),
                 minor_units) }}
         else {{ amount_text }}
     end

@@ -205,6 +205,9 @@ SHAPE_MONEY = {
     "stripe_airbyte": ({"refunds.csv": ["amount"]}, "minor"),
     "stripe_api_json": ({"refunds.csv": ["amount"]}, "minor"),
     "adyen_webhooks": ({"notification.csv": ["amount_value"]}, "minor"),
+    "adyen_magento2": ({"adyen_notification.csv": ["amount_value"]}, "minor"),
+    "adyen_shopware6": ({"adyen_notification.csv": ["amount_value"]}, "minor"),
+    "square_airbyte": ({"refunds.csv": ["amount_money"]}, "minor"),
     "adyen_settlement_details_report": (
         {"settlement_detail_report.csv": ["Gross Debit (GC)", "Gross Credit (GC)"]}, "major"),
     "paypal_transaction_search_airbyte": ({"transactions.csv": ["transaction_info"]}, "major"),
@@ -212,7 +215,9 @@ SHAPE_MONEY = {
     "shopify_fivetran_graphql": ({"transaction.csv": ["amount_set_pres_amount", "amount_set_shop_amount"]}, "major"),
     "shopify_fivetran_rest": ({"transaction.csv": ["amount"]}, "major"),
     "shopify_airbyte": ({"order_refunds.csv": ["transactions"], "transactions.csv": ["amount"]}, "major"),
-    "netsuite2_fivetran": ({"transactionaccountingline.csv": ["amount", "netamount", "debit", "credit"]}, "major"),
+    "shopify_stitch": ({"order_refunds__transactions.csv": ["amount"], "transactions.csv": ["amount"]}, "major"),
+    "netsuite2_fivetran": ({"transactionaccountingline.csv": ["amount", "netamount", "debit", "credit"],
+                            "transactionline.csv": ["foreignamount"]}, "major"),
 }
 
 
