@@ -125,10 +125,8 @@ def request_for(url: str, body: bytes) -> urllib.request.Request:
     parts = urlsplit(url)
     headers = {"Content-Type": "application/json"}
     if "@" in parts.netloc:
-        user = unquote(parts.username or "")
-        password = unquote(parts.password or "")
-        token = base64.b64encode(f"{user}:{password}".encode("utf-8")).decode("ascii")
-        headers["Authorization"] = f"Basic {token}"
+        pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
         netloc = parts.hostname or ""
         if ":" in netloc:
             netloc = f"[{netloc}]"

@@ -262,10 +262,11 @@ def test_clean_day_is_confirmed_by_webhook(days: dict) -> None:
     assert f"FAILED. data folder {days['work'] / 'day2-never-delivered'} does not exist" in failed
     assert failed.endswith(f"Report: {reports / 'cp_20260302T060000Z-failed' / 'report.html'}")
     assert days["results"]["failed"].returncode == 3
-    # Day 3: the money at stake and the largest variance with its detail sentence, at the exponent.
+    # Day 3: the money at stake (re_A's reason variance puts its whole 25.00 at stake, re_B's
+    # amount variance its 36.00 difference) and the largest variance with its detail sentence.
     day3 = messages[2]["text"]
-    assert "At stake: USD 36.00 on 2 refunds." in day3 and "New since the last checkpoint: 1; resolved: 0." in day3
-    assert "Largest in USD:\n  - amount_mismatch re_B USD -36.00 (erp at fault): " in day3
+    assert "At stake: USD 61.00 on 2 refunds." in day3 and "New since the last checkpoint: 1; resolved: 0." in day3
+    assert "Largest in USD:\n  - amount_mismatch re_B USD 36.00 at stake (erp at fault): " in day3
     # The URL's secret path is never printed.
     for day in DAYS:
         assert "secret-token" not in days["results"][day].stdout + days["results"][day].stderr
@@ -337,7 +338,7 @@ def test_report_renders_in_headless_chromium(days: dict, tmp_path: Path) -> None
     page = dump_dom(browser, url, profile)
     assert page.text("banner").startswith("VARIANCES FOUND")
     assert page.text("outcome-reasons") == "2 open variances"
-    assert [row.cells[:4] for row in page.tables["stake-by-currency"]] == [["USD", "2", "2", "$36.00"]]
+    assert [row.cells[:4] for row in page.tables["stake-by-currency"]] == [["USD", "2", "2", "$61.00"]]
     # Default order: the largest money at stake first (data-stake: the mart's amount_at_stake, else |delta|).
     assert sorted(visible(page)) == [("re_A", "reason_mismatch", "$0.00"), ("re_B", "amount_mismatch", "-$36.00")]
     stakes = [Decimal(row.attrs["data-stake"]) for row in page.tables["variances"] if not row.hidden]
