@@ -100,9 +100,13 @@ variance_counts as (
 
 previous_checkpoint as (
 
-    select max(checkpoint_id) as checkpoint_id
-    from {{ this }}
-    where as_of = (select max(as_of) from {{ this }} where as_of < {{ as_of_literal() }})
+    select max(runs.checkpoint_id) as checkpoint_id
+    from {{ this }} as runs
+    where runs.as_of = (
+        select max(earlier.as_of)
+        from {{ this }} as earlier
+        where earlier.as_of < {{ as_of_literal() }}
+    )
 
 ),
 
