@@ -1,5 +1,6 @@
 # One command to set up and run a checkpoint on the sample data, one to set up
-# and run every test. Both create .venv and install requirements.txt first.
+# and run every test. Both create .venv and install requirements.txt and the
+# project itself (`pip install -e .`: the refund-recon command) first.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -11,16 +12,17 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
 setup: $(BIN)/.installed
 
-$(BIN)/.installed: requirements.txt
+$(BIN)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 ## checkpoint: reconcile the bundled sample data and print the variance summary.
 ## The sample has variances on purpose (exit 1); make fails only on a failed
 ## or refused checkpoint (exit 3 or 4).
 checkpoint: setup
-	@$(BIN)/python scripts/checkpoint.py run --as-of $(SAMPLE_AS_OF); code=$$?; \
+	@$(BIN)/refund-recon run --as-of $(SAMPLE_AS_OF); code=$$?; \
 	    if [ $$code -ge 3 ]; then exit $$code; fi
 
 ## build: dbt build from the project root on the sample data

@@ -50,11 +50,10 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 AS_OF = "2026-03-01T00:00:00Z"
 HAND_WRITTEN_MARKER = "<!-- Written by hand from here on: scripts/benchmark.py keeps what follows. -->"
-sys.path.insert(0, str(PROJECT_DIR / "scripts"))
 
-from compare_builds import differences  # noqa: E402
-from recon_runner.dbt import dbt_argv, duckdb_memory_limit  # noqa: E402
-from split_deliveries import split  # noqa: E402
+from compare_builds import differences  # this script's folder is on sys.path
+from recon_runner.dbt import dbt_argv, duckdb_memory_limit
+from split_deliveries import split
 
 # Runs `argv` as its own child and prints its wall seconds and peak RSS (KiB) as JSON.
 MEASURE = textwrap.dedent("""
@@ -95,11 +94,10 @@ READ_RUNNER = textwrap.dedent("""
 PANDAS_RUNNER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    sys.path.insert(0, sys.argv[1])
-    from pandas_reconcile import reconcile
-    found = reconcile(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4])
-    if len(sys.argv) > 5:
-        found.to_csv(sys.argv[5], index=False)
+    from benchmarks.pandas_reconcile import reconcile  # run from the project folder (measure's cwd)
+    found = reconcile(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3])
+    if len(sys.argv) > 4:
+        found.to_csv(sys.argv[4], index=False)
 """)
 
 
@@ -165,7 +163,7 @@ def bench_size(size: int, root: Path, runs: int, smoke: bool, memory_limit: str,
            "REFUND_RECON_DUCKDB_MEMORY_LIMIT": memory_limit}
     reference_cmd = [PYTHON, "-c", REFERENCE_RUNNER, str(PROJECT_DIR / "benchmarks" / "reference.sql"), str(data),
                      str(PROJECT_DIR / "seeds"), AS_OF]
-    pandas_cmd = [PYTHON, "-c", PANDAS_RUNNER, str(PROJECT_DIR / "benchmarks"), str(data), str(PROJECT_DIR / "seeds"), AS_OF]
+    pandas_cmd = [PYTHON, "-c", PANDAS_RUNNER, str(data), str(PROJECT_DIR / "seeds"), AS_OF]
 
     def fresh_database() -> None:
         for leftover in (database, database.with_name(database.name + ".wal")):

@@ -1,13 +1,11 @@
 #!/usr/bin/env python3
-"""Entry point: `python scripts/checkpoint.py run ...` (the runner is the
-recon_runner package beside this file; `--help` lists outcomes and exit codes)."""
+"""`python scripts/checkpoint.py ...` is `refund-recon ...` without installing
+(`pip install -e .` gives the command); `--help` lists outcomes and exit codes.
+The recon_runner package sits beside this file, so Python finds it here."""
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from recon_runner.cli import main  # noqa: E402
+from recon_runner.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -34,9 +34,8 @@ from pathlib import Path
 
 import duckdb
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from recon_runner.dbt import PROJECT_DIR, dbt_argv, dbt_env, duckdb_memory_limit  # noqa: E402
+from recon_runner.dbt import PROJECT_DIR, dbt_argv, dbt_env, duckdb_memory_limit
 
 SKIPPED_OPERATORS = {"RESULT_COLLECTOR", "EXPLAIN_ANALYZE", "QUERY"}
 

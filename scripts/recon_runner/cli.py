@@ -94,7 +94,8 @@ def outputs_beside(database: Path) -> tuple[Path, Path]:
 def build_parser() -> Parser:
     import change_checks
 
-    parser = Parser(prog="checkpoint.py", description=__doc__.split("\n\n")[0],
+    prog = "checkpoint.py" if Path(sys.argv[0]).name == "checkpoint.py" else "refund-recon"
+    parser = Parser(prog=prog, description=__doc__.split("\n\n")[0],
                     epilog=__doc__[__doc__.index("Outcomes and exit codes"):],
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)

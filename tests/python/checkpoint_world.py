@@ -42,10 +42,9 @@ import duckdb
 
 from conftest import INPUT_COLUMNS, PROJECT_DIR
 
-sys.path.insert(0, str(PROJECT_DIR / "scripts"))
 
-from compare_builds import differences  # noqa: E402
-from recon_runner.dbt import run_dbt  # noqa: E402
+from compare_builds import differences
+from recon_runner.dbt import run_dbt
 
 EXIT_CODES = {"clean": 0, "variances_found": 1, "stale_sources": 2, "failed": 3, "busy": 4}
 SYSTEMS = {"storefront": "storefront_refunds", "processor": "processor_refunds", "erp": "erp_refund_postings"}

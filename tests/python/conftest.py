@@ -31,10 +31,9 @@ import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 GENERATOR = PROJECT_DIR / "scripts" / "generate_sample_data.py"
-sys.path.insert(0, str(PROJECT_DIR / "scripts"))
 
-from generate_sample_data import ERP_COLUMNS, PROCESSOR_COLUMNS, STOREFRONT_COLUMNS  # noqa: E402
-from recon_runner.dbt import run_dbt  # noqa: E402
+from generate_sample_data import ERP_COLUMNS, PROCESSOR_COLUMNS, STOREFRONT_COLUMNS
+from recon_runner.dbt import run_dbt
 
 INPUT_COLUMNS = {"storefront_refunds": STOREFRONT_COLUMNS, "processor_refunds": PROCESSOR_COLUMNS,
                  "erp_refund_postings": ERP_COLUMNS}

@@ -16,9 +16,8 @@ import pandas as pd
 
 from conftest import PROJECT_DIR, Build
 
-sys.path.insert(0, str(PROJECT_DIR / "benchmarks"))
 
-from pandas_reconcile import reconcile  # noqa: E402
+from pandas_reconcile import reconcile
 
 
 def truth(build: Build) -> set[tuple]:

@@ -28,10 +28,9 @@ from conftest import PROJECT_DIR
 from test_checkpoint_runner import as_of, write_day
 
 RUNNER = PROJECT_DIR / "scripts" / "checkpoint.py"
-sys.path.insert(0, str(PROJECT_DIR / "scripts"))
 
-from recon_runner import publish  # noqa: E402
-from recon_runner.cli import parse_args  # noqa: E402
+from recon_runner import publish
+from recon_runner.cli import parse_args
 
 # Every model under models/marts/, from the files (independently of the
 # manifest the runner reads): a new mart is published without a list to edit.

@@ -20,7 +20,6 @@ import pytest
 
 from conftest import PROJECT_DIR, generate
 
-sys.path.insert(0, str(PROJECT_DIR / "scripts"))
 
 RUNNER = PROJECT_DIR / "scripts" / "checkpoint.py"
 AS_OF = "2026-03-01T00:00:00Z"

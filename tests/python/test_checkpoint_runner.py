@@ -37,12 +37,11 @@ import pytest
 from conftest import INPUT_COLUMNS, PROJECT_DIR
 
 RUNNER = PROJECT_DIR / "scripts" / "checkpoint.py"
-sys.path.insert(0, str(PROJECT_DIR / "scripts"))
 
-from html_probe import Page, chromium, dump_dom, screenshot  # noqa: E402
-from recon_runner import money  # noqa: E402
-from recon_runner.message import largest, within_tolerance  # noqa: E402
-from recon_runner.notify import mask_url, post_json  # noqa: E402
+from html_probe import Page, chromium, dump_dom, screenshot
+from recon_runner import money
+from recon_runner.message import largest, within_tolerance
+from recon_runner.notify import mask_url, post_json
 
 STOREFRONT, PROCESSOR, ERP = (INPUT_COLUMNS[name] for name in ("storefront_refunds", "processor_refunds",
                                                                   "erp_refund_postings"))

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import ast
 import re
-import sys
 from pathlib import Path
 
 from conftest import PROJECT_DIR
 
-sys.path.insert(0, str(PROJECT_DIR / "scripts"))
 
 PAGES = [PROJECT_DIR / "README.md", *sorted((PROJECT_DIR / "docs").rglob("*.md"))]
 DBT_FILES = [PROJECT_DIR / "profiles.yml", PROJECT_DIR / "dbt_project.yml",

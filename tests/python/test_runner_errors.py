@@ -24,7 +24,6 @@ from conftest import PROJECT_DIR
 RUNNER = PROJECT_DIR / "scripts" / "checkpoint.py"
 SAMPLE = PROJECT_DIR / "data" / "sample"
 AS_OF = "2026-03-01T00:00:00Z"
-sys.path.insert(0, str(PROJECT_DIR / "scripts"))
 
 
 def runner(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -500,3 +499,30 @@ def test_a_report_link_base_with_credentials_is_never_shown(tmp_path: Path) -> N
         assert "REFUND_RECON_REPORT_URL_BASE" in result.stdout
         written = "".join(path.read_text() for path in (work / "reports").rglob("*") if path.is_file())
         assert hidden not in result.stdout + result.stderr + written
+
+
+def test_the_installed_command_is_the_script() -> None:
+    """`pip install -e .` (make setup) gives `refund-recon`: the same commands
+    and exit codes as `python scripts/checkpoint.py`, under its own name."""
+    command = Path(sys.executable).with_name("refund-recon")
+    assert command.is_file(), f"{command} is missing: run `make setup` (pip install -e .)"
+    installed = subprocess.run([str(command), "--help"], capture_output=True, text=True, timeout=60)
+    script = subprocess.run([sys.executable, str(RUNNER), "--help"], capture_output=True, text=True, timeout=60)
+    assert installed.returncode == script.returncode == 0, installed.stderr + script.stderr
+    assert installed.stdout.startswith("usage: refund-recon ") and script.stdout.startswith("usage: checkpoint.py ")
+    assert installed.stdout.replace("refund-recon", "checkpoint.py") == script.stdout
+    for name in ("run", "validate-writeback", "mapping-impact"):
+        assert name in installed.stdout
+    usage = subprocess.run([str(command), "run", "--bogus"], capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 64 and "refund-recon: usage error: unrecognized arguments: --bogus" in usage.stderr
+
+
+def test_no_file_edits_the_import_path() -> None:
+    """Imports resolve through the installed package and pytest.ini's
+    `pythonpath`, never through sys.path edits scattered in files."""
+    edits = [f"{path.relative_to(PROJECT_DIR)}:{number}"
+             for folder in ("scripts", "tests", "benchmarks") for path in sorted((PROJECT_DIR / folder).rglob("*.py"))
+             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if "sys.path." in line and not line.lstrip().startswith("#")
+             and any(verb in line for verb in ("insert(", "append(", "extend(", "+="))]
+    assert edits == []
