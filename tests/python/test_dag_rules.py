@@ -180,6 +180,12 @@ def build_graph(manifest: dict) -> Graph:
     return graph
 
 
+def like_contains(text: str, needle: str) -> bool:
+    """SQL `text like '%' || needle || '%'`: `_` in the needle is any one character."""
+    pattern = ".*".join(".".join(re.escape(part) for part in piece.split("_")) for piece in needle.split("%"))
+    return re.search(pattern, text, re.S) is not None
+
+
 Findings = dict[str, str]  # resource (the package's resource_name, or "parent -> child") -> detail
 
 
@@ -430,7 +436,7 @@ def rule_model_directories(g: Graph) -> Findings:
     found: Findings = {}
     for p in g.paths:
         if (p.parent.resource_type == "source" and p.child.resource_type == "model"
-                and p.child.model_type == "staging" and p.parent.raw["source_name"] not in p.child.directory_path):
+                and p.child.model_type == "staging" and not like_contains(p.child.directory_path, p.parent.raw["source_name"])):
             found[f"{p.child.name} ({p.parent.raw['source_name']})"] = p.child.file_path
     for r in g.resources.values():
         if r.model_type and r.model_type_folder and r.model_type != r.model_type_folder:
@@ -449,7 +455,7 @@ def rule_model_naming_conventions(g: Graph) -> Findings:
 def rule_source_directories(g: Graph) -> Findings:
     """models/marts/structure/fct_source_directories.sql: a source declared outside a folder
     named after it."""
-    return {s.name: s.file_path for s in g.by_type("source") if s.raw["source_name"] not in s.directory_path}
+    return {s.name: s.file_path for s in g.by_type("source") if not like_contains(s.directory_path, s.raw["source_name"])}
 
 
 def rule_test_directories(g: Graph) -> Findings:
