@@ -763,3 +763,25 @@ PACKAGE_HARD_CODED_EXPECTED = (
 
 def test_hard_coded_references_match_the_package_fixture() -> None:
     assert ", ".join(hard_coded_references(PACKAGE_HARD_CODED_SQL)) == PACKAGE_HARD_CODED_EXPECTED
+
+
+def test_a_staging_model_outside_its_source_folder_is_found() -> None:
+    project = clean_project()
+    _node(project, "stg_shop__orders")["original_file_path"] = "models/staging/orders/stg_shop__orders.sql"
+    assert set(rule_model_directories(build_graph(project))) == {"stg_shop__orders (shop)"}
+
+
+def test_primary_keys_by_constraint_and_by_unique_key() -> None:
+    """unique + a not_null constraint on one column is a key; so is this project's unique_key test."""
+    project = clean_project()
+    project["nodes"].pop("test.refund_recon.not_null_fct_orders_id")
+    assert set(rule_missing_primary_key_tests(build_graph(project))) == {"fct_orders"}
+    _node(project, "fct_orders")["columns"]["id"]["constraints"] = [{"type": "not_null"}]
+    assert rule_missing_primary_key_tests(build_graph(project)) == {}
+    project["nodes"].pop("test.refund_recon.unique_fct_orders_id")
+    project["nodes"]["test.refund_recon.unique_key_fct_orders"] = {
+        "resource_type": "test", "package_name": "refund_recon", "name": "unique_key_fct_orders",
+        "original_file_path": "models/marts/_models.yml", "config": {"enabled": True}, "column_name": None,
+        "depends_on": {"nodes": [FCT], "macros": ["macro.refund_recon.test_unique_key"]},
+        "attached_node": FCT, "test_metadata": {"name": "unique_key", "kwargs": {}}}
+    assert rule_missing_primary_key_tests(build_graph(project)) == {}
