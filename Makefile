@@ -33,7 +33,7 @@ build: setup
 ## and the check that no DuckDB-only SQL sits outside a dispatched macro
 lint: build
 	$(BIN)/python scripts/check_dialect.py
-	$(BIN)/sqlfluff lint models tests macros
+	$(BIN)/sqlfluff lint --processes $(PYTEST_WORKERS) models tests macros
 
 ## setup-spark: requirements-spark.txt (dbt-spark session, pyspark) into the
 ## same venv, for the Spark comparison test (docs/spark.md; needs Java 17+)
@@ -69,7 +69,7 @@ test-fast: sample-db
 ## with a message where its engine is missing, unless CI requires it)
 test: sample-db setup-spark
 	$(BIN)/python scripts/check_dialect.py
-	$(BIN)/sqlfluff lint models tests macros
+	$(BIN)/sqlfluff lint --processes $(PYTEST_WORKERS) models tests macros
 	$(PYTEST)
 
 ## sample-data: regenerate the bundled sample from the labelled generator
