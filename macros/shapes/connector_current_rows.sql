@@ -1,7 +1,7 @@
 {#- The current rows of a connector's table, for a base model's `from`:
     `from {{ connector_current_rows(relation, key=['id']) }}`. Each
     connector marks history and deletes with its own columns; whichever of
-    them the table has are read (docs/connectors.md, "History and deletes"):
+    them the table has are read (docs/connectors.md 5.2):
     - Fivetran: `_fivetran_deleted` true is a soft delete (skipped);
       history mode's `_fivetran_active` false is a past version (skipped),
       `_fivetran_start` orders versions;

@@ -1,4 +1,4 @@
-{#- Square refunds (docs/connectors.md 9; docs/your-data.md) as processor
+{#- Square refunds (docs/connectors.md 6; docs/your-data.md) as processor
     refund events: Payments API PaymentRefund objects as Airbyte's
     source-square lands its `refunds` stream, one row per change of a refund
     (an append sync re-reads a refund whenever it changes). Each refund id
