@@ -397,6 +397,7 @@ final as (
         {{ netsuite_timestamp_text('converted.createddate') }} as posted_at,
         {{ netsuite_timestamp_text('converted.createddate') }} as received_at,
         coalesce(periods.accounting_period, converted.postingperiod) as posting_period,
+        {{ shape_text(none) }} as reverses_document_id,
         converted.base_amount,
         converted.base_currency,
         case
