@@ -102,11 +102,20 @@ def runner_loop(tmp_path_factory: pytest.TempPathFactory) -> dict:
     shutil.copy(database, before_db)
     csv_text = (folder / "corrections.csv").read_text(encoding="utf-8")
     report_html = (folder / "report.html").read_text(encoding="utf-8")
+    # The writeback dry run of the ERP export plus the proposal.
+    dry_run = subprocess.run(
+        [sys.executable, str(PROJECT_DIR / "scripts" / "checkpoint.py"), "validate-writeback",
+         "--batch", str(root / "generated"), "--candidate", str(root / "generated" / "erp_refund_postings.csv"),
+         str(folder / "corrections.csv"), "--as-of", AS_OF, "--out", str(root / "dry_run.csv")],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=900,
+        env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
+    assert dry_run.returncode in (0, 1), dry_run.stdout[-3000:] + dry_run.stderr[-2000:]
+    differences = list(csv.DictReader((root / "dry_run.csv").open(encoding="utf-8")))
     # The proposal, loaded as it is: one more ERP delivery.
     shutil.copy(folder / "corrections.csv", data / "erp_refund_postings" / "delivery_002.csv")
     second = run()
     assert second.returncode in (0, 1), second.stdout[-3000:] + second.stderr[-2000:]
-    return {"csv": csv_text, "html": report_html, **loop_outcome(before_db, database)}
+    return {"csv": csv_text, "html": report_html, "differences": differences, **loop_outcome(before_db, database)}
 
 
 def test_corrections_csv_is_the_input_format(runner_loop: dict) -> None:
@@ -138,6 +147,16 @@ def test_loop_opens_nothing_and_rejects_nothing(runner_loop: dict) -> None:
     assert runner_loop["opened"] == []
     assert runner_loop["rejected"][0] == runner_loop["rejected"][1]
     assert runner_loop["not_erp"] == []
+
+
+def test_writeback_dry_run_accepts_the_proposal(runner_loop: dict) -> None:
+    """validate-writeback on the ERP export plus corrections.csv: no refund
+    the proposal corrects differs from its expected posting, no entry of it
+    is unreadable."""
+    corrected = {row["processor_refund_id"] for row in csv.DictReader(io.StringIO(runner_loop["csv"]))} - {""}
+    assert corrected
+    assert [row for row in runner_loop["differences"] if row["processor_refund_id"] in corrected] == []
+    assert [row for row in runner_loop["differences"] if (row["erp_document_id"] or "").startswith("RC-")] == []
 
 
 def test_storefront_and_processor_side_variances_stay(runner_loop: dict) -> None:
