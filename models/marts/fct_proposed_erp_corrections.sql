@@ -105,16 +105,16 @@ open_periods as (
     -- Each locked refund period's earliest open period after it (else the
     -- period of as_of).
     select
-        locked.accounting_period as locked_period,
+        locked_calendar.accounting_period as locked_period,
         coalesce(min(later.accounting_period), min(as_of_period.accounting_period)) as open_period
-    from calendar as locked
+    from calendar as locked_calendar
     cross join as_of_period
     left join calendar as later
         on
-            later.accounting_period > locked.accounting_period
+            locked_calendar.accounting_period < later.accounting_period
             and not later.is_locked
-    where locked.is_locked
-    group by locked.accounting_period
+    where locked_calendar.is_locked
+    group by locked_calendar.accounting_period
 
 ),
 
@@ -176,7 +176,7 @@ reversals as (
     -- The posting that speaks for a refund, where it is wrong.
     select
         plans.fix_variance_id as variance_id,
-        plans.fix_action as action,
+        plans.fix_action as correction_action,
         'reverse' as step,
         postings.*,
         {{ sentence([
@@ -198,7 +198,7 @@ reversals as (
     -- Every later booking with the same processor refund id.
     select
         plans.duplicate_variance_id as variance_id,
-        'reverse_duplicate' as action,
+        'reverse_duplicate' as correction_action,
         'reverse' as step,
         postings.*,
         {{ sentence([
@@ -218,7 +218,7 @@ reversals as (
     -- A posting that links to no processor refund.
     select
         variances.variance_id,
-        'reverse_orphan' as action,
+        'reverse_orphan' as correction_action,
         'reverse' as step,
         postings.*,
         {{ sentence([
@@ -244,7 +244,7 @@ reversal_entries as (
 
     select
         reversals.variance_id,
-        reversals.action,
+        reversals.correction_action,
         reversals.step,
         reversals.erp_document_id as reverses_document_id,
         reversals.processor_refund_id,
@@ -273,7 +273,7 @@ posting_entries as (
             when plans.is_period_locked then 'post_in_open_period'
             when plans.is_primary_wrong then plans.fix_action
             else 'post_missing'
-        end as action,
+        end as correction_action,
         'post' as step,
         cast(null as {{ dbt.type_string() }}) as reverses_document_id,
         plans.processor_refund_id,
@@ -349,7 +349,7 @@ final as (
             as {{ dbt.type_string() }}
         ) as correction_id,
         cast(entries.variance_id as {{ dbt.type_string() }}) as variance_id,
-        cast(entries.action as {{ dbt.type_string() }}) as action,
+        cast(entries.correction_action as {{ dbt.type_string() }}) as action,  -- noqa: RF04
         cast(entries.explanation as {{ dbt.type_string() }}) as explanation
     from entries
 
