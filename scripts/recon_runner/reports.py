@@ -480,7 +480,7 @@ def render(summary: dict[str, Any], variances: list[dict[str, Any]],
 def write_report_folder(reports_dir: Path, name: str, summary: dict[str, Any], variances: list[dict[str, Any]],
                         columns: list[str], details: dict[str, Any] | None = None) -> Path:
     """report.html, audit.html, summary.json, variances.csv,
-    rejected_rows.csv and corrections.csv in reports_dir/name, all or nothing: written to a hidden
+    rejected_rows.csv and (unless failed) corrections.csv in reports_dir/name, all or nothing: written to a hidden
     folder beside it, then renamed into place (a folder already there is moved
     aside first and removed after)."""
     final = reports_dir / name
@@ -490,7 +490,9 @@ def write_report_folder(reports_dir: Path, name: str, summary: dict[str, Any], v
     try:
         write_csv(staging / "variances.csv", variances, columns)
         write_csv(staging / "rejected_rows.csv", (details or {}).get("rejected_rows") or [], REJECTED_CSV_COLUMNS)
-        write_corrections_csv(staging / "corrections.csv", correction_groups((details or {}).get("corrections") or [])[0])
+        if summary.get("outcome") != "failed":  # a failed checkpoint proposes nothing
+            write_corrections_csv(staging / "corrections.csv",
+                                  correction_groups((details or {}).get("corrections") or [])[0])
         write_json(staging / "summary.json", summary)
         report, audit = render(summary, variances, details)
         (staging / "report.html").write_text(report, encoding="utf-8")

@@ -241,3 +241,36 @@ def test_bad_reversals_are_rejected_with_their_reason(tmp_path: Path) -> None:
     assert types == {"missing_in_erp"}
     assert not query(build.database, """
         select * from fct_refund_variances where variance_type in ('orphan_erp_posting', 'duplicate_erp_posting')""")
+
+
+# ---- the file: formula-like values are held back whole, never altered ---------
+
+def test_a_formula_like_value_holds_back_its_variance_whole(tmp_path: Path) -> None:
+    import report_inputs as given
+    from recon_runner.marts import VARIANCE_COLUMNS, money_summary
+    from recon_runner.reports import write_report_folder
+    from datetime import datetime
+
+    def entry(document: str, variance: str, refund: str, reverses: str | None, action: str) -> dict:
+        return {"erp_document_id": document, "processor_refund_id": refund, "order_id": "o1", "gl_account": "4950",
+                "amount": "12.50", "currency": "USD", "reason_code": None, "refund_type": "full",
+                "posted_at": datetime(2026, 3, 1), "received_at": datetime(2026, 3, 1), "posting_period": "2026-03",
+                "reverses_document_id": reverses, "correction_id": f"c-{document}", "variance_id": variance,
+                "action": action, "explanation": "Reverses it."}
+
+    rows = [entry("RC-1", "v_bad", "=HYPERLINK(\"http://x\")", "CR-1", "adjust_amount"),
+            entry("RC-2", "v_bad", "re_ok", None, "adjust_amount"),
+            entry("RC-3", "v_ok", "re_ok", "CR-3", "reverse_duplicate"),
+            entry("RC-4", "v_minus", "re_4", "-CR-4", "reverse_orphan")]
+    variances = given.variances()
+    details = {**given.details(), "corrections": rows}
+    folder = write_report_folder(tmp_path, "cp", given.summary(**money_summary(variances)), variances,
+                                 VARIANCE_COLUMNS, details)
+    written = list(csv.reader((folder / "corrections.csv").open(newline="", encoding="utf-8")))
+    assert written[0] == CORRECTIONS_CSV_COLUMNS
+    assert written[1:] == [["RC-3", "re_ok", "o1", "4950", "12.50", "USD", "", "full", "2026-03-01T00:00:00Z",
+                            "2026-03-01T00:00:00Z", "2026-03", "CR-3", "c-RC-3", "v_ok", "reverse_duplicate",
+                            "Reverses it."]]
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert 'href="corrections.csv"' in page and "Proposed ERP corrections (1)" in page
+    assert "c-RC-1, c-RC-2, c-RC-4 (see fct_proposed_erp_corrections)" in page
