@@ -274,3 +274,40 @@ def test_a_formula_like_value_holds_back_its_variance_whole(tmp_path: Path) -> N
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert 'href="corrections.csv"' in page and "Proposed ERP corrections (1)" in page
     assert "c-RC-1, c-RC-2, c-RC-4 (see fct_proposed_erp_corrections)" in page
+
+
+# ---- NetSuite's reversal link -------------------------------------------------
+
+def test_netsuite_reversal_link_is_reverses_document_id(tmp_path: Path) -> None:
+    """NetSuite2 (Fivetran) `transaction.reversal` / `isreversal` (fixture README):
+    refund 310, flagged isreversal, that refund 301 names in `reversal`, reverses 301."""
+    from test_connector_fixtures import FIXTURES, VARIANTS, write_data_dir
+
+    data = tmp_path / "data"
+    dbt_vars = write_data_dir(data, [VARIANTS["netsuite2_fivetran"]])
+    transactions = (FIXTURES / "netsuite2_fivetran" / "transaction.csv").read_text(encoding="utf-8").splitlines()
+    header = transactions[0].split(",")
+    rows = [line.split(",") for line in transactions[1:]]
+    for row in rows:
+        if row[header.index("id")] == "301":
+            row[header.index("reversal")] = "310"
+    reversal = list(rows[0])
+    for column, value in {"id": "310", "transactionnumber": "CR-310", "isreversal": "T", "reversal": "",
+                          "createddate": "2025-07-08 9:00:00"}.items():
+        reversal[header.index(column)] = value
+    (data / "netsuite" / "transaction.csv").write_text(
+        "\n".join(",".join(row) for row in [header, *rows, reversal]) + "\n", encoding="utf-8")
+    lines = (data / "netsuite" / "transactionaccountingline.csv").read_text(encoding="utf-8").splitlines()
+    copied = [("310" + line[3:]) for line in lines[1:] if line.startswith("301,")]
+    (data / "netsuite" / "transactionaccountingline.csv").write_text("\n".join(lines + copied) + "\n",
+                                                                     encoding="utf-8")
+    settings = {"as_of": "2025-08-01T00:00:00Z", "confirmation_sla_minutes": 30, "business_timezone": "UTC",
+                "dbt_vars": dbt_vars}
+    build = dbt_build(tmp_path, data, settings, "--select", "gl_account_map", "currencies",
+                      "base_netsuite__erp_refund_postings", "--exclude-resource-type", "unit_test",
+                      "--exclude-resource-type", "test")
+    assert build.returncode == 0, build.output[-3000:]
+    links = dict(query(build.database, """
+        select erp_document_id, reverses_document_id from main_staging.base_netsuite__erp_refund_postings"""))
+    assert links.pop("310") == "301"
+    assert links and set(links.values()) == {None}
