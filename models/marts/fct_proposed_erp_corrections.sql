@@ -154,9 +154,9 @@ plans as (
             else 'reverse_and_repost'
         end as fix_action,
         case
-            when refund_faults.currency_variance_id is not null then 'the currency differs from the processor''s'
-            when refund_faults.amount_variance_id is not null then 'the amount differs from the processor''s'
-            when refund_faults.collapsed_variance_id is not null then 'it carries another refund''s amount of the order'
+            when refund_faults.currency_variance_id is not null then 'the currency differs from the processor refund'
+            when refund_faults.amount_variance_id is not null then 'the amount differs from the processor refund'
+            when refund_faults.collapsed_variance_id is not null then 'it carries the amount of another refund of the order'
             when refund_faults.status_variance_id is not null then 'its GL state or scope is not what the processor status requires'
             when refund_faults.period_variance_id is not null then 'it is booked outside the period of the confirmation'
             when refund_faults.reason_variance_id is not null then 'its reason code is not the one the refund reason requires'

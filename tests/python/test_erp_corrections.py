@@ -225,8 +225,8 @@ def test_bad_reversals_are_rejected_with_their_reason(tmp_path: Path) -> None:
         "RV-twice": "reverses_document_id: the document is already reversed by an earlier posting",
         "RV-unknown": "reverses_document_id: reverses_document_id names no accepted ERP document",
         "RV-self": "reverses_document_id: a posting cannot reverse itself",
-        "RV-amount": "amount: a reversal carries the reversed document's amount",
-        "RV-currency": "currency: a reversal carries the reversed document's currency",
+        "RV-amount": "amount: a reversal carries the amount of the document it reverses",
+        "RV-currency": "currency: a reversal carries the currency of the document it reverses",
         "RV-account": "gl_account: a reversal posts to a GL account that gl_account_map maps to reversed",
         "RV-of-reversal": "reverses_document_id: reverses a reversal: post a new entry instead",
     }

@@ -128,9 +128,9 @@ reversible_documents as (
     ("coalesce(" ~ normalized('gl_account_map.canonical_status') ~ ", '') <> 'reversed'", 'gl_account',
         'a reversal posts to a GL account that gl_account_map maps to reversed'),
     ('validated.currency <> reversed.currency', 'currency',
-        "a reversal carries the reversed document's currency"),
+        'a reversal carries the currency of the document it reverses'),
     ('validated.amount_minor <> reversed.amount_minor', 'amount',
-        "a reversal carries the reversed document's amount"),
+        'a reversal carries the amount of the document it reverses'),
 ] %}
 
 reversals_checked as (
@@ -147,7 +147,7 @@ reversals_checked as (
         case
             when validated.rejection_reason is not null or validated.reverses_document_id is null then null
             {%- for condition, column, reason in reversal_checks %}
-            when {{ condition }} then '{{ reason | replace("'", "''") }}'
+            when {{ condition }} then '{{ reason }}'
             {%- endfor %}
         end as reversal_reason,
         min(validated.posted_at) over (partition by validated.erp_document_id) as first_posted_at
