@@ -118,8 +118,10 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     )
     writeback.add_argument("--batch", type=Path, required=True,
                            help="folder with processor_refunds (.csv/.parquet) and optionally storefront_refunds")
-    writeback.add_argument("--candidate", type=Path, required=True,
-                           help="the ERP records the changed integration produced (erp_refund_postings format)")
+    writeback.add_argument("--candidate", type=Path, required=True, nargs="+",
+                           help="the ERP records the changed integration produced (erp_refund_postings format); "
+                                "several files are read as deliveries in that order (the ERP's export, then "
+                                "a checkpoint's corrections.csv)")
     writeback.add_argument("--as-of", default=None, help="clock for the build, ISO 8601 UTC (default now)")
     writeback.add_argument("--business-timezone", default="UTC", help="timezone of accounting periods")
     writeback.add_argument("--out", type=Path, default=None,
@@ -173,8 +175,10 @@ def validate_writeback(args: argparse.Namespace) -> int:
     import duckdb
 
     processor = find_input(args.batch, "processor_refunds")
-    if processor is None or not args.candidate.exists():
-        print(f"need {args.batch}/processor_refunds.csv|.parquet and the candidate file {args.candidate}")
+    candidates = [Path(path) for path in (args.candidate if isinstance(args.candidate, list) else [args.candidate])]
+    if processor is None or not all(path.exists() for path in candidates):
+        print(f"need {args.batch}/processor_refunds.csv|.parquet and the candidate files "
+              f"{', '.join(map(str, candidates))}")
         return 3
     out = args.out or PROJECT_DIR / "reports" / f"writeback_{now_utc().replace(':', '')}" / "differences.csv"
     with tempfile.TemporaryDirectory(prefix="writeback_") as tmp:
@@ -187,8 +191,14 @@ def validate_writeback(args: argparse.Namespace) -> int:
             shutil.copy(storefront, data / storefront.name)
         else:
             (data / "storefront_refunds.csv").write_text(STOREFRONT_HEADER, encoding="utf-8")
-        suffix = ".parquet" if args.candidate.suffix == ".parquet" else ".csv"
-        shutil.copy(args.candidate, data / f"erp_refund_postings{suffix}")
+        if len(candidates) == 1:
+            suffix = ".parquet" if candidates[0].suffix == ".parquet" else ".csv"
+            shutil.copy(candidates[0], data / f"erp_refund_postings{suffix}")
+        else:
+            (data / "erp_refund_postings").mkdir()
+            for number, path in enumerate(candidates, start=1):
+                suffix = ".parquet" if path.suffix == ".parquet" else ".csv"
+                shutil.copy(path, data / "erp_refund_postings" / f"candidate_{number:03d}{suffix}")
         dbt_vars = {"as_of": args.as_of or now_utc(), "business_timezone": args.business_timezone}
         print(f"Building the expected postings for the batch in {args.batch} (a throw-away database)...", flush=True)
         if not dbt_build_models(PROJECT_DIR, work, data, dbt_vars,

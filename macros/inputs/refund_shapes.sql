@@ -29,7 +29,7 @@
             'status', 'reason', 'created_at', 'event_at'],
         'erp_refund_postings': [
             'erp_document_id', 'processor_refund_id', 'order_id', 'gl_account', 'amount', 'amount_unit', 'currency',
-            'reason_code', 'refund_type', 'posted_at', 'received_at', 'posting_period',
+            'reason_code', 'refund_type', 'posted_at', 'received_at', 'posting_period', 'reverses_document_id',
             'base_amount', 'base_currency', 'amount_check'],
         'erp_accounting_periods': ['accounting_period', 'period_name', 'is_closed', 'is_locked', 'closed_at'],
     } -%}

@@ -5,6 +5,11 @@
       primary   - the earliest booking that links to a processor refund
       duplicate - every later booking with the same processor refund id
       reversal  - a posting to a `reversed` account (nets a booking out)
+      reversing - a posting that names the document it reverses
+                  (reverses_document_id, checked in staging) and
+      reversed  - the document it reverses: the pair nets out and takes no
+                  part in the reconciliation (neither primary, duplicate,
+                  orphan nor reversal)
       orphan    - links to no processor refund (no id, or one the processor
                   does not know) -#}
 
@@ -62,20 +67,32 @@ documents as (
 
 ),
 
+netted as (
+
+    select
+        documents.*,
+        documents.reverses_document_id is not null as is_reversing,
+        reversing.erp_document_id is not null as is_reversed
+    from documents
+    left join documents as reversing
+        on documents.erp_document_id = reversing.reverses_document_id
+
+),
+
 booking_ranked as (
 
     select
         *,
         case
-            when is_linked and coalesce(gl_status, '') <> 'reversed'
+            when is_linked and coalesce(gl_status, '') <> 'reversed' and not is_reversing and not is_reversed
                 then row_number() over (
                     partition by
                         processor_refund_id,
-                        is_linked and coalesce(gl_status, '') <> 'reversed'
+                        is_linked and coalesce(gl_status, '') <> 'reversed' and not is_reversing and not is_reversed
                     order by posted_at, received_at, erp_document_id
                 )
         end as booking_rank
-    from documents
+    from netted
 
 ),
 
@@ -85,6 +102,7 @@ final as (
         erp_document_id,
         processor_refund_id,
         order_id,
+        reverses_document_id,
         gl_account,
         gl_status,
         gl_refund_scope,
@@ -104,6 +122,8 @@ final as (
         posted_at,
         first_received_at as received_at,
         case
+            when is_reversing then 'reversing'
+            when is_reversed then 'reversed'
             when not is_linked then 'orphan'
             when gl_status = 'reversed' then 'reversal'
             when booking_rank = 1 then 'primary'

@@ -98,6 +98,8 @@ system_amounts as (
         on
             refund_dated.key_system = case when postings.is_linked then 'processor' else 'erp' end
             and refund_dated.refund_key = case when postings.is_linked then postings.processor_refund_id else postings.erp_document_id end
+    -- A document and the posting that reverses it net out (zero together).
+    where postings.posting_role not in ('reversing', 'reversed')
 
 )
 

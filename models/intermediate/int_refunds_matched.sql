@@ -73,6 +73,8 @@ erp_by_refund as (
         sum(case when posting_role = 'reversal' then 1 else 0 end) as erp_reversal_count,
         sum(case when posting_role = 'reversal' then -amount_minor else amount_minor end) as erp_net_amount_minor
     from erp_keyed
+    -- A document and the posting that reverses it net out: neither counts.
+    where posting_role not in ('reversing', 'reversed')
     group by key_system, refund_key
 
 ),

@@ -540,7 +540,8 @@ def checkpoint_steps(settings: Settings) -> int:
     summary["deliveries"] = [{"channel": "terminal", "delivered": True}, deliver(settings, url, text, summary)]
     try:
         written = write_report_folder(settings.reports_dir, folder, summary, variances, VARIANCE_COLUMNS, details)
-        print(f"  reports: {written}/report.html, audit.html, variances.csv, rejected_rows.csv, summary.json")
+        print(f"  reports: {written}/report.html, audit.html, variances.csv, rejected_rows.csv, corrections.csv, "
+              "summary.json")
     except Exception as error:  # noqa: BLE001
         if settings.debug:
             traceback.print_exc()

@@ -155,6 +155,16 @@ def attach_trend_money(database: Path, trend: list[dict[str, Any]], as_of: Any) 
             row["at_stake"] = totals.get(row["as_of"], [] if not row.get("open_variance_count") else None)
 
 
+def read_corrections(database: Path) -> list[dict[str, Any]]:
+    """fct_proposed_erp_corrections (empty where the build has no such mart),
+    each refund's reversals before its (re)post."""
+    if not columns_of(database, "fct_proposed_erp_corrections"):
+        return []
+    return read(database, """
+        select * from fct_proposed_erp_corrections
+        order by variance_id, reverses_document_id is null, reverses_document_id, erp_document_id""")
+
+
 def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path) -> tuple[dict, list[dict], dict]:
     """(summary, open variances, report details) of the checkpoint just built."""
     runs = read(database, "select * from fct_checkpoint_runs where checkpoint_id = ?", [checkpoint_id])
@@ -240,5 +250,5 @@ def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path) -> tuple
         summary["variances_by_type"][key] = summary["variances_by_type"].get(key, 0) + 1
     summary.update(money_summary(variances))
     details = {"trend": trend, "new_variances": new, "resolved_variances": resolved, "rejected_rows": rejected_rows,
-               "audit": audit}
+               "audit": audit, "corrections": read_corrections(database)}
     return summary, variances, details

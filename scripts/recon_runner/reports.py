@@ -1,6 +1,6 @@
 """The checkpoint's report folder: report.html and audit.html (jinja2
-templates in templates/, autoescaped), summary.json, variances.csv and
-rejected_rows.csv.
+templates in templates/, autoescaped), summary.json, variances.csv,
+rejected_rows.csv and corrections.csv.
 
 The HTML pages are self-contained (inline CSS, SVG and script; no network):
 a controller can forward the folder as it is. Money is shown per currency
@@ -36,6 +36,13 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MONEY_COLUMNS = ("storefront_amount", "processor_amount", "erp_amount", "amount_delta", "amount_at_stake", "amount")
 REJECTED_CSV_COLUMNS = ["input_name", "source_shape", "source_file", "source_row_number", "record_id", "order_id",
                         "rejected_column", "rejection_reason", "amount_text", "currency"]
+
+# corrections.csv: the erp_refund_postings input columns in contract order
+# (docs/spec/contracts.md 1), then what the correction is.
+CORRECTION_INPUT_COLUMNS = ["erp_document_id", "processor_refund_id", "order_id", "gl_account", "amount", "currency",
+                            "reason_code", "refund_type", "posted_at", "received_at", "posting_period",
+                            "reverses_document_id"]
+CORRECTIONS_CSV_COLUMNS = CORRECTION_INPUT_COLUMNS + ["correction_id", "variance_id", "action", "explanation"]
 
 
 def spreadsheet_safe(value: Any) -> Any:
@@ -75,6 +82,39 @@ def write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> Non
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows({key: csv_cell(at_exponent(row, key)) for key in columns} for row in rows)
+
+
+def correction_cell(value: Any) -> str:
+    """A corrections.csv cell as the input contract reads it: timestamps ISO
+    8601 UTC with Z, amounts as the mart's exact text."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%S") + (f".{value.microsecond:06d}" if value.microsecond else "") + "Z"
+    return str(value)
+
+
+def is_formula_risk(row: dict[str, Any]) -> bool:
+    """A cell a spreadsheet would run as a formula (starts with = + - @, tab or CR)."""
+    return any(correction_cell(row.get(key)).startswith(FORMULA_STARTS) for key in CORRECTIONS_CSV_COLUMNS)
+
+
+def correction_groups(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(written, held back): every entry of a variance whose cells include a
+    formula risk is held back, so the file never holds one and never half a
+    fix (a reversal without its repost). Unlike the report's other CSVs, a
+    cell is not prefixed with a quote: the file is loaded into an ERP, where
+    a changed id would book another document."""
+    risky = {row.get("variance_id") for row in rows if is_formula_risk(row)}
+    return ([row for row in rows if row.get("variance_id") not in risky],
+            [row for row in rows if row.get("variance_id") in risky])
+
+
+def write_corrections_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CORRECTIONS_CSV_COLUMNS)
+        writer.writerows([correction_cell(row.get(key)) for key in CORRECTIONS_CSV_COLUMNS] for row in rows)
 
 
 def json_value(value: Any) -> Any:
@@ -390,6 +430,7 @@ def build_context(summary: dict[str, Any], variances: list[dict[str, Any]],
             "currency": sorted({row.get("currency") or "" for row in table}),
             "bucket": [b for b in AGE_BUCKETS if b in {row.get("age_bucket") for row in table}],
         },
+        "corrections": correction_summary(details.get("corrections") or []),
         "audit": [{"refund_key": key, "anchor": anchor(key),
                    "variances": [row for row in table if (row.get("refund_key") or row.get("refund_id")) == key],
                    "records": [{**record, "amount_shown": shown(record.get("amount"), record.get("currency"),
@@ -397,6 +438,15 @@ def build_context(summary: dict[str, Any], variances: list[dict[str, Any]],
                                 if record.get("amount") is not None else ""} for record in audit.get(key, [])]}
                   for key in sorted({str(row.get("refund_key") or row.get("refund_id")) for row in table})],
     }
+
+
+def correction_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    written, held = correction_groups(rows)
+    actions: dict[str, int] = {}
+    for row in written:
+        actions[row["action"]] = actions.get(row["action"], 0) + 1
+    return {"count": len(written), "actions": sorted(actions.items()),
+            "held_back": sorted({str(row.get("correction_id")) for row in held})}
 
 
 def environment() -> Any:
@@ -429,8 +479,8 @@ def render(summary: dict[str, Any], variances: list[dict[str, Any]],
 
 def write_report_folder(reports_dir: Path, name: str, summary: dict[str, Any], variances: list[dict[str, Any]],
                         columns: list[str], details: dict[str, Any] | None = None) -> Path:
-    """report.html, audit.html, summary.json, variances.csv and
-    rejected_rows.csv in reports_dir/name, all or nothing: written to a hidden
+    """report.html, audit.html, summary.json, variances.csv,
+    rejected_rows.csv and (unless failed) corrections.csv in reports_dir/name, all or nothing: written to a hidden
     folder beside it, then renamed into place (a folder already there is moved
     aside first and removed after)."""
     final = reports_dir / name
@@ -440,6 +490,9 @@ def write_report_folder(reports_dir: Path, name: str, summary: dict[str, Any], v
     try:
         write_csv(staging / "variances.csv", variances, columns)
         write_csv(staging / "rejected_rows.csv", (details or {}).get("rejected_rows") or [], REJECTED_CSV_COLUMNS)
+        if summary.get("outcome") != "failed":  # a failed checkpoint proposes nothing
+            write_corrections_csv(staging / "corrections.csv",
+                                  correction_groups((details or {}).get("corrections") or [])[0])
         write_json(staging / "summary.json", summary)
         report, audit = render(summary, variances, details)
         (staging / "report.html").write_text(report, encoding="utf-8")

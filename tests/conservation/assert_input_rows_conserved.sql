@@ -38,7 +38,8 @@ reconciled_rows as (
     select
         'erp_refund_postings' as input_name,
         sum(source_row_count) as row_count,
-        count(*) as record_count
+        -- A document and the posting that reverses it net out before the match.
+        sum(case when posting_role in ('reversing', 'reversed') then 0 else 1 end) as record_count
     from {{ ref('int_erp_postings_deduplicated') }}
 
 ),

@@ -84,7 +84,7 @@ reconciled_money as (
     select
         'erp' as system_name,
         currency,
-        sum(case when posting_role = 'reversal' then -amount_minor else amount_minor end) as reconciled_minor
+        sum(case when posting_role in ('reversal', 'reversing') then -amount_minor else amount_minor end) as reconciled_minor
     from {{ ref('int_erp_postings_deduplicated') }}
     group by currency
 

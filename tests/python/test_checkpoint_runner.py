@@ -281,7 +281,7 @@ def test_rerun_of_the_same_checkpoint_changes_nothing(days: dict) -> None:
 def test_report_files_are_written(days: dict) -> None:
     folder = days["work"] / "reports" / "cp_20260305T060000Z"
     assert sorted(path.name for path in folder.iterdir()) == [
-        "audit.html", "rejected_rows.csv", "report.html", "summary.json", "variances.csv"]
+        "audit.html", "corrections.csv", "rejected_rows.csv", "report.html", "summary.json", "variances.csv"]
     page = (folder / "report.html").read_text()
     for needle in ("CLEAN: every source delivered and zero variances are open", "Refunds the ledger must book",
                    "Amounts at stake per currency", "Age by refund date", "Open variances over checkpoints",

@@ -270,7 +270,7 @@ def test_files_beside_the_pages_keep_money_exact_and_numbers_numbers(tmp_path: P
     folder = write_report_folder(tmp_path, "cp", given.summary(**money_summary(variances)), variances,
                                  VARIANCE_COLUMNS, given.details())
     assert sorted(path.name for path in folder.iterdir()) == [
-        "audit.html", "rejected_rows.csv", "report.html", "summary.json", "variances.csv"]
+        "audit.html", "corrections.csv", "rejected_rows.csv", "report.html", "summary.json", "variances.csv"]
     raw = (folder / "variances.csv").read_text(encoding="utf-8")
     with open(folder / "variances.csv", newline="", encoding="utf-8") as handle:
         rows = {row["variance_id"]: row for row in csv.DictReader(handle)}

@@ -11,7 +11,7 @@ source as (
             source('erp', 'erp_refund_postings'),
             'erp_refund_postings',
             required=['erp_document_id', 'gl_account', 'amount', 'currency', 'posted_at'],
-            optional=['processor_refund_id', 'order_id', 'reason_code', 'refund_type', 'received_at', 'posting_period'],
+            optional=['processor_refund_id', 'order_id', 'reason_code', 'refund_type', 'received_at', 'posting_period', 'reverses_document_id'],
         ) }}
     from {{ source('erp', 'erp_refund_postings') }}
 

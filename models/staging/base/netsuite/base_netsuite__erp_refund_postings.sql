@@ -32,7 +32,9 @@
     Fivetran's transaction table; externalid, otherrefnum or a custbody_
     pass-through field where you keep it); the reason code and order
     reference come from the fields named by netsuite_reason_code_field and
-    netsuite_order_id_field when set. NetSuite's createddate is when the
+    netsuite_order_id_field when set. A refund transaction with isreversal
+    set that another refund transaction names in its `reversal` field
+    reverses that one (reverses_document_id). NetSuite's createddate is when the
     integration delivered the refund, so it is both posted_at and
     received_at. Fivetran writes timestamps with a one-digit hour
     (`2025-07-03 0:00:00`): they are read as such. -#}
@@ -58,7 +60,7 @@ transactions as (
             source('netsuite', 'transaction'),
             'netsuite/transaction',
             required=['id', 'type', 'createddate', refund_id_field],
-            optional=['postingperiod', 'currency', 'status', reason_field]
+            optional=['postingperiod', 'currency', 'status', 'isreversal', 'reversal', reason_field]
                 + ([order_field] if order_field else []),
         ) }}
     from {{ connector_current_rows(source('netsuite', 'transaction'), key=['id']) }}
@@ -262,6 +264,23 @@ refund_transactions as (
 
 ),
 
+reversal_links as (
+
+    -- NetSuite's reversal link: the reversed transaction names its reversing
+    -- transaction in `reversal`, and that one has isreversal set. Between two
+    -- refund transactions, the reversing one gets the other's id as
+    -- reverses_document_id.
+    select
+        trim(reversing.id) as reversing_id,
+        min(trim(reversed.id)) as reversed_id
+    from refund_transactions as reversing
+    inner join refund_transactions as reversed
+        on trim(reversing.id) = trim(reversed.reversal)
+    where coalesce({{ is_true_text('reversing.isreversal') }}, false)
+    group by trim(reversing.id)
+
+),
+
 live_lines as (
 
     select lines.*
@@ -397,6 +416,7 @@ final as (
         {{ netsuite_timestamp_text('converted.createddate') }} as posted_at,
         {{ netsuite_timestamp_text('converted.createddate') }} as received_at,
         coalesce(periods.accounting_period, converted.postingperiod) as posting_period,
+        reversal_links.reversed_id as reverses_document_id,
         converted.base_amount,
         converted.base_currency,
         case
@@ -407,6 +427,8 @@ final as (
     from converted
     left join periods
         on trim(converted.postingperiod) = periods.period_id
+    left join reversal_links
+        on trim(converted.id) = reversal_links.reversing_id
 
 )
 
