@@ -254,6 +254,9 @@ def oracle(frame: pd.DataFrame, measure: str):
         return sum((value for value in map(money, frame["amount"]) if value is not None), Decimal(0))
     if measure == "checkpoint_record_count":
         return int(sum(value for value in frame["record_count"] if value is not None and not pd.isna(value)))
+    if measure == "checkpoint_total_unvalued_variances":   # a row from before the column: all unknown
+        return int(sum(count if pd.isna(unvalued) else unvalued
+                       for count, unvalued in zip(frame["record_count"], frame["unvalued_variance_count"])))
     columns = {"checkpoint_open_variances": "open_variance_count", "checkpoint_new_variances": "new_variance_count",
                "checkpoint_resolved_variances": "resolved_variance_count", "checkpoint_rows_rejected": "rows_rejected"}
     if measure in columns:
