@@ -42,14 +42,17 @@
     {%- if not execute or not flag_var('read_inputs_from_files', true) -%}
         {{ return('select 1 as refund_inputs_are_tables') }}
     {%- endif -%}
-    {#- dbt-duckdb names the catalog after the file (main.duckdb: main);
-        DuckDB 2.0 opens main.duckdb as catalog main_db, and every relation
-        dbt names would land in a schema no other reader finds. -#}
+    {#- dbt names every relation with target.database, the catalog name
+        dbt-duckdb derives from the file's name. DuckDB gives a file named
+        main, temp or system another one (main.duckdb: main_db); profiles.yml
+        attaches such a file under that name. A profile that opens a file
+        under a name DuckDB does not use would put every relation where no
+        other reader finds it: refused. -#}
     {%- if run_query('select count(*) from duckdb_databases() where database_name = '
                      ~ sql_string_literal(target.database)).columns[0].values()[0] == 0 -%}
         {{ refund_recon_fail("the database file " ~ target.path ~ " opens as catalog '"
             ~ run_query('select current_database()').columns[0].values()[0] ~ "', not '" ~ target.database
-            ~ "' as dbt-duckdb names it (DuckDB renames a file called main): give the database file another name") }}
+            ~ "' as the profile names it (database: " ~ target.database ~ "): attach it under the name DuckDB gives it, as profiles.yml does for main.duckdb") }}
     {%- endif -%}
     {%- set statements = [] -%}
     {%- set recorded = [] -%}

@@ -321,7 +321,13 @@ measured as (
         case
             when detected.variance_type = 'duplicate_erp_posting' then compared.erp_minor_units
             else coalesce(compared.processor_minor_units, compared.storefront_minor_units, compared.erp_minor_units)
-        end as minor_units
+        end as minor_units,
+        -- the refund's amount in the variance's currency (the system `currency` is from)
+        case
+            when compared.processor_currency is not null then compared.processor_amount_minor
+            when compared.storefront_currency is not null then compared.storefront_amount_minor
+            else compared.erp_amount_minor
+        end as refund_amount_minor
     from detected
     inner join compared
         on
@@ -332,7 +338,28 @@ measured as (
 
 final as (
 
-    select * from measured
+    select
+        key_system,
+        refund_key,
+        variance_type,
+        discrepancy_system,
+        order_id,
+        erp_state,
+        erp_scope,
+        refund_scope,
+        required_gl_reason_code,
+        refund_period,
+        as_of,
+        variance_id,
+        amount_delta_minor,
+        currency,
+        minor_units,
+        -- What the variance puts at stake, computed here once: the variance
+        -- mart, the checkpoint history and (through it) the checkpoint totals
+        -- and the trend read this column (macros/money/amount_at_stake.sql).
+        {{ amount_at_stake_minor('variance_type', 'amount_delta_minor', 'refund_amount_minor') }}
+            as amount_at_stake_minor
+    from measured
 
 )
 

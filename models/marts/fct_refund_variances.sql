@@ -1,6 +1,7 @@
 {#- The variance report: one row per open variance, with the amounts each
     system holds, the delta, and one sentence a finance person can act on.
-    first_detected_at comes from the checkpoint history (fct_variance_history). -#}
+    first_detected_at comes from the checkpoint history (fct_variance_history);
+    amount_at_stake from int_refund_variances_detected, as the history records it. -#}
 
 with
 
@@ -36,6 +37,7 @@ joined as (
         variances.required_gl_reason_code,
         variances.refund_period,
         variances.amount_delta_minor,
+        variances.amount_at_stake_minor,
         variances.currency,
         variances.minor_units,
         variances.as_of,
@@ -65,12 +67,6 @@ measured as (
             when 'processor' then processor_currency
             else erp_currency
         end as disputed_currency,
-        -- the refund's amount in the variance's currency (the system `currency` is from)
-        case
-            when processor_currency is not null then processor_amount_minor
-            when storefront_currency is not null then storefront_amount_minor
-            else erp_amount_minor
-        end as refund_amount_minor,
         case discrepancy_system
             when 'storefront' then 'The storefront'
             when 'processor' then 'The processor'
@@ -188,8 +184,6 @@ aged as (
 
     select
         *,
-        {{ amount_at_stake_minor('variance_type', 'amount_delta_minor', 'refund_amount_minor') }}
-            as amount_at_stake_minor,
         cast({{ dbt.datediff('refund_date', 'as_of_date', 'day') }} as integer) as age_days
     from described
 

@@ -135,24 +135,35 @@ def money_summary(variances: list[dict[str, Any]]) -> dict[str, Any]:
 
 def attach_trend_money(database: Path, trend: list[dict[str, Any]], as_of: Any) -> None:
     """Each completed checkpoint's money at stake per currency, from the mart
-    (fct_checkpoint_totals, measure open_variances): trend row `at_stake` =
+    (fct_checkpoint_totals, measure open_variances: the sum of the amount at
+    stake fct_variance_history records): trend row `at_stake` =
     [{currency, minor_units, amount, count}]; [] when nothing was open, None
-    when the checkpoint has open variances but no totals (recorded before the
-    table existed)."""
-    if not columns_of(database, "fct_checkpoint_totals"):
+    when it is not known: the checkpoint has open variances but no totals
+    (recorded before the table existed), or a variance whose amount at stake
+    was never recorded (unvalued_variance_count > 0, or null: totals written
+    before the history held the amount at stake, when `amount` was the sum of
+    |amount_delta|)."""
+    columns = columns_of(database, "fct_checkpoint_totals")
+    if not columns:
         return
+    unvalued = ("coalesce(unvalued_variance_count, record_count)" if "unvalued_variance_count" in columns
+                else "record_count")
     totals: dict[Any, list[dict[str, Any]]] = {}
-    for row in read(database, """
+    unknown: set[Any] = set()
+    for row in read(database, f"""
             select as_of, currency, max(minor_units) as minor_units, sum(record_count) as count,
-                sum(amount) as amount
+                sum(amount) as amount, sum({unvalued}) as unvalued
             from fct_checkpoint_totals where measure = 'open_variances' and as_of <= ?
             group by as_of, currency order by as_of, currency""", [as_of]):
+        if row.pop("unvalued"):
+            unknown.add(row["as_of"])
         row["minor_units"] = money_.with_units(row)
         row["amount"] = money_.quantize(row["amount"] or 0, row["minor_units"])
         totals.setdefault(row.pop("as_of"), []).append(row)
     for row in trend:
         if row["kind"] == "checkpoint":
-            row["at_stake"] = totals.get(row["as_of"], [] if not row.get("open_variance_count") else None)
+            row["at_stake"] = None if row["as_of"] in unknown else totals.get(
+                row["as_of"], [] if not row.get("open_variance_count") else None)
 
 
 def read_corrections(database: Path) -> list[dict[str, Any]]:

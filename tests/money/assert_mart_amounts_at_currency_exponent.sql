@@ -13,6 +13,7 @@
     ('fct_refund_audit_trail', 'audit_record_id', 'amount', 'minor_units'),
     ('fct_checkpoint_totals', 'checkpoint_id', 'amount', 'minor_units'),
     ('fct_variance_history', 'variance_id', 'amount_delta', 'minor_units'),
+    ('fct_variance_history', 'variance_id', 'amount_at_stake', 'minor_units'),
     ('fct_expected_erp_postings', 'processor_refund_id', 'amount', 'currencies.minor_units'),
     ('fct_rejected_rows', 'rejected_row_id', 'amount', 'currencies.minor_units'),
 ] -%}

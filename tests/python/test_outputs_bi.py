@@ -5,9 +5,12 @@
    later it errors (prod target), and a data folder with no as_of is
    measured at the wall clock, as dbt does.
 7. A database file named like a source schema or a source (`stripe.duckdb`,
-   `erp.duckdb`, `main.duckdb`, `refund_inputs.duckdb`) builds and reports
-   exactly the labelled variances: the project's relations are
-   catalog-qualified. The last one goes through the checkpoint runner.
+   `erp.duckdb`, `refund_inputs.duckdb`), or with a name DuckDB reserves
+   (`main.duckdb`, `temp.duckdb`: catalogs main_db, temp_db), builds and
+   reports exactly the labelled variances: the project's relations are
+   catalog-qualified, and profiles.yml attaches a reserved name under the
+   catalog DuckDB gives it. refund_inputs and main go through the checkpoint
+   runner (main twice: a second, later checkpoint reads its history).
 8. The BI publication of that run opens in DuckDB 1.4 (the release Evidence
    embeds), read-only, through docs/bi.md's recipes (Python, and Evidence's
    relative `filename` resolved from its source folder), and current.txt
@@ -28,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
@@ -44,12 +47,18 @@ BI_DOC = PROJECT_DIR / "docs" / "bi.md"
 OLD_DUCKDB = "1.4"
 
 # Database file names that are also a source schema (stripe, refund_inputs)
-# or a source (erp): dbt builds the first two, the runner the last. main is
-# the profile's schema and a name DuckDB 2.0 renames (main.duckdb opens as
-# catalog main_db while dbt-duckdb calls it main): refused, saying so.
-DBT_NAMES = ["stripe", "erp"]
+# or a source (erp), or a name DuckDB 2.0 reserves and renames (main.duckdb
+# opens as catalog main_db; temp and system alike): dbt builds the first
+# three, the runner the last two (main: two checkpoints).
+DBT_NAMES = ["stripe", "erp", "temp"]
 RUNNER_NAME = "refund_inputs"
-REFUSED_NAME = "main"
+RESERVED_NAME = "main"
+RUNNER_NAMES = [RUNNER_NAME, RESERVED_NAME]
+
+
+def catalog_of(name: str) -> str:
+    """The catalog DuckDB opens <name>.duckdb as."""
+    return f"{name}_db" if name.lower() in ("main", "temp", "system") else name
 
 
 # -- 5. source freshness ------------------------------------------------------
@@ -144,7 +153,7 @@ def named_builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
     settings = generate(data, "--refunds", "80", "--seed", "27", "--fault-rate", "0.4", "--processor-shapes",
                         "stripe")
     builds: dict = {}
-    for name in [*DBT_NAMES, REFUSED_NAME]:
+    for name in DBT_NAMES:
         folder = work / name
         folder.mkdir()
         database = folder / f"{name}.duckdb"
@@ -153,24 +162,33 @@ def named_builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
                          artifacts=folder, capture=True)
         builds[name] = Build(data, database, result.returncode, result.stdout + result.stderr, settings)
     # The same through the checkpoint runner (it builds a copy, reads the marts
-    # and its input-file list, publishes for BI).
-    folder = work / RUNNER_NAME
+    # and its input-file list, publishes for BI); main.duckdb a day later
+    # again: nothing new was delivered, so a stale checkpoint that carries the
+    # history forward.
     env = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
            "HOME": str(work)}
-    run = subprocess.run(
-        [sys.executable, str(RUNNER), "run", "--data-dir", str(data), "--as-of", settings["as_of"],
-         "--database", str(folder / f"{RUNNER_NAME}.duckdb"), "--reports-dir", str(folder / "reports"),
-         "--bi-dir", str(folder / "bi"), "--processor-shapes", "stripe"],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
-    builds[RUNNER_NAME] = Build(data, folder / f"{RUNNER_NAME}.duckdb", run.returncode, run.stdout + run.stderr,
-                                settings)
+    later = (utc(settings["as_of"]) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for name in RUNNER_NAMES:
+        folder = work / name
+        output = ""
+        for as_of in [settings["as_of"], later] if name == RESERVED_NAME else [settings["as_of"]]:
+            run = subprocess.run(
+                [sys.executable, str(RUNNER), "run", "--data-dir", str(data), "--as-of", as_of,
+                 "--database", str(folder / f"{name}.duckdb"), "--reports-dir", str(folder / "reports"),
+                 "--bi-dir", str(folder / "bi"), "--processor-shapes", "stripe"],
+                cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
+            output += f"== {as_of}: exit {run.returncode}\n" + run.stdout + run.stderr
+            if as_of == settings["as_of"]:
+                first = run.returncode
+        builds[name] = Build(data, folder / f"{name}.duckdb", first, output,
+                             {**settings, "last_returncode": run.returncode})
     return builds
 
 
-@pytest.mark.parametrize("name", [*DBT_NAMES, RUNNER_NAME])
-def test_a_database_file_named_like_a_source_builds(name: str, named_builds: dict) -> None:
+@pytest.mark.parametrize("name", [*DBT_NAMES, *RUNNER_NAMES])
+def test_a_database_file_named_like_a_source_or_reserved_builds(name: str, named_builds: dict) -> None:
     build: Build = named_builds[name]
-    if name == RUNNER_NAME:
+    if name in RUNNER_NAMES:
         assert build.returncode in (0, 1), build.output[-4000:]      # clean or variances_found
     else:
         assert build.returncode == 0, build.output[-4000:]
@@ -178,24 +196,32 @@ def test_a_database_file_named_like_a_source_builds(name: str, named_builds: dic
     got, want = variance_rows(build), labelled_rows(build)
     assert want and got == want
     with duckdb.connect(str(build.database), read_only=True) as con:
-        assert con.execute("select current_database()").fetchone()[0] == name
+        assert con.execute("select current_database()").fetchone()[0] == catalog_of(name)
         views = {(schema, table) for schema, table in con.execute(
             "select schema_name, view_name from duckdb_views() where database_name = current_database() "
             "and not internal").fetchall()}
         assert {("stripe", "refund"), ("refund_inputs", "storefront_refunds"),
                 ("refund_inputs", "erp_refund_postings")} <= views
-        files = con.execute(f'select count(*) from "{name}".refund_inputs.refund_input_files '
+        files = con.execute(f'select count(*) from "{catalog_of(name)}".refund_inputs.refund_input_files '
                             "where status = 'read'").fetchone()[0]
         assert files == 3
 
 
-def test_a_database_file_duckdb_renames_is_refused_saying_what_to_do(named_builds: dict) -> None:
-    build: Build = named_builds[REFUSED_NAME]
-    assert build.returncode != 0
-    assert f"the database file {build.database} opens as catalog 'main_db', not 'main'" in build.output
-    assert "give the database file another name" in build.output
-    with duckdb.connect(str(build.database), read_only=True) as con:    # nothing built under a name no one finds
-        assert con.execute("select count(*) from duckdb_tables()").fetchone()[0] == 0
+def test_a_database_file_duckdb_reserves_keeps_its_history_across_checkpoints(named_builds: dict) -> None:
+    """main.duckdb through the runner twice: the second, later checkpoint (stale: nothing new was
+    delivered) read the first one's history from the same catalog and carried it forward."""
+    build: Build = named_builds[RESERVED_NAME]
+    assert build.returncode == 1 and build.settings["last_returncode"] == 2, build.output[-4000:]
+    with duckdb.connect(str(build.database), read_only=True) as con:
+        runs = con.execute("select outcome from fct_checkpoint_runs order by as_of").fetchall()
+        assert runs == [("variances_found",), ("stale_sources",)]
+        open_per_checkpoint = con.execute("""
+            select count(*) filter (where state = 'open'), count(*) filter (where state = 'resolved')
+            from fct_variance_history group by checkpoint_as_of order by checkpoint_as_of""").fetchall()
+        variances = con.execute("select count(*) from fct_refund_variances").fetchone()[0]
+        assert open_per_checkpoint == [(variances, 0), (variances, 0)]
+        # Every relation in the one catalog the file opens as; none under a name no reader finds.
+        assert {row[0] for row in con.execute("select database_name from duckdb_tables()").fetchall()} == {"main_db"}
 
 
 def test_the_runner_lists_the_input_files_of_a_database_named_like_their_schema(named_builds: dict) -> None:

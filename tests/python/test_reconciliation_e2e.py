@@ -414,12 +414,14 @@ def test_checkpoint_totals_equal_the_marts(sample_build: Build) -> None:
         assert measure(name) == want, name
     assert any(currency == "JPY" for _, currency in measure("refund_total"))
 
-    variances = build.query("select discrepancy_system, currency, amount_delta from fct_refund_variances")
+    # Variance money: the mart's amount_at_stake (a status or currency mismatch is worth the
+    # refund's amount, not the 0 or null of its delta), every variance's known.
+    variances = build.query("select discrepancy_system, currency, amount_at_stake from fct_refund_variances")
     want = {}
     for (system, currency), group in variances.groupby(["discrepancy_system", "currency"]):
-        deltas = [abs(Decimal(str(v))) for v in group["amount_delta"] if pd.notna(v)]
-        want[(system, currency)] = (len(group), sum(deltas) if deltas else None)
+        want[(system, currency)] = (len(group), sum(Decimal(str(v)) for v in group["amount_at_stake"]))
     assert measure("open_variances") == want
+    assert set(totals[totals["measure"].str.endswith("variances")]["unvalued_variance_count"]) == {0}
     assert measure("new_variances") == want  # one checkpoint: every variance is new
     assert measure("resolved_variances") == {}
 

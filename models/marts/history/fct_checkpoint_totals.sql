@@ -12,11 +12,18 @@
       succeeded_refund_total  the same for refunds whose canonical status is
                               succeeded (what the ledger must book)
       open_variances          variances open at the checkpoint, by the system
-                              at fault; amount = sum of |amount_delta| (money at
-                              stake; a currency mismatch has no delta)
+                              at fault; amount = the sum of their
+                              amount_at_stake as fct_variance_history records
+                              it (the variance mart's, per variance type)
       new_variances           the open variances first seen at this checkpoint
       resolved_variances      variances open at the previous checkpoint and
-                              gone at this one (their last delta)
+                              gone at this one (their last amount at stake)
+
+    A variance measure's amount is null when any variance it counts has no
+    amount at stake recorded (history written before it was; counted in
+    unvalued_variance_count), never a partial sum. Rows written before
+    unvalued_variance_count existed have it null: their variance amounts are
+    the older sum of |amount_delta|, not the amount at stake.
 
     A measure with nothing to count has no row. Incremental and never fully
     refreshed like fct_checkpoint_runs: a re-run of one as_of replaces its
@@ -98,7 +105,8 @@ input_measures as (
         currency,
         'records_read' as measure,
         count(*) as record_count,
-        sum({{ minor_to_major('amount_minor', 'minor_units') }}) as amount
+        sum({{ minor_to_major('amount_minor', 'minor_units') }}) as amount,
+        cast(null as {{ dbt.type_bigint() }}) as unvalued_variance_count
     from input_rows
     group by system_name, currency
     union all
@@ -107,7 +115,8 @@ input_measures as (
         currency,
         'records_rejected' as measure,
         count(*) as record_count,
-        sum({{ minor_to_major('amount_minor', 'minor_units') }}) as amount
+        sum({{ minor_to_major('amount_minor', 'minor_units') }}) as amount,
+        cast(null as {{ dbt.type_bigint() }}) as unvalued_variance_count
     from input_rows
     where not is_accepted
     group by system_name, currency
@@ -128,7 +137,8 @@ reconciliation_measures as (
         currency,
         '{{ measure }}' as measure,
         sum({{ count_column }}) as record_count,
-        sum({{ system_name }}_refund_total) as amount
+        sum({{ system_name }}_refund_total) as amount,
+        cast(null as {{ dbt.type_bigint() }}) as unvalued_variance_count
     from reconciliation
     where {{ condition }}
     group by currency
@@ -153,7 +163,11 @@ variance_measures as (
         currency,
         '{{ measure }}' as measure,
         count(*) as record_count,
-        sum(abs({{ minor_to_major('amount_delta_minor', 'minor_units') }})) as amount
+        case
+            when count(amount_at_stake_minor) = count(*)
+                then sum({{ minor_to_major('amount_at_stake_minor', 'minor_units') }})
+        end as amount,
+        count(*) - count(amount_at_stake_minor) as unvalued_variance_count
     from history
     where {{ condition }}
     group by discrepancy_system, currency
@@ -184,7 +198,8 @@ final as (
         cast(currencies.minor_units as integer) as minor_units,
         cast(measures.measure as {{ dbt.type_string() }}) as measure,
         cast(measures.record_count as {{ dbt.type_bigint() }}) as record_count,
-        cast(measures.amount as decimal(38, 4)) as amount
+        cast(measures.amount as decimal(38, 4)) as amount,
+        cast(measures.unvalued_variance_count as {{ dbt.type_bigint() }}) as unvalued_variance_count
     from measures
     left join currencies
         on measures.currency = currencies.currency

@@ -10,7 +10,14 @@
     refreshed: it is the record. amount_delta (major units, exact at the
     currency's exponent) sits beside the integer amount_delta_minor; a record
     created before it existed gains the column (on_schema_change
-    append_new_columns) with nulls in its older rows. -#}
+    append_new_columns) with nulls in its older rows.
+    amount_at_stake(_minor) is int_refund_variances_detected's, recorded at
+    every checkpoint (fct_checkpoint_totals and the report's trend read it
+    here). Rows recorded before it existed have it null; a row carried
+    forward or resolved from such a row takes it from amount_delta_minor
+    where the type's stake is the delta (amount_mismatch,
+    duplicate_erp_posting) and leaves it null where it is the refund's
+    amount, which the older row does not hold. -#}
 
 {{ config(pre_hook="{{ replace_current_checkpoint('checkpoint_as_of') }}", **checkpoint_history_config('checkpoint_as_of')) }}
 
@@ -35,6 +42,12 @@ staleness as (
 
 {% if is_incremental() %}
 
+{#- An older record has no amount_at_stake_minor yet: the column is added
+    (append_new_columns) only after this select has run. -#}
+{%- set recorded_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+{%- set recorded_stake = 'previously_open.amount_at_stake_minor' if 'amount_at_stake_minor' in recorded_columns
+    else 'cast(null as ' ~ dbt.type_bigint() ~ ')' -%}
+
 previous_checkpoint as (
 
     select max(checkpoint_as_of) as checkpoint_as_of
@@ -55,6 +68,8 @@ previously_open as (
 
 {% else %}
 
+{%- set recorded_stake = 'previously_open.amount_at_stake_minor' -%}
+
 previously_open as (
 
     select * from (
@@ -70,13 +85,19 @@ previously_open as (
             cast(null as {{ dbt.type_bigint() }}) as amount_delta_minor,
             cast(null as {{ dbt.type_string() }}) as currency,
             cast(null as integer) as minor_units,
-            cast(null as decimal(38, 4)) as amount_delta
+            cast(null as decimal(38, 4)) as amount_delta,
+            cast(null as {{ dbt.type_bigint() }}) as amount_at_stake_minor
     ) as no_history
     where false
 
 ),
 
 {% endif %}
+
+{#- A previous row's stake; from its delta where the type's stake is the delta
+    and the row was recorded before the stake was. -#}
+{%- set recorded_or_delta_stake = 'coalesce(' ~ recorded_stake ~ ', '
+    ~ amount_at_stake_minor('previously_open.variance_type', 'previously_open.amount_delta_minor', 'cast(null as ' ~ dbt.type_bigint() ~ ')') ~ ')' -%}
 
 open_now as (
 
@@ -92,7 +113,8 @@ open_now as (
         current_variances.amount_delta_minor,
         current_variances.currency,
         current_variances.minor_units,
-        {{ minor_to_major('current_variances.amount_delta_minor', 'current_variances.minor_units') }} as amount_delta
+        {{ minor_to_major('current_variances.amount_delta_minor', 'current_variances.minor_units') }} as amount_delta,
+        current_variances.amount_at_stake_minor
     from current_variances
     cross join staleness
     left join previously_open
@@ -116,7 +138,8 @@ carried_forward as (
         previously_open.amount_delta_minor,
         previously_open.currency,
         previously_open.minor_units,
-        {{ minor_to_major('previously_open.amount_delta_minor', 'previously_open.minor_units') }} as amount_delta
+        {{ minor_to_major('previously_open.amount_delta_minor', 'previously_open.minor_units') }} as amount_delta,
+        {{ recorded_or_delta_stake }} as amount_at_stake_minor
     from previously_open
     cross join staleness
     where staleness.stale_source_count > 0
@@ -138,7 +161,8 @@ resolved_now as (
         previously_open.currency,
         previously_open.minor_units,
         -- from the minor units: rows recorded before amount_delta existed have it null
-        {{ minor_to_major('previously_open.amount_delta_minor', 'previously_open.minor_units') }} as amount_delta
+        {{ minor_to_major('previously_open.amount_delta_minor', 'previously_open.minor_units') }} as amount_delta,
+        {{ recorded_or_delta_stake }} as amount_at_stake_minor
     from previously_open
     cross join staleness
     left join current_variances
@@ -149,13 +173,22 @@ resolved_now as (
 
 ),
 
-final as (
+recorded as (
 
     select * from open_now
     union all
     select * from carried_forward
     union all
     select * from resolved_now
+
+),
+
+final as (
+
+    select
+        *,
+        {{ minor_to_major('amount_at_stake_minor', 'minor_units') }} as amount_at_stake
+    from recorded
 
 )
 
