@@ -199,8 +199,8 @@ pairs as (
         coalesce(unlinked_keyed.order_id = lacking_keyed.order_id, false) as is_same_order,
         unlinked_keyed.order_id,
         unlinked_keyed.amount_minor - lacking_keyed.amount_minor as amount_delta_minor,
-        {{ dbt.datediff('lacking_keyed.event_at', 'unlinked_keyed.event_at', 'minute') }} as time_delta_minutes,
-        {{ dbt.datediff('lacking_keyed.event_at', 'unlinked_keyed.event_at', 'second') }} as time_delta_seconds,
+        unlinked_keyed.event_at as record_at,
+        lacking_keyed.event_at as processor_at,
         length(unlinked_keyed.reference_key) as reference_length,
         length(lacking_keyed.id_key) as id_length
     from candidate_pairs
@@ -208,6 +208,16 @@ pairs as (
         on candidate_pairs.unlinked_variance_id = unlinked_keyed.variance_id
     inner join lacking_keyed
         on candidate_pairs.lacking_variance_id = lacking_keyed.variance_id
+
+),
+
+timed as (
+
+    select
+        *,
+        {{ dbt.datediff('processor_at', 'record_at', 'minute') }} as time_delta_minutes,
+        {{ dbt.datediff('processor_at', 'record_at', 'second') }} as time_delta_seconds
+    from pairs
 
 ),
 
@@ -221,9 +231,9 @@ differing_positions as (
         count(*) as differing_count,
         min(positions.character_position) as first_difference,
         max(positions.character_position) as last_difference
-    from pairs
+    from timed as pairs
     inner join positions
-        on positions.character_position <= pairs.reference_length
+        on pairs.reference_length >= positions.character_position
     where
         pairs.reference_length = pairs.id_length
         and pairs.reference_length <= 64
@@ -257,7 +267,7 @@ compared as (
                 then 'truncated'
             else 'unlike'
         end as reference_match
-    from pairs
+    from timed as pairs
     left join differing_positions
         on
             pairs.unlinked_variance_id = differing_positions.unlinked_variance_id
@@ -383,7 +393,7 @@ both_sides as (
     select
         unlinked_variance_id as variance_id,
         lacking_variance_id as candidate_variance_id,
-        record_system as system,
+        record_system as system,  -- noqa: RF04
         record_id,
         'processor' as candidate_system,
         processor_refund_id as candidate_record_id,
@@ -401,7 +411,7 @@ both_sides as (
     select
         lacking_variance_id as variance_id,
         unlinked_variance_id as candidate_variance_id,
-        'processor' as system,
+        'processor' as system,  -- noqa: RF04
         processor_refund_id as record_id,
         record_system as candidate_system,
         record_id as candidate_record_id,
@@ -424,7 +434,7 @@ ranked as (
         *,
         row_number() over (
             partition by variance_id
-            order by score desc, abs(time_delta_seconds), abs(amount_delta_minor), candidate_variance_id
+            order by score desc, abs(time_delta_seconds) asc, abs(amount_delta_minor) asc, candidate_variance_id asc
         ) as suggestion_rank
     from both_sides
 
@@ -437,7 +447,7 @@ final as (
             as suggestion_id,
         cast(variance_id as {{ dbt.type_string() }}) as variance_id,
         cast(candidate_variance_id as {{ dbt.type_string() }}) as candidate_variance_id,
-        cast(system as {{ dbt.type_string() }}) as system,
+        cast(system as {{ dbt.type_string() }}) as system,  -- noqa: RF04
         cast(record_id as {{ dbt.type_string() }}) as record_id,
         cast(candidate_system as {{ dbt.type_string() }}) as candidate_system,
         cast(candidate_record_id as {{ dbt.type_string() }}) as candidate_record_id,
@@ -446,7 +456,7 @@ final as (
         cast(currency as {{ dbt.type_string() }}) as currency,
         cast(time_delta_minutes as integer) as time_delta_minutes,
         score,
-        cast(suggestion_rank as integer) as rank,
+        cast(suggestion_rank as integer) as rank,  -- noqa: RF04
         cast(reason as {{ dbt.type_string() }}) as reason
     from ranked
 
