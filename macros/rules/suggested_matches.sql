@@ -11,14 +11,3 @@
     {%- endif -%}
     cast({{ raw }} as decimal(5, 4))
 {%- endmacro %}
-
-
-{#- The character positions 1..64 as rows (plain SQL on every engine): the
-    reference text is compared with a processor refund id position by
-    position. Ids longer than 64 characters are compared only for equality
-    and truncation. -#}
-{% macro suggestion_positions() -%}
-    {%- for position in range(1, 65) %}
-    select {{ position }} as character_position{{ ' union all' if not loop.last }}
-    {%- endfor %}
-{%- endmacro %}

@@ -45,9 +45,21 @@ processor_refunds as (
 
 ),
 
+digits as (
+
+    {%- for digit in range(8) %}
+    select {{ digit }} as digit{{ ' union all' if not loop.last }}
+    {%- endfor %}
+
+),
+
 positions as (
 
-    {{ suggestion_positions() }}
+    -- Character positions 1 to 64: ids up to 64 characters are compared
+    -- position by position (plain SQL on every engine).
+    select eights.digit * 8 + ones.digit + 1 as character_position
+    from digits as eights
+    cross join digits as ones
 
 ),
 
@@ -136,78 +148,94 @@ lacking_keyed as (
 
 ),
 
-day_offsets as (
+blocks as (
 
-    select -1 as day_offset
+    -- The blocking keys: the order id, the amount, the day; an unlinked
+    -- record's day also matches the day before and after.
+    select
+        'order' as block_kind,
+        0 as day_offset
     union all
-    select 0 as day_offset
+    select
+        'amount' as block_kind,
+        0 as day_offset
     union all
-    select 1 as day_offset
+    select
+        'day' as block_kind,
+        -1 as day_offset
+    union all
+    select
+        'day' as block_kind,
+        0 as day_offset
+    union all
+    select
+        'day' as block_kind,
+        1 as day_offset
 
 ),
 
-candidate_pairs as (
+unlinked_blocked as (
 
-    -- Blocking: a pair is considered when the records share the currency
-    -- and the order id, or the amount, or a day (within one).
     select
-        unlinked_keyed.variance_id as unlinked_variance_id,
-        lacking_keyed.variance_id as lacking_variance_id
+        unlinked_keyed.*,
+        blocks.block_kind,
+        case blocks.block_kind
+            when 'order' then unlinked_keyed.order_id
+            when 'amount' then cast(unlinked_keyed.amount_minor as {{ dbt.type_string() }})
+            else cast(unlinked_keyed.event_day + blocks.day_offset as {{ dbt.type_string() }})
+        end as block_key
     from unlinked_keyed
-    inner join lacking_keyed
-        on
-            unlinked_keyed.counterpart_side = lacking_keyed.counterpart_side
-            and unlinked_keyed.currency = lacking_keyed.currency
-            and unlinked_keyed.order_id = lacking_keyed.order_id
-    union
+    cross join blocks
+
+),
+
+lacking_blocked as (
+
     select
-        unlinked_keyed.variance_id as unlinked_variance_id,
-        lacking_keyed.variance_id as lacking_variance_id
-    from unlinked_keyed
-    inner join lacking_keyed
-        on
-            unlinked_keyed.counterpart_side = lacking_keyed.counterpart_side
-            and unlinked_keyed.currency = lacking_keyed.currency
-            and unlinked_keyed.amount_minor = lacking_keyed.amount_minor
-    union
-    select
-        unlinked_keyed.variance_id as unlinked_variance_id,
-        lacking_keyed.variance_id as lacking_variance_id
-    from unlinked_keyed
-    cross join day_offsets
-    inner join lacking_keyed
-        on
-            unlinked_keyed.counterpart_side = lacking_keyed.counterpart_side
-            and unlinked_keyed.currency = lacking_keyed.currency
-            and unlinked_keyed.event_day = lacking_keyed.event_day + day_offsets.day_offset
+        lacking_keyed.*,
+        blocks.block_kind,
+        case blocks.block_kind
+            when 'order' then lacking_keyed.order_id
+            when 'amount' then cast(lacking_keyed.amount_minor as {{ dbt.type_string() }})
+            else cast(lacking_keyed.event_day as {{ dbt.type_string() }})
+        end as block_key
+    from lacking_keyed
+    cross join blocks
+    where blocks.day_offset = 0
 
 ),
 
 pairs as (
 
-    select
-        candidate_pairs.unlinked_variance_id,
-        candidate_pairs.lacking_variance_id,
-        unlinked_keyed.record_system,
-        unlinked_keyed.record_id,
-        unlinked_keyed.reference_text,
-        unlinked_keyed.reference_key,
-        lacking_keyed.processor_refund_id,
-        lacking_keyed.id_key,
-        unlinked_keyed.currency,
-        unlinked_keyed.minor_units,
-        coalesce(unlinked_keyed.order_id = lacking_keyed.order_id, false) as is_same_order,
-        unlinked_keyed.order_id,
-        unlinked_keyed.amount_minor - lacking_keyed.amount_minor as amount_delta_minor,
-        unlinked_keyed.event_at as record_at,
-        lacking_keyed.event_at as processor_at,
-        length(unlinked_keyed.reference_key) as reference_length,
-        length(lacking_keyed.id_key) as id_length
-    from candidate_pairs
-    inner join unlinked_keyed
-        on candidate_pairs.unlinked_variance_id = unlinked_keyed.variance_id
-    inner join lacking_keyed
-        on candidate_pairs.lacking_variance_id = lacking_keyed.variance_id
+    -- Blocking: a pair is considered when the records share the currency
+    -- and the order id, or the amount, or a day (within one); a pair that
+    -- shares several is one pair. One equi-join, never a cross join of all
+    -- records.
+    select distinct
+        unlinked_blocked.variance_id as unlinked_variance_id,
+        lacking_blocked.variance_id as lacking_variance_id,
+        unlinked_blocked.record_system,
+        unlinked_blocked.record_id,
+        unlinked_blocked.reference_text,
+        unlinked_blocked.reference_key,
+        lacking_blocked.processor_refund_id,
+        lacking_blocked.id_key,
+        unlinked_blocked.currency,
+        unlinked_blocked.minor_units,
+        coalesce(unlinked_blocked.order_id = lacking_blocked.order_id, false) as is_same_order,
+        unlinked_blocked.order_id,
+        unlinked_blocked.amount_minor - lacking_blocked.amount_minor as amount_delta_minor,
+        unlinked_blocked.event_at as record_at,
+        lacking_blocked.event_at as processor_at,
+        length(unlinked_blocked.reference_key) as reference_length,
+        length(lacking_blocked.id_key) as id_length
+    from unlinked_blocked
+    inner join lacking_blocked
+        on
+            unlinked_blocked.counterpart_side = lacking_blocked.counterpart_side
+            and unlinked_blocked.currency = lacking_blocked.currency
+            and unlinked_blocked.block_kind = lacking_blocked.block_kind
+            and unlinked_blocked.block_key = lacking_blocked.block_key
 
 ),
 
@@ -221,69 +249,86 @@ timed as (
 
 ),
 
+{%- set pair_columns = [
+    'unlinked_variance_id', 'lacking_variance_id', 'record_system', 'record_id', 'reference_text', 'reference_key',
+    'processor_refund_id', 'id_key', 'currency', 'minor_units', 'is_same_order', 'order_id', 'amount_delta_minor',
+    'time_delta_minutes', 'time_delta_seconds', 'reference_length', 'id_length',
+] %}
+
 differing_positions as (
 
     -- Where a reference of the id's length differs from it, position by
-    -- position (a changed character, two swapped ones).
+    -- position (a changed character, two swapped ones); every pair is kept.
     select
-        pairs.unlinked_variance_id,
-        pairs.lacking_variance_id,
-        count(*) as differing_count,
+        {%- for column in pair_columns %}
+        timed.{{ column }},
+        {%- endfor %}
+        count(positions.character_position) as differing_count,
         min(positions.character_position) as first_difference,
         max(positions.character_position) as last_difference
-    from timed as pairs
-    inner join positions
-        on pairs.reference_length >= positions.character_position
-    where
-        pairs.reference_length = pairs.id_length
-        and pairs.reference_length <= 64
-        and pairs.reference_key <> pairs.id_key
-        and substr(pairs.reference_key, positions.character_position, 1)
-        <> substr(pairs.id_key, positions.character_position, 1)
-    group by pairs.unlinked_variance_id, pairs.lacking_variance_id
+    from timed
+    left join positions
+        on
+            timed.reference_length >= positions.character_position
+            and timed.reference_length = timed.id_length
+            and timed.reference_length <= 64
+            and substr(timed.reference_key, positions.character_position, 1)
+            <> substr(timed.id_key, positions.character_position, 1)
+    group by
+        timed.unlinked_variance_id,
+        timed.lacking_variance_id,
+        timed.record_system,
+        timed.record_id,
+        timed.reference_text,
+        timed.reference_key,
+        timed.processor_refund_id,
+        timed.id_key,
+        timed.currency,
+        timed.minor_units,
+        timed.is_same_order,
+        timed.order_id,
+        timed.amount_delta_minor,
+        timed.time_delta_minutes,
+        timed.time_delta_seconds,
+        timed.reference_length,
+        timed.id_length
 
 ),
 
 compared as (
 
     select
-        pairs.*,
+        *,
         case
-            when pairs.reference_key is null or pairs.reference_key = '' then 'none'
-            when pairs.reference_key = pairs.id_key then 'same_text'
-            when differing_positions.differing_count = 1 then 'one_changed'
+            when reference_key is null or reference_key = '' then 'none'
+            when reference_key = id_key then 'same_text'
+            when differing_count = 1 then 'one_changed'
             when
-                differing_positions.differing_count = 2
-                and differing_positions.last_difference = differing_positions.first_difference + 1
-                and substr(pairs.reference_key, differing_positions.first_difference, 1)
-                = substr(pairs.id_key, differing_positions.last_difference, 1)
-                and substr(pairs.reference_key, differing_positions.last_difference, 1)
-                = substr(pairs.id_key, differing_positions.first_difference, 1)
+                differing_count = 2
+                and last_difference = first_difference + 1
+                and substr(reference_key, first_difference, 1) = substr(id_key, last_difference, 1)
+                and substr(reference_key, last_difference, 1) = substr(id_key, first_difference, 1)
                 then 'swapped'
             when
-                pairs.reference_length >= 8
-                and pairs.reference_length < pairs.id_length
-                and substr(pairs.id_key, 1, pairs.reference_length) = pairs.reference_key
+                reference_length >= 8
+                and reference_length < id_length
+                and substr(id_key, 1, reference_length) = reference_key
                 then 'truncated'
             else 'unlike'
         end as reference_match
-    from timed as pairs
-    left join differing_positions
-        on
-            pairs.unlinked_variance_id = differing_positions.unlinked_variance_id
-            and pairs.lacking_variance_id = differing_positions.lacking_variance_id
+    from differing_positions
 
 ),
 
-resemblance_counts as (
+resemblance_counted as (
 
     -- A reference that resembles several processor refunds singles none out.
     select
-        unlinked_variance_id,
-        count(*) as resembled_count
+        *,
+        sum(
+            case when reference_match in ('same_text', 'one_changed', 'swapped', 'truncated') then 1 else 0 end
+        ) over (partition by unlinked_variance_id) as resembled_count
     from compared
-    where reference_match in ('same_text', 'one_changed', 'swapped', 'truncated')
-    group by unlinked_variance_id
 
 ),
 
@@ -291,22 +336,21 @@ weighed as (
 
     -- Each piece of evidence as the chance it alone makes the pair one refund.
     select
-        compared.*,
-        coalesce(resemblance_counts.resembled_count, 0) as resembled_count,
+        *,
         cast(
             case
-                when compared.reference_match not in ('same_text', 'one_changed', 'swapped', 'truncated') then 0
-                when resemblance_counts.resembled_count > 1 then 0.50
-                when compared.reference_match = 'same_text' then 0.95
-                when compared.reference_match = 'truncated' then 0.85
+                when reference_match not in ('same_text', 'one_changed', 'swapped', 'truncated') then 0
+                when resembled_count > 1 then 0.50
+                when reference_match = 'same_text' then 0.95
+                when reference_match = 'truncated' then 0.85
                 else 0.90
             end as decimal(5, 4)
         ) as reference_weight,
-        cast(case when compared.is_same_order then 0.60 else 0 end as decimal(5, 4)) as order_weight,
+        cast(case when is_same_order then 0.60 else 0 end as decimal(5, 4)) as order_weight,
         cast(
             case
                 when
-                    abs({{ minor_to_major('compared.amount_delta_minor', 'compared.minor_units') }})
+                    abs({{ minor_to_major('amount_delta_minor', 'minor_units') }})
                     <= {{ amount_tolerance() }}
                     then 0.50
                 else 0
@@ -314,14 +358,12 @@ weighed as (
         ) as amount_weight,
         cast(
             case
-                when abs(compared.time_delta_seconds) <= 3600 then 0.30
-                when abs(compared.time_delta_seconds) <= 86400 then 0.10
+                when abs(time_delta_seconds) <= 3600 then 0.30
+                when abs(time_delta_seconds) <= 86400 then 0.10
                 else 0
             end as decimal(5, 4)
         ) as time_weight
-    from compared
-    left join resemblance_counts
-        on compared.unlinked_variance_id = resemblance_counts.unlinked_variance_id
+    from resemblance_counted
 
 ),
 
@@ -386,45 +428,47 @@ described as (
 
 ),
 
+sides as (
+
+    select 'unlinked' as listed_under
+    union all
+    select 'processor' as listed_under
+
+),
+
 both_sides as (
 
     -- Each pair from both sides: under the unlinked record's variance and
     -- under the processor refund's.
     select
-        unlinked_variance_id as variance_id,
-        lacking_variance_id as candidate_variance_id,
-        record_system as system,  -- noqa: RF04
-        record_id,
-        'processor' as candidate_system,
-        processor_refund_id as candidate_record_id,
-        {{ dbt.concat(["'The '", 'record_label', "' '", 'record_id', "' may be processor refund '",
-                       'processor_refund_id', 'evidence_text']) }} as reason,
-        currency,
-        minor_units,
-        is_same_order,
-        amount_delta_minor,
-        time_delta_minutes,
-        time_delta_seconds,
-        score
+        described.currency,
+        described.minor_units,
+        described.is_same_order,
+        described.amount_delta_minor,
+        described.time_delta_minutes,
+        described.time_delta_seconds,
+        described.score,
+        case sides.listed_under
+            when 'unlinked' then described.unlinked_variance_id else described.lacking_variance_id
+        end as variance_id,
+        case sides.listed_under
+            when 'unlinked' then described.lacking_variance_id else described.unlinked_variance_id
+        end as candidate_variance_id,
+        case sides.listed_under when 'unlinked' then described.record_system else 'processor' end as system,  -- noqa: RF04
+        case sides.listed_under when 'unlinked' then described.record_id else described.processor_refund_id end
+            as record_id,
+        case sides.listed_under when 'unlinked' then 'processor' else described.record_system end
+            as candidate_system,
+        case sides.listed_under when 'unlinked' then described.processor_refund_id else described.record_id end
+            as candidate_record_id,
+        case sides.listed_under
+            when 'unlinked' then {{ dbt.concat(["'The '", 'described.record_label', "' '", 'described.record_id',
+                "' may be processor refund '", 'described.processor_refund_id', 'described.evidence_text']) }}
+            else {{ dbt.concat(["'Processor refund '", 'described.processor_refund_id', "' may be the '",
+                'described.record_label', "' '", 'described.record_id', 'described.evidence_text']) }}
+        end as reason
     from described
-    union all
-    select
-        lacking_variance_id as variance_id,
-        unlinked_variance_id as candidate_variance_id,
-        'processor' as system,  -- noqa: RF04
-        processor_refund_id as record_id,
-        record_system as candidate_system,
-        record_id as candidate_record_id,
-        {{ dbt.concat(["'Processor refund '", 'processor_refund_id', "' may be the '", 'record_label', "' '",
-                       'record_id', 'evidence_text']) }} as reason,
-        currency,
-        minor_units,
-        is_same_order,
-        amount_delta_minor,
-        time_delta_minutes,
-        time_delta_seconds,
-        score
-    from described
+    cross join sides
 
 ),
 
