@@ -239,13 +239,25 @@ pairs as (
 
 ),
 
-timed as (
+timed_seconds as (
 
     select
         *,
-        {{ dbt.datediff('processor_at', 'record_at', 'minute') }} as time_delta_minutes,
         {{ dbt.datediff('processor_at', 'record_at', 'second') }} as time_delta_seconds
     from pairs
+
+),
+
+timed as (
+
+    -- Whole minutes elapsed, towards zero (engines count datediff's minute
+    -- boundaries differently; seconds they agree on).
+    select
+        *,
+        cast(
+            case when time_delta_seconds < 0 then -1 else 1 end * floor(abs(time_delta_seconds) / 60) as integer
+        ) as time_delta_minutes
+    from timed_seconds
 
 ),
 
@@ -391,7 +403,7 @@ explained as (
         case record_system when 'erp' then 'ERP posting''s' else 'storefront refund''s' end as record_possessive,
         {{ dbt.concat([
             "'; '",
-            "case when abs(time_delta_minutes) = 1 then '1 minute' else "
+            "case abs(time_delta_minutes) when 0 then 'under a minute' when 1 then '1 minute' else "
                 ~ "cast(abs(time_delta_minutes) as " ~ dbt.type_string() ~ ") || ' minutes' end",
             "' apart'",
         ]) }} as time_phrase
