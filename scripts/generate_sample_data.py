@@ -11,6 +11,19 @@ are written to --out together with the ground truth:
   (input_name, record_id, rejected_column, rejection_reason).
 * ``scenario.json``: the settings the labels assume (as_of, SLA, timezone),
   the dbt vars a run needs, and counts per fault kind.
+* ``suggestion_truth.csv`` (only with ``--id-fault-rate``): the true
+  counterpart of each record whose processor refund id was dropped or
+  mistyped (record_system, record_id, processor_refund_id, id_fault), the
+  answer fct_suggested_matches should give. Every other unlinked record has
+  no true counterpart.
+
+With ``--id-fault-rate`` (off by default: every other scenario is unchanged)
+that share of cases drops or mistypes the processor refund id (dropped, one
+digit changed, two adjacent characters swapped, truncated) on an ERP posting
+or a storefront row, the refund keeping vendor-like random ids as real
+processors issue them; as many cases are near twins with no true
+counterpart: an unlinked record in the same currency, of the same amount and
+within the hour of an unrelated unlinked processor refund, on another order.
 
 With ``--processor-shapes``, ``--storefront-shape`` and ``--erp-shape`` the same
 kind of scenario is written in the raw shapes of Stripe, Adyen, PayPal,
@@ -76,6 +89,12 @@ FAULTS = [
     "unmapped_status_processor", "unmapped_status_storefront", "unmapped_status_erp",
     "unmapped_reason_storefront", "unmapped_reason_processor", "reason_mismatch",
 ]
+# With --id-fault-rate: processor refund ids dropped or mistyped on the ERP
+# posting or the storefront row, and near twins with no true counterpart.
+ID_FAULTS = ["id_fault_erp", "id_fault_storefront", "id_twin_erp", "id_twin_storefront"]
+ID_FAULT_KINDS = ["dropped", "digit_changed", "swapped", "truncated"]
+SUGGESTION_COLUMNS = ["record_system", "record_id", "processor_refund_id", "id_fault"]
+ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 TRAPS = [
     "trap_within_sla", "trap_pending", "trap_failed", "trap_multi_partial",
     "trap_month_end", "trap_duplicate_rows", "trap_reversed",
@@ -140,6 +159,7 @@ class Output:
     erp: list[list[str]] = field(default_factory=list)
     truth: list[list[str]] = field(default_factory=list)
     rejections: list[list[str]] = field(default_factory=list)
+    pairs: list[list[str]] = field(default_factory=list)
 
 
 def money(minor: int, exponent: int) -> str:
@@ -159,6 +179,7 @@ class Scenario:
         self.tz = ZoneInfo(args.business_timezone)
         self.fault_rate = args.fault_rate
         self.trap_rate = args.trap_rate
+        self.id_fault_rate = args.id_fault_rate
         self.counter = 0
         self.counts: dict[str, int] = {}
         self.processor_shapes: list[str] = args.processor_shapes
@@ -331,6 +352,8 @@ class Scenario:
             kind = FAULTS[self.rng.randrange(len(FAULTS))]
         elif draw < self.fault_rate + self.trap_rate:
             kind = TRAPS[self.rng.randrange(len(TRAPS))]
+        elif draw < self.fault_rate + self.trap_rate + self.id_fault_rate:
+            kind = ID_FAULTS[self.rng.randrange(len(ID_FAULTS))]
         else:
             kind = "clean"
         self.counts[kind] = self.counts.get(kind, 0) + 1
@@ -544,6 +567,96 @@ class Scenario:
         out.erp.append(self.erp_row(refund, reason_code=wrong))
         self.label(out, refund.processor_refund_id, "reason_mismatch", "erp", 0, refund)
 
+    # -- dropped or mistyped processor refund ids (--id-fault-rate) --------
+    def vendor_id(self, processor: str) -> str:
+        """A random refund id in the processor's own form (Stripe re_ + 24
+        characters, an Adyen pspReference of 16 digits, a PayPal id of 17
+        upper-case characters), with at least one digit."""
+        if processor == "adyen":
+            return "88" + "".join(self.rng.choice("0123456789") for _ in range(14))
+        if processor == "paypal":
+            body = [self.rng.choice(ID_ALPHABET[:26] + "0123456789") for _ in range(17)]
+            prefix = ""
+        else:
+            body = [self.rng.choice(ID_ALPHABET) for _ in range(24)]
+            prefix = "re_" if processor == "stripe" else "pr_"
+        body[self.rng.randrange(len(body))] = self.rng.choice("0123456789")
+        return prefix + "".join(body)
+
+    def mistype(self, refund_id: str, fault: str) -> str:
+        """The id as a faulty integration wrote it."""
+        start = 3 if refund_id[:3] in ("re_", "pr_") else 0
+        chars = list(refund_id)
+        if fault == "dropped":
+            return ""
+        if fault == "digit_changed":
+            where = self.rng.choice([i for i in range(start, len(chars)) if chars[i].isdigit()])
+            chars[where] = self.rng.choice([d for d in "0123456789" if d != chars[where]])
+        elif fault == "swapped":
+            where = self.rng.choice([i for i in range(start, len(chars) - 1) if chars[i] != chars[i + 1]])
+            chars[where], chars[where + 1] = chars[where + 1], chars[where]
+        else:  # truncated: cut to between 8 characters and all but two
+            chars = chars[:self.rng.randint(8, len(chars) - 2)]
+        return "".join(chars)
+
+    def id_fault_refund(self) -> Refund:
+        refund = self.single()
+        refund.processor_refund_id = self.vendor_id(refund.processor)
+        return refund
+
+    def case_id_fault_erp(self, out: Output) -> None:
+        refund = self.id_fault_refund()
+        fault = self.rng.choice(ID_FAULT_KINDS)
+        out.processor += self.processor_rows(refund)
+        out.storefront.append(self.storefront_row(refund))
+        row = self.erp_row(refund, processor_refund_id=self.mistype(refund.processor_refund_id, fault))
+        out.erp.append(row)
+        self.label(out, refund.processor_refund_id, "missing_in_erp", "erp", -refund.amount_minor, refund)
+        self.label(out, row[0], "orphan_erp_posting", "erp", refund.amount_minor, refund)
+        out.pairs.append(["erp", row[0], refund.processor_refund_id, fault])
+
+    def case_id_fault_storefront(self, out: Output) -> None:
+        refund = self.id_fault_refund()
+        fault = self.rng.choice(ID_FAULT_KINDS)
+        out.processor += self.processor_rows(refund)
+        out.storefront.append(self.storefront_row(
+            refund, processor_refund_id=self.mistype(refund.processor_refund_id, fault)))
+        # Unlinked from its storefront record, the processor's reason decides the GL code.
+        refund.gl_reason_code = PROCESSOR_REASONS[refund.processor].get(refund.processor_reason or "")
+        out.erp.append(self.erp_row(refund))
+        self.label(out, refund.processor_refund_id, "missing_in_storefront", "storefront", -refund.amount_minor, refund)
+        self.label(out, refund.storefront_refund_id, "missing_at_processor", "processor", -refund.amount_minor, refund)
+        out.pairs.append(["storefront", refund.storefront_refund_id, refund.processor_refund_id, fault])
+
+    def case_id_twin_erp(self, out: Output) -> None:
+        """A refund missing in the ERP and, unrelated to it, a posting the
+        processor never made: same currency and amount, within the hour, on
+        another order, with no reference. No true counterpart."""
+        refund = self.id_fault_refund()
+        out.processor += self.processor_rows(refund)
+        out.storefront.append(self.storefront_row(refund))
+        self.label(out, refund.processor_refund_id, "missing_in_erp", "erp", -refund.amount_minor, refund)
+        twin = self.single(created_at=refund.created_at + timedelta(seconds=self.rng.randint(60, 1800)),
+                           currency=(refund.currency, refund.exponent), amount_minor=refund.amount_minor)
+        row = self.erp_row(twin, processor_refund_id="")
+        out.erp.append(row)
+        self.label(out, row[0], "orphan_erp_posting", "erp", twin.amount_minor, twin)
+
+    def case_id_twin_storefront(self, out: Output) -> None:
+        """A processor refund with no storefront record and, unrelated to it,
+        a storefront refund with no processor id: same currency and amount,
+        within the hour, on another order. No true counterpart."""
+        refund = self.id_fault_refund()
+        refund.storefront_reason = None
+        refund.gl_reason_code = PROCESSOR_REASONS[refund.processor].get(refund.processor_reason or "")
+        out.processor += self.processor_rows(refund)
+        out.erp.append(self.erp_row(refund))
+        self.label(out, refund.processor_refund_id, "missing_in_storefront", "storefront", -refund.amount_minor, refund)
+        twin = self.single(created_at=refund.created_at + timedelta(seconds=self.rng.randint(60, 1800)),
+                           currency=(refund.currency, refund.exponent), amount_minor=refund.amount_minor)
+        out.storefront.append(self.storefront_row(twin, processor_refund_id=""))
+        self.label(out, twin.storefront_refund_id, "missing_at_processor", "processor", -twin.amount_minor, twin)
+
     # -- clean traps ------------------------------------------------------
     def case_trap_within_sla(self, out: Output) -> None:
         confirmed = self.as_of - timedelta(seconds=self.rng.randint(60, int(self.sla.total_seconds()) - 60))
@@ -651,7 +764,7 @@ def batches(scenario: Scenario, refunds: int, bad_rows: int, chunk: int = 5000) 
         target = min(chunk, refunds - done)
         while target > 0:
             _, case_out = scenario.case()
-            for name in ("storefront", "processor", "erp", "truth", "rejections"):
+            for name in ("storefront", "processor", "erp", "truth", "rejections", "pairs"):
                 getattr(out, name).extend(getattr(case_out, name))
             # A case counts as many refunds as the processor rows it created, at least one.
             made = max(1, len({row[0] for row in case_out.processor}))
@@ -673,6 +786,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7, help="random seed: same seed, same files")
     parser.add_argument("--fault-rate", type=float, default=0.3, help="share of cases with one injected fault")
     parser.add_argument("--trap-rate", type=float, default=0.2, help="share of cases that are clean traps")
+    parser.add_argument("--id-fault-rate", type=float, default=0.0,
+                        help="share of cases with a dropped or mistyped processor refund id on an ERP posting or "
+                             "storefront row, or a near twin with no true counterpart (default 0: off); "
+                             "writes suggestion_truth.csv")
     parser.add_argument("--bad-rows", type=int, default=12, help="input rows that must be rejected")
     parser.add_argument("--as-of", default="2026-03-01T00:00:00Z", help="the checkpoint clock the labels assume")
     parser.add_argument("--sla-minutes", type=int, default=30, help="confirmation SLA the labels assume")
@@ -685,8 +802,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--erp-shape", choices=["generic", "netsuite"], default="generic",
                         help="write ERP postings in this shape")
     args = parser.parse_args(argv)
-    if not 0 <= args.fault_rate + args.trap_rate <= 1:
-        parser.error("--fault-rate plus --trap-rate must be between 0 and 1")
+    if not 0 <= args.fault_rate + args.trap_rate + args.id_fault_rate <= 1 or args.id_fault_rate < 0:
+        parser.error("--fault-rate plus --trap-rate plus --id-fault-rate must be between 0 and 1")
     args.processor_shapes = list(dict.fromkeys(args.processor_shapes))
     if args.processor_shapes == ["adyen"]:
         parser.error("adyen alone cannot carry pending refunds (it notifies none): add another processor shape")
@@ -694,10 +811,14 @@ def main(argv: list[str] | None = None) -> int:
     scenario = Scenario(args)
     if scenario.shaped and args.format != "csv":
         parser.error("shaped inputs are written as CSV only")
+    if scenario.shaped and args.id_fault_rate:
+        parser.error("--id-fault-rate writes the generic input format only")
     args.out.mkdir(parents=True, exist_ok=True)
     for stale in args.out.glob("*"):
         if stale.suffix in (".csv", ".parquet") and stale.stem in (
                 "storefront_refunds", "processor_refunds", "erp_refund_postings"):
+            stale.unlink()
+        elif stale.name == "suggestion_truth.csv":
             stale.unlink()
         elif stale.is_dir() and stale.name in ("stripe", "adyen", "paypal", "shopify", "netsuite"):
             for table in stale.glob("*.csv"):
@@ -715,6 +836,8 @@ def main(argv: list[str] | None = None) -> int:
         "truth": (args.out / "ground_truth.csv", TRUTH_COLUMNS),
         "rejections": (args.out / "expected_rejections.csv", REJECTION_COLUMNS),
     }
+    if args.id_fault_rate:
+        files["pairs"] = (args.out / "suggestion_truth.csv", SUGGESTION_COLUMNS)
     files = {name: spec for name, spec in files.items() if generic_roles.get(name, True)}
     handles = {name: open(path, "w", newline="", encoding="utf-8") for name, (path, _) in files.items()}
     writers = {name: csv.writer(handles[name]) for name in files}
@@ -759,6 +882,8 @@ def main(argv: list[str] | None = None) -> int:
         },
         "cases": dict(sorted(scenario.counts.items())),
     }
+    if args.id_fault_rate:
+        summary["id_fault_rate"] = args.id_fault_rate
     (args.out / "scenario.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary["rows"]), file=sys.stderr)
     return 0

@@ -33,6 +33,8 @@ CURRENCY_UNITS_SQL = "select currency, minor_units from main_mappings.currencies
 REJECTED_COLUMNS = ["input_name", "source_shape", "source_file", "source_row_number", "record_id", "order_id",
                     "rejected_column", "rejection_reason", "amount_text", "currency"]
 AUDIT_LIMIT_REFUNDS = 1000
+# Suggested matches shown under each unlinked variance in the report (the best first).
+SUGGESTIONS_SHOWN = 3
 SYSTEMS = ("storefront", "processor", "erp")
 
 # The confirmation compares like with like: the refunds the ledger must book
@@ -176,6 +178,23 @@ def read_corrections(database: Path) -> list[dict[str, Any]]:
         order by variance_id, reverses_document_id is null, reverses_document_id, erp_document_id""")
 
 
+def read_suggestions(database: Path, currency_units: dict[str, int]) -> dict[str, list[dict[str, Any]]]:
+    """variance_id -> its best suggested matches (fct_suggested_matches, rank
+    1 to SUGGESTIONS_SHOWN), for the report to show under the variance."""
+    rows = read(database, """
+        select variance_id, candidate_variance_id, candidate_system, candidate_record_id, order_id_matches,
+            amount_delta, currency, time_delta_minutes, score, rank, reason
+        from fct_suggested_matches
+        where rank <= ?
+        order by variance_id, rank""", [SUGGESTIONS_SHOWN])
+    for row in rows:
+        row["minor_units"] = currency_units.get(row["currency"])
+    suggestions: dict[str, list[dict[str, Any]]] = {}
+    for row in exact(rows, ("amount_delta",)):
+        suggestions.setdefault(row["variance_id"], []).append(row)
+    return suggestions
+
+
 def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path) -> tuple[dict, list[dict], dict]:
     """(summary, open variances, report details) of the checkpoint just built."""
     runs = read(database, "select * from fct_checkpoint_runs where checkpoint_id = ?", [checkpoint_id])
@@ -261,5 +280,6 @@ def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path) -> tuple
         summary["variances_by_type"][key] = summary["variances_by_type"].get(key, 0) + 1
     summary.update(money_summary(variances))
     details = {"trend": trend, "new_variances": new, "resolved_variances": resolved, "rejected_rows": rejected_rows,
-               "audit": audit, "corrections": read_corrections(database)}
+               "audit": audit, "corrections": read_corrections(database),
+               "suggestions": read_suggestions(database, currency_units)}
     return summary, variances, details

@@ -358,7 +358,15 @@ def table_order(variances: list[dict[str, Any]], limit: int | None = None) -> li
     return [row for currency in sorted(by_currency) for _, row in by_currency[currency]]
 
 
-def variance_rows(variances: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def suggestion_rows(suggestions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A variance's suggested matches (fct_suggested_matches), the best first."""
+    return [{**row, "score_shown": f"{Decimal(str(row['score'])):.2f}",
+             "amount_shown": shown(row.get("amount_delta"), row.get("currency"), money.with_units(row))
+             if row.get("amount_delta") is not None else "n/a"} for row in suggestions]
+
+
+def variance_rows(variances: list[dict[str, Any]],
+                  suggestions: dict[str, list[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
     rows = []
     for row in table_order(variances):
         units = money.with_units(row)
@@ -375,6 +383,7 @@ def variance_rows(variances: list[dict[str, Any]]) -> list[dict[str, Any]]:
                               for column in ("storefront_amount", "processor_amount", "erp_amount", "amount_delta",
                                              "amount_at_stake")},
             "audit_href": audit_href(row.get("refund_key") or row.get("refund_id")),
+            "suggestions": suggestion_rows((suggestions or {}).get(row.get("variance_id"), [])),
         })
     return rows
 
@@ -404,7 +413,7 @@ def build_context(summary: dict[str, Any], variances: list[dict[str, Any]],
     details = details or {}
     color, banner = OUTCOME_STYLE[summary["outcome"]]
     reasons = [part.strip() for part in (summary.get("outcome_reasons") or "").split(";") if part.strip()]
-    table = variance_rows(variances)
+    table = variance_rows(variances, details.get("suggestions"))
     audit = details.get("audit") or {}
     return {
         "summary": summary,

@@ -40,6 +40,8 @@ MART_QUERIES = {
     "fct_checkpoint_runs": "select * from {schema}.fct_checkpoint_runs",
     "fct_variance_history": "select * from {schema}.fct_variance_history",
     "fct_proposed_erp_corrections": "select * from {schema}.fct_proposed_erp_corrections",
+
+    "fct_suggested_matches": "select * from {schema}.fct_suggested_matches",
 }
 
 
@@ -58,7 +60,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
     work = tmp_path_factory.mktemp("postgres")
     data = work / "data"
     settings = generate(data, "--refunds", "3000", "--seed", "29", "--fault-rate", "0.4", "--trap-rate", "0.3",
-                        "--business-timezone", "Europe/Berlin")
+                        "--id-fault-rate", "0.1", "--business-timezone", "Europe/Berlin")
     run_id = uuid.uuid4().hex[:8]
     inputs_schema, target_schema = f"raw_refunds_{run_id}", f"recon_{run_id}"
 

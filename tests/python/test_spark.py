@@ -49,7 +49,8 @@ def test_spark_is_installed() -> None:
     assert _missing() is None, _missing()
 
 MARTS = ["fct_refund_variances", "rpt_refund_reconciliation", "fct_rejected_rows", "fct_expected_erp_postings",
-         "fct_refund_audit_trail", "fct_checkpoint_runs", "fct_variance_history", "fct_checkpoint_totals", "fct_proposed_erp_corrections"]
+         "fct_refund_audit_trail", "fct_checkpoint_runs", "fct_variance_history", "fct_checkpoint_totals",
+         "fct_proposed_erp_corrections", "fct_suggested_matches"]
 SPARK_SCHEMA = "refund_recon"
 
 
@@ -89,7 +90,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
     work = tmp_path_factory.mktemp("spark")
     data = work / "data"
     settings = generate(data, "--refunds", "10000", "--seed", "37", "--fault-rate", "0.4", "--trap-rate", "0.3",
-                        "--bad-rows", "30", "--business-timezone", "Europe/Berlin")
+                        "--id-fault-rate", "0.1", "--bad-rows", "30", "--business-timezone", "Europe/Berlin")
     (work / "duckdb").mkdir()
     started = time.monotonic()
     duck = dbt_build(work / "duckdb", data, settings, "--exclude-resource-type", "unit_test")
