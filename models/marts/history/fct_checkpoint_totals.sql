@@ -17,6 +17,9 @@
       new_variances           the open variances first seen at this checkpoint
       resolved_variances      variances open at the previous checkpoint and
                               gone at this one (their last delta)
+      acknowledged_variances  the open variances an active acknowledgement
+                              accepts (seed variance_acknowledgements): in
+                              open_variances too, not counted against clean
 
     A measure with nothing to count has no row. Incremental and never fully
     refreshed like fct_checkpoint_runs: a re-run of one as_of replaces its
@@ -147,6 +150,7 @@ variance_measures as (
         ('open_variances', "state = 'open'"),
         ('new_variances', "state = 'open' and first_detected_at = checkpoint_as_of"),
         ('resolved_variances', "state = 'resolved'"),
+        ('acknowledged_variances', "state = 'open' and acknowledgement_state = 'active'"),
     ] %}
     select
         discrepancy_system as system_name,

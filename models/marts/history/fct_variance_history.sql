@@ -10,7 +10,10 @@
     refreshed: it is the record. amount_delta (major units, exact at the
     currency's exponent) sits beside the integer amount_delta_minor; a record
     created before it existed gains the column (on_schema_change
-    append_new_columns) with nulls in its older rows. -#}
+    append_new_columns) with nulls in its older rows. acknowledgement_state
+    records the variance's row of seed variance_acknowledgements at this
+    checkpoint (active, expired, superseded; resolved on a resolved row; null
+    when none), with who, why and the expiry: the age keeps counting. -#}
 
 {{ config(pre_hook="{{ replace_current_checkpoint('checkpoint_as_of') }}", **checkpoint_history_config('checkpoint_as_of')) }}
 
@@ -149,13 +152,42 @@ resolved_now as (
 
 ),
 
-final as (
+recorded as (
 
     select * from open_now
     union all
     select * from carried_forward
     union all
     select * from resolved_now
+
+),
+
+acknowledgements as (
+
+    select * from {{ ref('int_variance_acknowledgements_parsed') }}
+
+),
+
+final as (
+
+    -- the acknowledgement of each variance at this checkpoint (macros/rules/acknowledgements.sql)
+    select
+        recorded.*,
+        cast(
+            case
+                when acknowledgements.variance_id is null then null
+                when recorded.state = 'resolved' then 'resolved'
+                else {{ acknowledgement_state(
+                    'acknowledgements', 'recorded.variance_type', 'recorded.currency',
+                    'recorded.amount_delta_minor', 'recorded.checkpoint_as_of') }}
+            end as {{ dbt.type_string() }}
+        ) as acknowledgement_state,
+        acknowledgements.acknowledged_by,
+        acknowledgements.reason as acknowledgement_reason,
+        acknowledgements.expires_on as acknowledgement_expires_on
+    from recorded
+    left join acknowledgements
+        on recorded.variance_id = acknowledgements.variance_id
 
 )
 

@@ -1,0 +1,98 @@
+{#- Acknowledgement contract (an error: the build fails, like the mapping
+    contracts): every row of seed variance_acknowledgements names a variance
+    id and a known variance type, says who acknowledged it, when and why, in
+    a known currency with the delta as exact decimal text at the currency's
+    exponent (empty only for a variance without a delta), and real dates
+    (YYYY-MM-DD; expires_on optional, not before acknowledged_at). One row
+    per variance id: the unique_key test in seeds/_seeds.yml. Each row
+    returned is a seed row to correct: its variance id, the column and why. -#}
+
+with
+
+acknowledgements as (
+
+    select * from {{ ref('variance_acknowledgements') }}
+
+),
+
+currencies as (
+
+    select * from {{ ref('currencies') }}
+
+),
+
+trimmed as (
+
+    select
+        trim(acknowledgements.variance_id) as variance_id,
+        lower(trim(acknowledgements.variance_type)) as variance_type,
+        upper(trim(acknowledgements.currency)) as currency,
+        currencies.minor_units,
+        nullif(trim(acknowledgements.amount_delta), '') as amount_delta,
+        nullif(trim(acknowledgements.acknowledged_by), '') as acknowledged_by,
+        nullif(trim(acknowledgements.acknowledged_at), '') as acknowledged_at,
+        nullif(trim(acknowledgements.reason), '') as reason,
+        nullif(trim(acknowledgements.expires_on), '') as expires_on
+    from acknowledgements
+    left join currencies
+        on upper(trim(acknowledgements.currency)) = currencies.currency
+
+),
+
+checked as (
+
+    select
+        variance_id,
+        case
+            when variance_id is null or variance_id = '' then 'variance_id'
+            when variance_type is null
+                or variance_type not in (
+                    {%- for type in amount_at_stake_basis() %}
+                    '{{ type }}'{{ ',' if not loop.last }}
+                    {%- endfor %}
+                ) then 'variance_type'
+            when minor_units is null then 'currency'
+            when amount_delta is not null
+                and {{ acknowledged_delta_minor('amount_delta', 'minor_units') }} is null then 'amount_delta'
+            when acknowledged_by is null then 'acknowledged_by'
+            when reason is null then 'reason'
+            when acknowledged_at is null or not ({{ is_calendar_date('acknowledged_at') }}) then 'acknowledged_at'
+            when expires_on is not null and not ({{ is_calendar_date('expires_on') }}) then 'expires_on'
+            when expires_on is not null and cast(expires_on as date) < cast(acknowledged_at as date) then 'expires_on'
+        end as failing_column,
+        case
+            when variance_id is null or variance_id = '' then 'is empty: name the variance (fct_refund_variances.variance_id)'
+            when variance_type is null or variance_type not in (
+                {%- for type in amount_at_stake_basis() %}
+                '{{ type }}'{{ ',' if not loop.last }}
+                {%- endfor %}
+            ) then 'is not a variance type (docs/spec/variance-rules.md)'
+            when minor_units is null then 'is not a currency of seed currencies'
+            when amount_delta is not null
+                and {{ acknowledged_delta_minor('amount_delta', 'minor_units') }} is null
+                then 'is not exact decimal text at the currency''s exponent (12.50; empty for a variance without a delta)'
+            when acknowledged_by is null then 'is empty: say who acknowledged the variance'
+            when reason is null then 'is empty: say why the variance is accepted'
+            when acknowledged_at is null or not ({{ is_calendar_date('acknowledged_at') }})
+                then 'is not a date YYYY-MM-DD'
+            when expires_on is not null and not ({{ is_calendar_date('expires_on') }})
+                then 'is not a date YYYY-MM-DD (or leave it empty: no expiry)'
+            when expires_on is not null and cast(expires_on as date) < cast(acknowledged_at as date)
+                then 'is before acknowledged_at'
+        end as problem
+    from trimmed
+
+),
+
+final as (
+
+    select
+        variance_id,
+        failing_column,
+        problem
+    from checked
+    where failing_column is not null
+
+)
+
+select * from final
