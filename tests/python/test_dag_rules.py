@@ -39,6 +39,12 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
         "(base_netsuite__erp_refund_postings, id -> month). Reading the calendar base model from the "
         "postings base model would make one base model depend on another, which the role's union "
         "(macro union_refund_shapes) does not order; the lookup is a rename, not a second concept.",
+    ("fct_rejoining_of_upstream_concepts", "model.refund_recon.fct_variance_history -> "
+     "model.refund_recon.fct_refund_variances -> model.refund_recon.fct_variance_acknowledgements"):
+        "Two concepts: fct_variance_acknowledgements reads the history for the past (was a variance ever "
+        "seen: resolved vs unknown_variance, and the state recorded at this checkpoint) and the variance "
+        "report for the present variance's amount_at_stake, the one definition of money at stake. "
+        "fct_refund_variances is the public variance report (BI, the runner), not a step only this mart uses.",
 }
 
 PREFIXES = {"base": ("base_",), "staging": ("stg_",), "intermediate": ("int_",), "marts": ("fct_", "dim_", "rpt_")}
