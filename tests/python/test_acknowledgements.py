@@ -321,3 +321,50 @@ def test_mapping_impact_lists_what_an_acknowledgement_edit_silences(tmp_path: Pa
     markdown = change_checks.acknowledgement_markdown(rows, exponents)
     assert "- 3 silenced by this change (no longer counted against clean): EUR 25.00, USD 40.50 at stake." in markdown
     assert "| resolved | v_old |" in markdown and "no longer open" in markdown
+
+
+# The outcome text from hand-written summaries (report_inputs.py): no build.
+
+def acknowledged_summary(outcome: str, **extra: object) -> dict:
+    import report_inputs as given
+    from recon_runner import money
+
+    acknowledged = [
+        {"variance_id": "a1", "refund_id": "re_a1", "currency": "JPY", "minor_units": 0, "amount_at_stake": "37224"},
+        {"variance_id": "a2", "refund_id": "re_a2", "currency": "KWD", "minor_units": 3, "amount_at_stake": "66.967"},
+        {"variance_id": "a3", "refund_id": "re_a3", "currency": "KWD", "minor_units": 3, "amount_at_stake": "1.5"},
+    ]
+    return given.summary(outcome, acknowledged_variance_count=3, acknowledged_at_stake=money.at_stake(acknowledged),
+                         **extra)
+
+
+def test_outcome_text_counts_acknowledged_apart_with_money_per_currency() -> None:
+    from recon_runner.message import message
+
+    clean = message(acknowledged_summary("clean", unacknowledged_variance_count=0, open_variance_count=3,
+                                         rows_rejected=0), [])
+    assert "CLEAN. Zero open variances (3 acknowledged: JPY 37,224, KWD 68.467 at stake), zero rejected input rows" \
+        in clean
+    found = message(acknowledged_summary("variances_found", unacknowledged_variance_count=8, open_variance_count=11,
+                                         acknowledgement_states={"active": 3, "expired": 1, "superseded": 2}), [])
+    assert "VARIANCES FOUND: 8 open (3 acknowledged: JPY 37,224, KWD 68.467 at stake), 2 input rows rejected." in found
+    assert "Acknowledgements that do not hold: 1 expired, 2 superseded" in found
+    stale = message(acknowledged_summary("stale_sources", stale_sources="erp"), [])
+    assert "Acknowledged variances: 3 (JPY 37,224, KWD 68.467 at stake); a stale source is never clean" in stale
+    import report_inputs as given
+    plain = message(given.summary("variances_found"), given.variances())
+    assert "acknowledged" not in plain.lower()   # no acknowledgement: the message as before
+
+
+def test_report_escapes_acknowledgement_text() -> None:
+    import report_inputs as given
+    from recon_runner.reports import render
+
+    row = dict(given.variances()[0], is_acknowledged=True, acknowledged_by="Ana\x1b[31m\u202e",
+               acknowledgement_reason="<script>x</script>\nfake line")
+    details = dict(given.details(), acknowledged_variances=[row], acknowledgements=[
+        {"variance_id": "old\x1b", "acknowledgement_state": "superseded", "state_reason": "changed <b>"}])
+    report, _ = render(acknowledged_summary("variances_found"), given.variances()[1:], details)
+    section = report[report.index('id="acknowledged"'):report.index('id="rejected"')]
+    assert "Ana\\x1b[31m\\u202e" in section and "\x1b" not in report and "\u202e" not in report
+    assert "&lt;script&gt;x&lt;/script&gt;\\nfake line" in section and "changed &lt;b&gt;" in section
