@@ -39,6 +39,7 @@ MART_QUERIES = {
                          "rejection_reason, amount_text, amount, currency from {schema}.fct_rejected_rows",
     "fct_checkpoint_runs": "select * from {schema}.fct_checkpoint_runs",
     "fct_variance_history": "select * from {schema}.fct_variance_history",
+    "fct_variance_acknowledgements": "select * from {schema}.fct_variance_acknowledgements",
 }
 
 
