@@ -39,48 +39,57 @@ trimmed as (
 
 ),
 
+flagged as (
+
+    select
+        variance_id,
+        coalesce(variance_id, '') = '' as lacks_variance_id,
+        coalesce(variance_type not in (
+            {%- for type in amount_at_stake_basis() %}
+            '{{ type }}'{{ ',' if not loop.last }}
+            {%- endfor %}
+        ), true) as has_unknown_type,
+        minor_units is null as has_unknown_currency,
+        amount_delta is not null
+        and {{ acknowledged_delta_minor('amount_delta', 'minor_units') }} is null as has_inexact_delta,
+        acknowledged_by is null as lacks_acknowledged_by,
+        reason is null as lacks_reason,
+        acknowledged_at is null or not ({{ is_calendar_date('acknowledged_at') }}) as has_bad_acknowledged_at,
+        expires_on is not null and not ({{ is_calendar_date('expires_on') }}) as has_bad_expires_on,
+        acknowledged_at,
+        expires_on
+    from trimmed
+
+),
+
 checked as (
 
     select
         variance_id,
         case
-            when variance_id is null or variance_id = '' then 'variance_id'
-            when variance_type is null
-                or variance_type not in (
-                    {%- for type in amount_at_stake_basis() %}
-                    '{{ type }}'{{ ',' if not loop.last }}
-                    {%- endfor %}
-                ) then 'variance_type'
-            when minor_units is null then 'currency'
-            when amount_delta is not null
-                and {{ acknowledged_delta_minor('amount_delta', 'minor_units') }} is null then 'amount_delta'
-            when acknowledged_by is null then 'acknowledged_by'
-            when reason is null then 'reason'
-            when acknowledged_at is null or not ({{ is_calendar_date('acknowledged_at') }}) then 'acknowledged_at'
-            when expires_on is not null and not ({{ is_calendar_date('expires_on') }}) then 'expires_on'
-            when expires_on is not null and cast(expires_on as date) < cast(acknowledged_at as date) then 'expires_on'
+            when lacks_variance_id then 'variance_id'
+            when has_unknown_type then 'variance_type'
+            when has_unknown_currency then 'currency'
+            when has_inexact_delta then 'amount_delta'
+            when lacks_acknowledged_by then 'acknowledged_by'
+            when lacks_reason then 'reason'
+            when has_bad_acknowledged_at then 'acknowledged_at'
+            when has_bad_expires_on then 'expires_on'
+            when cast(expires_on as date) < cast(acknowledged_at as date) then 'expires_on'
         end as failing_column,
         case
-            when variance_id is null or variance_id = '' then 'is empty: name the variance (fct_refund_variances.variance_id)'
-            when variance_type is null or variance_type not in (
-                {%- for type in amount_at_stake_basis() %}
-                '{{ type }}'{{ ',' if not loop.last }}
-                {%- endfor %}
-            ) then 'is not a variance type (docs/spec/variance-rules.md)'
-            when minor_units is null then 'is not a currency of seed currencies'
-            when amount_delta is not null
-                and {{ acknowledged_delta_minor('amount_delta', 'minor_units') }} is null
+            when lacks_variance_id then 'is empty: name the variance (fct_refund_variances.variance_id)'
+            when has_unknown_type then 'is not a variance type (docs/spec/variance-rules.md)'
+            when has_unknown_currency then 'is not a currency of seed currencies'
+            when has_inexact_delta
                 then 'is not exact decimal text at the currency''s exponent (12.50; empty for a variance without a delta)'
-            when acknowledged_by is null then 'is empty: say who acknowledged the variance'
-            when reason is null then 'is empty: say why the variance is accepted'
-            when acknowledged_at is null or not ({{ is_calendar_date('acknowledged_at') }})
-                then 'is not a date YYYY-MM-DD'
-            when expires_on is not null and not ({{ is_calendar_date('expires_on') }})
-                then 'is not a date YYYY-MM-DD (or leave it empty: no expiry)'
-            when expires_on is not null and cast(expires_on as date) < cast(acknowledged_at as date)
-                then 'is before acknowledged_at'
+            when lacks_acknowledged_by then 'is empty: say who acknowledged the variance'
+            when lacks_reason then 'is empty: say why the variance is accepted'
+            when has_bad_acknowledged_at then 'is not a date YYYY-MM-DD'
+            when has_bad_expires_on then 'is not a date YYYY-MM-DD (or leave it empty: no expiry)'
+            when cast(expires_on as date) < cast(acknowledged_at as date) then 'is before acknowledged_at'
         end as problem
-    from trimmed
+    from flagged
 
 ),
 

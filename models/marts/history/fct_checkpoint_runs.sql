@@ -97,7 +97,9 @@ variance_counts as (
         sum(case when state = 'resolved' then 1 else 0 end) as resolved_variance_count,
         -- open, and accepted by an active acknowledgement: not counted against clean
         sum(case when state = 'open' and acknowledgement_state = 'active' then 1 else 0 end)
-            as acknowledged_variance_count
+            as acknowledged_variance_count,
+        sum(case when state = 'open' and coalesce(acknowledgement_state, '') <> 'active' then 1 else 0 end)
+            as unacknowledged_variance_count
     from history
 
 ),
@@ -173,8 +175,7 @@ final as (
         cast(
             case
                 when stale.stale_sources is not null then 'stale_sources'
-                when coalesce(variance_counts.open_variance_count, 0)
-                    - coalesce(variance_counts.acknowledged_variance_count, 0) > 0 then 'variances_found'
+                when variance_counts.unacknowledged_variance_count > 0 then 'variances_found'
                 when coalesce(pivoted.rows_rejected, 0) > 0 then 'variances_found'
                 else 'clean'
             end as {{ dbt.type_string() }}
@@ -183,7 +184,7 @@ final as (
         cast(
             {{ dbt.concat([
                 "coalesce('stale: ' || stale.stale_reasons || '; ', '')",
-                "case when coalesce(variance_counts.open_variance_count, 0) - coalesce(variance_counts.acknowledged_variance_count, 0) > 0 then cast(variance_counts.open_variance_count - coalesce(variance_counts.acknowledged_variance_count, 0) as " ~ dbt.type_string() ~ ") || ' open variances; ' else '' end",
+                "case when variance_counts.unacknowledged_variance_count > 0 then cast(variance_counts.unacknowledged_variance_count as " ~ dbt.type_string() ~ ") || ' open variances; ' else '' end",
                 "case when coalesce(variance_counts.acknowledged_variance_count, 0) > 0 then cast(variance_counts.acknowledged_variance_count as " ~ dbt.type_string() ~ ") || ' acknowledged (not counted); ' else '' end",
                 "case when coalesce(pivoted.rows_rejected, 0) > 0 then cast(pivoted.rows_rejected as " ~ dbt.type_string() ~ ") || ' input rows rejected (fct_rejected_rows); ' else '' end",
             ]) }} as {{ dbt.type_string() }}
