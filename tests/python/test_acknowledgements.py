@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -368,3 +369,47 @@ def test_report_escapes_acknowledgement_text() -> None:
     section = report[report.index('id="acknowledged"'):report.index('id="rejected"')]
     assert "Ana\\x1b[31m\\u202e" in section and "\x1b" not in report and "\u202e" not in report
     assert "&lt;script&gt;x&lt;/script&gt;\\nfake line" in section and "changed &lt;b&gt;" in section
+
+
+def test_mapping_impact_on_a_clone_names_the_variances_an_acknowledgement_silences(
+        tmp_path: Path, sample_build) -> None:
+    """mapping-impact run as a reviewer would on a pull request that acknowledges two variances of
+    the bundled sample (in two currencies) and mistypes a third id: both are silenced with the
+    mart's amount at stake per currency, the typo is listed as unknown_variance, and no refund
+    moves (an acknowledged variance stays in the variance report)."""
+    import os
+
+    picked = sample_build.query("""
+        select variance_id, variance_type, amount_delta, currency, minor_units, amount_at_stake
+        from fct_refund_variances where currency in ('EUR', 'USD') and amount_delta is not null
+        qualify row_number() over (partition by currency order by variance_id) = 1 order by currency""")
+    assert list(picked["currency"]) == ["EUR", "USD"]
+    project = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(PROJECT_DIR), str(project)], check=True)
+    seed = project / "seeds" / "variance_acknowledgements.csv"
+    assert seed.read_text(encoding="utf-8").strip() == SEED_HEADER
+    lines = [SEED_HEADER]
+    for row in picked.itertuples():
+        delta = Decimal(str(row.amount_delta)).quantize(Decimal(1).scaleb(-int(row.minor_units)))
+        lines.append(f"{row.variance_id},{row.variance_type},{delta},{row.currency},Ana,2026-02-20,write-off,,")
+    lines.append("not_a_variance,orphan_erp_posting,1.00,USD,Ana,2026-02-20,typo,,")
+    seed.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    settings = json.loads((PROJECT_DIR / "data" / "sample" / "scenario.json").read_text())
+    result = subprocess.run(
+        [sys.executable, "scripts/checkpoint.py", "mapping-impact", "--base", "HEAD", "--as-of", settings["as_of"],
+         "--data-dir", str(PROJECT_DIR / "data" / "sample"), "--out", "impact.csv", "--markdown", "impact.md",
+         "--fail-on-change"],
+        cwd=project, capture_output=True, text=True, timeout=900,
+        env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_PROFILES_DIR": str(project)})
+    output = result.stdout[-4000:] + result.stderr[-2000:]
+    assert result.returncode == 0, output   # --fail-on-change: no refund moves
+    assert "Seeds changed since HEAD: variance_acknowledgements.csv" in result.stdout, output
+    stake = {row.currency: Decimal(str(row.amount_at_stake)).quantize(Decimal(1).scaleb(-int(row.minor_units)))
+             for row in picked.itertuples()}
+    assert (f"the change silences 2 variances (EUR {stake['EUR']:,}, USD {stake['USD']:,} at stake) and brings back 0"
+            in result.stdout), output
+    with open(project / "impact_acknowledged.csv", newline="", encoding="utf-8") as handle:
+        rows = {row["variance_id"]: row["change"] for row in csv.DictReader(handle)}
+    assert rows == {**{variance_id: "silenced" for variance_id in picked["variance_id"]},
+                    "not_a_variance": "unknown_variance"}
+    assert "2 silenced by this change" in (project / "impact.md").read_text(encoding="utf-8")
