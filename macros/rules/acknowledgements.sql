@@ -6,6 +6,14 @@
     (tests/acknowledgements/) reject a row these macros cannot read.
 -#}
 
+{#- A seed cell as text: trimmed, empty as null. dbt-spark's seed loader
+    writes an empty cell of a string column as the text 'None' (checked on
+    a local Spark session), so 'None' is empty too, on every engine alike. -#}
+{% macro seed_text(column) -%}
+    nullif(nullif(trim({{ column }}), ''), 'None')
+{%- endmacro %}
+
+
 {#- True when `text` is a real calendar date written YYYY-MM-DD (2026-02-30
     is not). The digits are cast only where the pattern matched. -#}
 {% macro is_calendar_date(text) -%}

@@ -21,15 +21,15 @@ currencies as (
 trimmed as (
 
     select
-        trim(variance_id) as variance_id,
-        lower(trim(variance_type)) as variance_type,
-        upper(trim(currency)) as currency,
-        nullif(trim(amount_delta), '') as amount_delta_text,
-        trim(acknowledged_by) as acknowledged_by,
-        trim(acknowledged_at) as acknowledged_at_text,
-        trim(reason) as reason,
-        nullif(trim(ticket), '') as ticket,
-        nullif(trim(expires_on), '') as expires_on_text
+        {{ seed_text('variance_id') }} as variance_id,
+        lower({{ seed_text('variance_type') }}) as variance_type,
+        upper({{ seed_text('currency') }}) as currency,
+        {{ seed_text('amount_delta') }} as amount_delta_text,
+        {{ seed_text('acknowledged_by') }} as acknowledged_by,
+        {{ seed_text('acknowledged_at') }} as acknowledged_at_text,
+        {{ seed_text('reason') }} as reason,
+        {{ seed_text('ticket') }} as ticket,
+        {{ seed_text('expires_on') }} as expires_on_text
     from acknowledgements
 
 ),

@@ -24,18 +24,18 @@ currencies as (
 trimmed as (
 
     select
-        trim(acknowledgements.variance_id) as variance_id,
-        lower(trim(acknowledgements.variance_type)) as variance_type,
-        upper(trim(acknowledgements.currency)) as currency,
+        {{ seed_text('acknowledgements.variance_id') }} as variance_id,
+        lower({{ seed_text('acknowledgements.variance_type') }}) as variance_type,
+        upper({{ seed_text('acknowledgements.currency') }}) as currency,
         currencies.minor_units,
-        nullif(trim(acknowledgements.amount_delta), '') as amount_delta,
-        nullif(trim(acknowledgements.acknowledged_by), '') as acknowledged_by,
-        nullif(trim(acknowledgements.acknowledged_at), '') as acknowledged_at,
-        nullif(trim(acknowledgements.reason), '') as reason,
-        nullif(trim(acknowledgements.expires_on), '') as expires_on
+        {{ seed_text('acknowledgements.amount_delta') }} as amount_delta,
+        {{ seed_text('acknowledgements.acknowledged_by') }} as acknowledged_by,
+        {{ seed_text('acknowledgements.acknowledged_at') }} as acknowledged_at,
+        {{ seed_text('acknowledgements.reason') }} as reason,
+        {{ seed_text('acknowledgements.expires_on') }} as expires_on
     from acknowledgements
     left join currencies
-        on upper(trim(acknowledgements.currency)) = currencies.currency
+        on upper({{ seed_text('acknowledgements.currency') }}) = currencies.currency
 
 ),
 
@@ -82,7 +82,7 @@ checked as (
             when has_unknown_type then 'is not a variance type (docs/spec/variance-rules.md)'
             when has_unknown_currency then 'is not a currency of seed currencies'
             when has_inexact_delta
-                then 'is not exact decimal text at the currency''s exponent (12.50; empty for a variance without a delta)'
+                then 'is not exact decimal text at the exponent of its currency (12.50; empty for a variance without a delta)'
             when lacks_acknowledged_by then 'is empty: say who acknowledged the variance'
             when lacks_reason then 'is empty: say why the variance is accepted'
             when has_bad_acknowledged_at then 'is not a date YYYY-MM-DD'

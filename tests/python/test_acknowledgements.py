@@ -254,6 +254,7 @@ CONTRACT_ROWS = {
     "ok_row": ("amount_mismatch,-1.50,usd,Ana,2026-02-28,fine,,", None),
     "no_leap_day": ("amount_mismatch,-1.50,USD,Ana,2026-02-29,why,,", "acknowledged_at"),
     "no_reason": ("amount_mismatch,-1.50,USD,Ana,2026-03-01,,,", "reason"),
+    "none_reason": ("amount_mismatch,-1.50,USD,Ana,2026-03-01,None,,", "reason"),   # Spark's empty cell
     "blank_by": ("amount_mismatch,-1.50,USD,  ,2026-03-01,why,,", "acknowledged_by"),
     "bad_day": ("amount_mismatch,-1.50,USD,Ana,2026-02-30,why,,", "acknowledged_at"),
     "bad_expiry": ("amount_mismatch,-1.50,USD,Ana,2026-03-01,why,,2026-13-01", "expires_on"),
