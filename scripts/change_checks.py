@@ -13,7 +13,9 @@ lists, refund by refund, the variances the change adds, removes, reclassifies
 (other variance types or other money at stake) and changes (other amounts,
 detail or system at fault), with the money at stake per currency, and names
 every refund the change takes out of the confirmation check (the ERP had to
-book it, or its state was unknown, and now need not), with its amount;
+book it, or its state was unknown, and now need not), with its amount,
+and the variances an edit of variance_acknowledgements silences or brings
+back, with their money at stake per currency;
 --markdown writes a summary a pull request can show (docs/ci.md). Its
 builds live in a temporary folder, removed on every exit.
 """
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from recon_runner.dbt import run_dbt
+from recon_runner.message import printable
 from recon_runner.reports import csv_cell
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -375,6 +378,106 @@ def refunds_out_of_check(base_db: Path, head_db: Path) -> list[dict[str, Any]]:
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
+# The variances an edit of seed variance_acknowledgements silences (acknowledged with the
+# change, not at base) or brings back (acknowledged at base, not with it), each with the mart's
+# amount_at_stake; and every acknowledgement of the change that silences nothing, with why.
+ACKNOWLEDGED_COLUMNS = ["change", "variance_id", "refund_id", "variance_type", "currency", "amount_at_stake",
+                        "acknowledged_by", "acknowledgement_reason", "acknowledgement_expires_on", "state_reason"]
+
+
+def acknowledgement_changes(base_db: Path, head_db: Path) -> list[dict[str, Any]]:
+    """One dict per ACKNOWLEDGED_COLUMNS: change 'silenced', 'unsilenced', or the state of an
+    acknowledgement that holds for no open variance (expired, superseded, resolved,
+    unknown_variance). A build from before the seed existed has nothing acknowledged."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        con.execute(f"attach '{str(base_db).replace(chr(39), chr(39) * 2)}' as base (read_only)")
+        con.execute(f"attach '{str(head_db).replace(chr(39), chr(39) * 2)}' as head (read_only)")
+
+        def has(label: str, table: str, column: str) -> bool:
+            return bool(con.execute(
+                "select count(*) from duckdb_columns() where database_name = ? and schema_name = 'main' "
+                "and table_name = ? and column_name = ?", [label, table, column]).fetchone()[0])
+
+        acknowledged = {label: (f"select variance_id from {label}.main.fct_refund_variances where is_acknowledged"
+                                if has(label, "fct_refund_variances", "is_acknowledged")
+                                else "select cast(null as varchar) as variance_id where false")
+                        for label in ("base", "head")}
+        cursor = con.execute(f"""
+            with head_ack as ({acknowledged['head']}), base_ack as ({acknowledged['base']}),
+            moved as (
+                select 'silenced' as change, variance_id from head_ack
+                where variance_id not in (select variance_id from base_ack)
+                union all
+                select 'unsilenced', variance_id from base_ack
+                where variance_id not in (select variance_id from head_ack)
+            )
+            select moved.change, moved.variance_id, v.refund_id, v.variance_type, v.currency, v.amount_at_stake,
+                   a.acknowledged_by, a.reason as acknowledgement_reason, a.expires_on as acknowledgement_expires_on,
+                   a.state_reason
+            from moved
+            inner join (select * from head.main.fct_refund_variances union all by name
+                        select * from base.main.fct_refund_variances
+                        where variance_id not in (select variance_id from head.main.fct_refund_variances)) as v
+                using (variance_id)
+            left join {'head' if has('head', 'fct_variance_acknowledgements', 'variance_id') else 'base'}.main.fct_variance_acknowledgements as a
+                using (variance_id)
+            order by moved.change desc, v.currency, v.amount_at_stake desc, moved.variance_id
+        """) if has("head", "fct_variance_acknowledgements", "variance_id") else None
+        rows = [] if cursor is None else [dict(zip([item[0] for item in cursor.description], row))
+                                          for row in cursor.fetchall()]
+        if has("head", "fct_variance_acknowledgements", "variance_id"):
+            cursor = con.execute("""
+                select acknowledgement_state as change, variance_id, refund_id, variance_type, currency,
+                       amount_at_stake, acknowledged_by, reason as acknowledgement_reason,
+                       expires_on as acknowledgement_expires_on, state_reason
+                from head.main.fct_variance_acknowledgements where acknowledgement_state <> 'active'
+                order by acknowledgement_state, variance_id""")
+            rows += [dict(zip([item[0] for item in cursor.description], row)) for row in cursor.fetchall()]
+        return rows
+
+
+def acknowledged_money(rows: list[dict[str, Any]], change: str, exponents: dict[str, int]) -> str:
+    """'EUR 120.00, USD 5.00': the amount at stake of the variances of `change`, summed within
+    each currency (the mart's amount_at_stake of each variance), never across."""
+    totals: dict[str, Decimal] = {}
+    for row in rows:
+        if row["change"] == change and row["amount_at_stake"] is not None:
+            totals[row["currency"] or ""] = totals.get(row["currency"] or "", Decimal(0)) + Decimal(
+                str(row["amount_at_stake"]))
+    return ", ".join(money(amount, currency, exponents) for currency, amount in sorted(totals.items())) or "nothing"
+
+
+def acknowledged_csv(out: Path) -> Path:
+    """Where the acknowledgement changes are written, beside the impact CSV."""
+    return out.with_name(f"{out.stem}_acknowledged.csv")
+
+
+def acknowledgement_markdown(rows: list[dict[str, Any]], exponents: dict[str, int], limit: int = MARKDOWN_ROWS) -> str:
+    if not rows:
+        return ""
+    lines = ["### Acknowledged variances (seed variance_acknowledgements)", ""]
+    for change, words in (("silenced", "silenced by this change (no longer counted against clean)"),
+                          ("unsilenced", "no longer acknowledged (counted as open again)")):
+        count = sum(1 for row in rows if row["change"] == change)
+        if count:
+            lines.append(f"- {count} {words}: {md_text(acknowledged_money(rows, change, exponents))} at stake.")
+    lapsed = [row for row in rows if row["change"] not in ("silenced", "unsilenced")]
+    if lapsed:
+        lines.append(f"- {len(lapsed)} acknowledgements hold for no open variance (expired, superseded, resolved "
+                     "or unknown).")
+    lines += ["", "| change | variance | type | at stake | acknowledged by | reason / why |", "|---|---|---|---:|---|---|"]
+    lines += [f"| {md_text(row['change'])} | {md_text(row['variance_id'])} | {md_text(row['variance_type'])} | "
+              f"{md_text(money(row['amount_at_stake'], row['currency'], exponents))} | "
+              f"{md_text(row['acknowledged_by'])} | "
+              f"{md_text(row['acknowledgement_reason'] if row['change'] == 'silenced' else row['state_reason'])} |"
+              for row in rows[:limit]]
+    if len(rows) > limit:
+        lines.append(f"\n… and {len(rows) - limit} more (all of them in the CSV).")
+    return "\n".join(lines + [""])
+
+
 def unchecked_csv(out: Path) -> Path:
     """Where the refunds out of the check are written, beside the impact CSV."""
     return out.with_name(f"{out.stem}_out_of_check.csv")
@@ -551,7 +654,10 @@ def _mapping_impact(args: argparse.Namespace, dbt_vars: dict, out: Path) -> int:
         for seed in sorted((PROJECT_DIR / "seeds").glob("*.csv")):
             base_text = git_show(args.base, f"seeds/{seed.name}")
             if base_text is None:
-                (base_project / "seeds" / seed.name).unlink()
+                # new with the change: at base it held nothing (its header only, so the models
+                # that read it still build)
+                header = seed.read_bytes().split(b"\n", 1)[0] + b"\n"
+                (base_project / "seeds" / seed.name).write_bytes(header)
                 changed.append(f"{seed.name} (new)")
             else:
                 (base_project / "seeds" / seed.name).write_bytes(base_text)
@@ -562,12 +668,15 @@ def _mapping_impact(args: argparse.Namespace, dbt_vars: dict, out: Path) -> int:
             (work / label).mkdir()
             print(f"Building the variance report with the {label} seeds...", flush=True)
             if not dbt_build_models(project, work / label, args.data_dir.resolve(), dbt_vars,
-                                    ["+fct_refund_variances", "+fct_expected_erp_postings"]):
+                                    ["+fct_refund_variances", "+fct_expected_erp_postings",
+                                     "+fct_variance_acknowledgements"]):
                 print(f"Outcome: failed (exit 3): the {label} build failed")
                 return 3
         rows, stakes = compare_variances(work / "base" / "recon.duckdb", work / "head" / "recon.duckdb")
         unchecked = refunds_out_of_check(work / "base" / "recon.duckdb", work / "head" / "recon.duckdb")
+        acknowledgements = acknowledgement_changes(work / "base" / "recon.duckdb", work / "head" / "recon.duckdb")
     out.parent.mkdir(parents=True, exist_ok=True)
+    write_csv(acknowledged_csv(out), ACKNOWLEDGED_COLUMNS, acknowledgements)
     write_csv(out, IMPACT_COLUMNS, rows)
     write_csv(unchecked_csv(out), UNCHECKED_COLUMNS, unchecked)
     exponents = minor_units()
@@ -591,9 +700,19 @@ def _mapping_impact(args: argparse.Namespace, dbt_vars: dict, out: Path) -> int:
               f"{money(row['amount'], row['currency'], exponents)}")
     if len(unchecked) > 20:
         print(f"  ... and {len(unchecked) - 20} more")
+    silenced = [row for row in acknowledgements if row["change"] == "silenced"]
+    unsilenced = [row for row in acknowledgements if row["change"] == "unsilenced"]
+    print(f"\nAcknowledgements: the change silences {len(silenced)} variances "
+          f"({acknowledged_money(acknowledgements, 'silenced', exponents)} at stake) and brings back "
+          f"{len(unsilenced)} ({acknowledged_money(acknowledgements, 'unsilenced', exponents)}). "
+          f"Details: {acknowledged_csv(out)}")
+    for row in acknowledgements[:20]:
+        print(f"  {row['change']} {printable(row['variance_id'])} {printable(row['variance_type'])} "
+              f"{money(row['amount_at_stake'], row['currency'], exponents)}: "
+              f"{printable(row['acknowledgement_reason'] if row['change'] == 'silenced' else row['state_reason'])}")
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(impact_markdown(args.base, changed, rows, stakes, exponents, unchecked=unchecked),
-                                 encoding="utf-8")
+        args.markdown.write_text(impact_markdown(args.base, changed, rows, stakes, exponents, unchecked=unchecked)
+                                 + acknowledgement_markdown(acknowledgements, exponents), encoding="utf-8")
         print(f"Markdown summary: {args.markdown}")
     return 1 if (rows and args.fail_on_change) or (unchecked and args.fail_on_unchecked) else 0

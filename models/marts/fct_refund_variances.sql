@@ -1,6 +1,7 @@
 {#- The variance report: one row per open variance, with the amounts each
     system holds, the delta, and one sentence a finance person can act on.
-    first_detected_at comes from the checkpoint history (fct_variance_history);
+    first_detected_at and the acknowledgement come from the checkpoint history
+    (fct_variance_history); an acknowledged variance stays here, flagged;
     amount_at_stake from int_refund_variances_detected, as the history records it. -#}
 
 with
@@ -41,7 +42,13 @@ joined as (
         variances.currency,
         variances.minor_units,
         variances.as_of,
-        coalesce(history.first_detected_at, variances.as_of) as first_detected_at
+        coalesce(history.first_detected_at, variances.as_of) as first_detected_at,
+        coalesce(history.acknowledgement_state = 'active', false) as is_acknowledged,
+        case when history.acknowledgement_state = 'active' then history.acknowledged_by end as acknowledged_by,
+        case when history.acknowledgement_state = 'active' then history.acknowledgement_reason end
+            as acknowledgement_reason,
+        case when history.acknowledgement_state = 'active' then history.acknowledgement_expires_on end
+            as acknowledgement_expires_on
     from variances
     inner join refunds
         on
@@ -242,6 +249,11 @@ final as (
             end as {{ dbt.type_string() }}
         ) as age_bucket,
         cast(age_bucket_order as integer) as age_bucket_order,
+        -- an active row of seed variance_acknowledgements (fct_variance_history decides)
+        cast(is_acknowledged as boolean) as is_acknowledged,
+        cast(acknowledged_by as {{ dbt.type_string() }}) as acknowledged_by,
+        cast(acknowledgement_reason as {{ dbt.type_string() }}) as acknowledgement_reason,
+        cast(acknowledgement_expires_on as date) as acknowledgement_expires_on,
         as_of
     from bucketed
 

@@ -2,7 +2,8 @@
 
 (Two more commands check a change before it ships: `validate-writeback`, a
 dry run of a changed integration, and `mapping-impact`, the variances a
-mapping-seed change adds and removes; see `--help` of each.)
+mapping-seed change adds and removes; `acknowledge` and `acknowledgements`
+accept an open variance for a while and list them; see `--help` of each.)
 
 A checkpoint checks that every input is there, builds the models and data
 tests in a copy of the checkpoint database, swaps the copy in only when the
@@ -156,6 +157,9 @@ def build_parser() -> Parser:
     run.add_argument("--no-bi", action="store_true", help="do not publish the marts for BI")
     run.add_argument("--debug", action="store_true", help="print a traceback with an error")
     change_checks.add_arguments(sub)
+    from . import acknowledge  # noqa: PLC0415 (the exception workflow's commands)
+
+    acknowledge.add_arguments(sub)
     return parser
 
 
@@ -208,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"FAILED: {error}. Nothing was changed.")
         return 3
+    if isinstance(settings, argparse.Namespace) and settings.command in ("acknowledge", "acknowledgements"):
+        from . import acknowledge
+
+        return acknowledge.main(settings)
     if isinstance(settings, argparse.Namespace):
         import change_checks
 

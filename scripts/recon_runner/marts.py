@@ -1,9 +1,9 @@
 """What a completed checkpoint's marts say, read from the built database.
 
 read_checkpoint returns (summary, variances, details): summary is what
-summary.json and the message carry; variances are the open variances
-(fct_refund_variances, contract columns, amounts as exact Decimals in major
-units); details are what only the HTML report shows (the trend with failed
+summary.json and the message carry; variances are the open variances no
+acknowledgement accepts (fct_refund_variances, contract columns, amounts as
+exact Decimals in major units; the acknowledged ones are in details); details are what only the HTML report shows (the trend with failed
 attempts, new and resolved variances, rejected rows, the audit trail of each
 refund with an open variance).
 """
@@ -24,8 +24,12 @@ VARIANCE_COLUMNS = [
     "system_of_record_discrepancy", "refund_date", "posting_period", "age_days", "age_bucket",
     "storefront_amount", "storefront_currency", "processor_amount", "processor_currency", "erp_amount",
     "erp_currency", "amount_delta", "amount_at_stake", "amount_at_stake_minor", "currency", "minor_units", "detail",
-    "first_detected_at", "days_since_first_detected", "as_of",
+    "first_detected_at", "days_since_first_detected",
+    "is_acknowledged", "acknowledged_by", "acknowledgement_reason", "acknowledgement_expires_on", "as_of",
 ]
+ACKNOWLEDGEMENT_COLUMNS = ["variance_id", "acknowledgement_state", "state_reason", "variance_type", "amount_delta",
+                           "currency", "minor_units", "acknowledged_by", "acknowledged_at", "reason", "ticket",
+                           "expires_on", "refund_id", "amount_at_stake"]
 # Read beside the CSV's columns: for sorting the age buckets in the report.
 READ_ONLY_COLUMNS = ["age_bucket_order"]
 MONEY_COLUMNS = ("storefront_amount", "processor_amount", "erp_amount", "amount_delta", "amount_at_stake")
@@ -202,11 +206,18 @@ def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path) -> tuple
         raise LookupError(f"fct_checkpoint_runs has no row for {checkpoint_id}")
     run = runs[0]
     currency_units = {row["currency"]: row["minor_units"] for row in read(database, CURRENCY_UNITS_SQL)}
-    variances = exact(read(database, f"""
+    every_variance = exact(read(database, f"""
         select {', '.join(VARIANCE_COLUMNS + READ_ONLY_COLUMNS)} from fct_refund_variances
         order by age_days desc nulls last, days_since_first_detected desc, currency,
             amount_at_stake desc nulls last, variance_id
     """), currency_units=currency_units)
+    # An acknowledged variance (an active row of variance_acknowledgements) is
+    # listed apart and does not count against clean: `variances` are the rest.
+    variances = [row for row in every_variance if not row.get("is_acknowledged")]
+    acknowledged = [row for row in every_variance if row.get("is_acknowledged")]
+    acknowledgements = exact(read(database, f"""
+        select {', '.join(ACKNOWLEDGEMENT_COLUMNS)} from fct_variance_acknowledgements
+        order by acknowledgement_state, currency, variance_id"""), ("amount_delta", "amount_at_stake"))
     booked = read(database, BOOKED_TOTALS_SQL)
     rejected = read(database, """
         select input_name, rejection_reason, count(*) as row_count
@@ -231,7 +242,7 @@ def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path) -> tuple
         from fct_variance_history
         where checkpoint_as_of = ? and (state = 'resolved' or first_detected_at = checkpoint_as_of)
         order by state, currency, variance_type, refund_id""", [run["as_of"]])
-    current = {row["variance_id"]: row for row in variances}
+    current = {row["variance_id"]: row for row in every_variance}
     new, resolved = [], []
     for row in changes:
         row["amount_delta"] = history_amount(row)
@@ -243,7 +254,7 @@ def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path) -> tuple
         else:
             resolved.append(row)
     audit: dict[str, list[dict[str, Any]]] = {}
-    keys = sorted({row["refund_key"] for row in table_order(variances, AUDIT_LIMIT_REFUNDS)})
+    keys = sorted({row["refund_key"] for row in table_order(every_variance, AUDIT_LIMIT_REFUNDS)})
     for row in exact(read(database, """
             select * from fct_refund_audit_trail where refund_key in (select unnest(?))
             order by refund_key, event_order""", [keys]), ("amount",)):
@@ -262,6 +273,11 @@ def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path) -> tuple
         "stale_sources": run["stale_sources"],
         "open_variance_count": run["open_variance_count"], "new_variance_count": run["new_variance_count"],
         "resolved_variance_count": run["resolved_variance_count"],
+        "unacknowledged_variance_count": len(variances), "acknowledged_variance_count": len(acknowledged),
+        # the mart's amount_at_stake of each acknowledged variance, per currency (money.at_stake)
+        "acknowledged_at_stake": money_.at_stake(acknowledged),
+        "acknowledgement_states": {state: sum(1 for row in acknowledgements if row["acknowledgement_state"] == state)
+                                   for state in sorted({row["acknowledgement_state"] for row in acknowledgements})},
         "booked_totals": [
             {"currency": row["currency"], "minor_units": row["minor_units"],
              **{key: money_.plain(row[key], row["minor_units"])
@@ -281,5 +297,6 @@ def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path) -> tuple
     summary.update(money_summary(variances))
     details = {"trend": trend, "new_variances": new, "resolved_variances": resolved, "rejected_rows": rejected_rows,
                "audit": audit, "corrections": read_corrections(database),
-               "suggestions": read_suggestions(database, currency_units)}
+               "suggestions": read_suggestions(database, currency_units),
+               "acknowledged_variances": acknowledged, "acknowledgements": acknowledgements}
     return summary, variances, details

@@ -135,6 +135,36 @@ def largest_lines(variances: list[dict[str, Any]], count: int = TOP) -> list[str
     return lines
 
 
+def acknowledged_money(summary: dict[str, Any]) -> str:
+    """'EUR 120.00, USD 5.00': the acknowledged variances' amount at stake per
+    currency, the mart's amount_at_stake summed within a currency only
+    (money.at_stake); never across currencies."""
+    return ", ".join(money.text(entry["amount_at_stake"], entry["currency"], entry["minor_units"])
+                     for entry in summary.get("acknowledged_at_stake") or [])
+
+
+def acknowledged_text(summary: dict[str, Any]) -> str:
+    """' (3 acknowledged: EUR 120.00, USD 5.00 at stake)': the open variances an
+    acknowledgement accepts; '' when there are none."""
+    count = summary.get("acknowledged_variance_count") or 0
+    if not count:
+        return ""
+    amounts = acknowledged_money(summary)
+    return f" ({count} acknowledged" + (f": {amounts} at stake)" if amounts else ")")
+
+
+def lapsed_line(summary: dict[str, Any]) -> str | None:
+    """Acknowledgements that no longer hold (expired, superseded) or name no open
+    variance (resolved, unknown_variance): each needs a person."""
+    states = summary.get("acknowledgement_states") or {}
+    parts = [f"{states[state]} {state}" for state in ("expired", "superseded", "resolved", "unknown_variance")
+             if states.get(state)]
+    if not parts:
+        return None
+    return ("Acknowledgements that do not hold: " + ", ".join(parts)
+            + " (fct_variance_acknowledgements says why; expired and superseded variances count as open).")
+
+
 def report_location(summary: dict[str, Any]) -> str | None:
     return summary.get("report_url") or summary.get("report_path")
 
@@ -160,8 +190,10 @@ def message(summary: dict[str, Any], variances: list[dict[str, Any]]) -> str:
     booked = ("Refunds the ledger must book (status succeeded; pending, failed and canceled refunds are not "
               f"counted): {booked_totals(summary)}.")
     if outcome == "clean":
-        text = (head + f"CLEAN. Zero open variances, zero rejected input rows, and every source delivered new "
-                f"rows within {summary['freshness_window_hours']} h of as_of ({counts}). {booked}")
+        text = (head + f"CLEAN. Zero open variances{acknowledged_text(summary)}, zero rejected input rows, and every "
+                f"source delivered new rows within {summary['freshness_window_hours']} h of as_of ({counts}). {booked}")
+        if lapsed_line(summary):
+            text += "\n" + lapsed_line(summary)
         resolved = summary.get("resolved_variance_count") or 0
         if resolved:
             text += f"\nResolved since the last checkpoint: {resolved}."
@@ -171,11 +203,17 @@ def message(summary: dict[str, Any], variances: list[dict[str, Any]]) -> str:
         lines.append(head + f"STALE SOURCES: {summary['stale_sources']}. This is not a clean checkpoint: "
                      "check the integration.")
     else:
-        lines.append(head + f"VARIANCES FOUND: {summary['open_variance_count']} open, "
+        open_count = summary.get("unacknowledged_variance_count", summary["open_variance_count"])
+        lines.append(head + f"VARIANCES FOUND: {open_count} open{acknowledged_text(summary)}, "
                      f"{summary['rows_rejected'] or 0} input rows rejected.")
     lines.append(f"Why: {summary['outcome_reasons']}.")
     lines.append(f"New since the last checkpoint: {summary.get('new_variance_count') or 0}; "
                  f"resolved: {summary.get('resolved_variance_count') or 0}.")
+    if outcome == "stale_sources" and acknowledged_text(summary):
+        lines.append(f"Acknowledged variances: {summary['acknowledged_variance_count']} ({acknowledged_money(summary)} "
+                     "at stake); a stale source is never clean, whatever is acknowledged.")
+    if lapsed_line(summary):
+        lines.append(lapsed_line(summary))
     if variances:
         lines.append(at_stake_line(variances))
         by_type = ", ".join(f"{k} {v}" for k, v in sorted(summary["variances_by_type"].items(),

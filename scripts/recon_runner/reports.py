@@ -414,8 +414,16 @@ def build_context(summary: dict[str, Any], variances: list[dict[str, Any]],
     color, banner = OUTCOME_STYLE[summary["outcome"]]
     reasons = [part.strip() for part in (summary.get("outcome_reasons") or "").split(";") if part.strip()]
     table = variance_rows(variances, details.get("suggestions"))
+    # acknowledged variances (an active row of variance_acknowledgements) are listed apart
+    acknowledged = variance_rows(details.get("acknowledged_variances") or [], details.get("suggestions"))
+    audited = table + acknowledged
     audit = details.get("audit") or {}
     return {
+        "open_count": summary.get("unacknowledged_variance_count", summary.get("open_variance_count")),
+        "acknowledged": acknowledged,
+        "acknowledged_stake": stake_rows(money.at_stake(details.get("acknowledged_variances") or [])),
+        "lapsed_acknowledgements": [row for row in details.get("acknowledgements") or []
+                                    if row.get("acknowledgement_state") != "active"],
         "summary": summary,
         "color": color,
         "banner": banner,
@@ -441,11 +449,11 @@ def build_context(summary: dict[str, Any], variances: list[dict[str, Any]],
         },
         "corrections": correction_summary(details.get("corrections") or []),
         "audit": [{"refund_key": key, "anchor": anchor(key),
-                   "variances": [row for row in table if (row.get("refund_key") or row.get("refund_id")) == key],
+                   "variances": [row for row in audited if (row.get("refund_key") or row.get("refund_id")) == key],
                    "records": [{**record, "amount_shown": shown(record.get("amount"), record.get("currency"),
                                                                 money.with_units(record))
                                 if record.get("amount") is not None else ""} for record in audit.get(key, [])]}
-                  for key in sorted({str(row.get("refund_key") or row.get("refund_id")) for row in table})],
+                  for key in sorted({str(row.get("refund_key") or row.get("refund_id")) for row in audited})],
     }
 
 
@@ -497,7 +505,9 @@ def write_report_folder(reports_dir: Path, name: str, summary: dict[str, Any], v
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        write_csv(staging / "variances.csv", variances, columns)
+        # every open variance, the acknowledged ones flagged (is_acknowledged)
+        write_csv(staging / "variances.csv", variances + ((details or {}).get("acknowledged_variances") or []),
+                  columns)
         write_csv(staging / "rejected_rows.csv", (details or {}).get("rejected_rows") or [], REJECTED_CSV_COLUMNS)
         if summary.get("outcome") != "failed":  # a failed checkpoint proposes nothing
             write_corrections_csv(staging / "corrections.csv",

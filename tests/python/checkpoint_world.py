@@ -304,6 +304,10 @@ class World:
             variances = [row[0] for row in con.execute(
                 "select variance_id from main_intermediate.int_refund_variances_detected").fetchall()]
             rejected = con.execute("select count(*) from fct_rejected_rows").fetchone()[0]
+            # an active acknowledgement (seed variance_acknowledgements) takes a variance out of the
+            # outcome, not out of the history; its state depends on the variance, the seed and as_of only
+            acknowledged = {row[0] for row in con.execute(
+                "select variance_id from fct_refund_variances where is_acknowledged").fetchall()}
             rows_read, latest = {}, {}
             for system, model, column in (("storefront", "stg_storefront__refunds", "recorded_at"),
                                           ("processor", "stg_processor__refund_events", "event_at"),
@@ -329,7 +333,8 @@ class World:
         else:
             opened = {v: previously_open.get(v, as_of) for v in variances}
             resolved = {v: first for v, first in previously_open.items() if v not in opened}
-        outcome = "stale_sources" if stale else ("variances_found" if variances or rejected else "clean")
+        outcome = "stale_sources" if stale else ("variances_found" if set(variances) - acknowledged or rejected
+                                                 else "clean")
         return Recorded(as_of, opened, resolved, rows_read, latest, outcome, contents)
 
     @staticmethod

@@ -204,6 +204,7 @@ LONGEST_FIRST = [
     "test_checkpoint_runner.py",
     "test_change_checks.py",
     "test_mapping_contracts.py",  # about 230 s
+    "test_acknowledgements.py",  # about 280 s (three checkpoints, a contract build, mapping-impact)
     "test_money_limits.py",  # about 120 s
     "test_connector_fixtures.py",
 ]

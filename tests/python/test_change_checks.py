@@ -441,7 +441,8 @@ def test_mapping_impact_leaves_the_working_tree_as_it_found_it(tmp_path: Path) -
     assert ok.returncode == 0 and "reclassified" in ok.stdout, ok.stdout[-3000:] + ok.stderr[-2000:]
     assert status() == before
     assert list(temp.iterdir()) == []
-    assert sorted(path.name for path in outputs.iterdir()) == ["impact.csv", "impact.md", "impact_out_of_check.csv"]
+    assert sorted(path.name for path in outputs.iterdir()) == ["impact.csv", "impact.md", "impact_acknowledged.csv",
+                                                                  "impact_out_of_check.csv"]
 
     # A seed dbt cannot load: the head build fails.
     currencies = project / "seeds" / "currencies.csv"

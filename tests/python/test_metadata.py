@@ -30,7 +30,7 @@ from recon_runner.dbt import dbt_argv, dbt_env
 
 REPORT_MARTS = ["fct_checkpoint_runs", "fct_refund_variances", "rpt_refund_reconciliation", "fct_rejected_rows",
                 "fct_variance_history", "fct_refund_audit_trail", "fct_checkpoint_totals",
-                "fct_proposed_erp_corrections"]
+                "fct_proposed_erp_corrections", "fct_variance_acknowledgements"]
 CONTRACTED_MARTS = ["fct_refund_variances", "rpt_refund_reconciliation"]
 AGE_BUCKETS_OVER_30 = {"31-60 days", "61-90 days", "over 90 days"}
 
@@ -311,6 +311,8 @@ def test_each_measure_run_as_sql_equals_the_figure_from_the_mart(artifacts: Arti
                     from {relation} group by 1""")
                 got = {row.dim: exact(row.value) for row in got.itertuples()}
                 keys = mart[expr].astype("string").fillna("<null>") if expr in mart else None
+                if keys is not None and set(keys) <= {"True", "False", "<null>"}:  # SQL casts a boolean to 'true'
+                    keys = keys.replace({"True": "true", "False": "false"})
                 assert keys is not None, f"{semantic['name']}.{name}: expression {expr} is not a mart column"
                 want = {key: oracle(group, measure["name"]) for key, group in mart.groupby(keys)}
                 got = {("<null>" if key is None else key): value for key, value in got.items()}

@@ -40,8 +40,8 @@ MART_QUERIES = {
     "fct_checkpoint_runs": "select * from {schema}.fct_checkpoint_runs",
     "fct_variance_history": "select * from {schema}.fct_variance_history",
     "fct_proposed_erp_corrections": "select * from {schema}.fct_proposed_erp_corrections",
-
     "fct_suggested_matches": "select * from {schema}.fct_suggested_matches",
+    "fct_variance_acknowledgements": "select * from {schema}.fct_variance_acknowledgements",
 }
 
 

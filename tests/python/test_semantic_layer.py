@@ -37,7 +37,8 @@ import pytest
 from conftest import PROJECT_DIR
 from recon_runner.dbt import dbt_argv, dbt_env
 
-SAVED_QUERIES = {"open_money_at_stake_by_currency_and_type", "aging_buckets_by_type", "daily_new_vs_resolved"}
+SAVED_QUERIES = {"open_money_at_stake_by_currency_and_type", "aging_buckets_by_type", "daily_new_vs_resolved",
+                 "open_vs_acknowledged_by_currency"}
 MONEY_AGGS = {"sum", "average", "min", "max", "median", "percentile"}
 # `case when <currencies> = 1 then <sum> end`; further `and <count> = 0` conditions only make
 # it null more often (amount_at_stake_per_checkpoint: no variance without a recorded stake).
@@ -156,3 +157,5 @@ def test_saved_queries_group_money_by_currency(manifest: dict) -> None:
     assert set(saved["daily_new_vs_resolved"]["query_params"]["metrics"]) == {
         "checkpoint_new_variances", "checkpoint_resolved_variances"}
     assert saved["daily_new_vs_resolved"]["query_params"]["group_by"] == ["TimeDimension('metric_time', 'day')"]
+    assert "Dimension('variance__is_acknowledged')" in saved["open_vs_acknowledged_by_currency"]["query_params"][
+        "group_by"]

@@ -50,7 +50,7 @@ def test_spark_is_installed() -> None:
 
 MARTS = ["fct_refund_variances", "rpt_refund_reconciliation", "fct_rejected_rows", "fct_expected_erp_postings",
          "fct_refund_audit_trail", "fct_checkpoint_runs", "fct_variance_history", "fct_checkpoint_totals",
-         "fct_proposed_erp_corrections", "fct_suggested_matches"]
+         "fct_proposed_erp_corrections", "fct_suggested_matches", "fct_variance_acknowledgements"]
 SPARK_SCHEMA = "refund_recon"
 
 

@@ -7,12 +7,15 @@
                        checkpoint (fct_checkpoint_sources states the rule:
                        a file with new content, or on a warehouse more rows
                        or a newer record);
-      variances_found  otherwise, any open variance or any rejected input row
+      variances_found  otherwise, any open variance not acknowledged (an
+                       active row of variance_acknowledgements) or any
+                       rejected input row
                        (every row of fct_rejected_rows: the period calendar's
                        too, since a calendar row that cannot be placed can hide
                        a locked-period posting);
-      clean            otherwise: zero open variances, zero rejected rows,
-                       every source fresh.
+      clean            otherwise: zero unacknowledged variances, zero
+                       rejected rows, every source fresh. Rejected rows and
+                       stale sources cannot be acknowledged.
 
     Incremental and never fully refreshed: it is the record. The runner builds
     in a copy of the database and swaps it in only when the whole build passed,
@@ -91,7 +94,12 @@ variance_counts as (
     select
         sum(case when state = 'open' then 1 else 0 end) as open_variance_count,
         sum(case when state = 'open' and first_detected_at = checkpoint_as_of then 1 else 0 end) as new_variance_count,
-        sum(case when state = 'resolved' then 1 else 0 end) as resolved_variance_count
+        sum(case when state = 'resolved' then 1 else 0 end) as resolved_variance_count,
+        -- open, and accepted by an active acknowledgement: not counted against clean
+        sum(case when state = 'open' and acknowledgement_state = 'active' then 1 else 0 end)
+            as acknowledged_variance_count,
+        sum(case when state = 'open' and coalesce(acknowledgement_state, '') <> 'active' then 1 else 0 end)
+            as unacknowledged_variance_count
     from history
 
 ),
@@ -162,6 +170,7 @@ final as (
         cast(coalesce(variance_counts.open_variance_count, 0) as integer) as open_variance_count,
         cast(coalesce(variance_counts.new_variance_count, 0) as integer) as new_variance_count,
         cast(coalesce(variance_counts.resolved_variance_count, 0) as integer) as resolved_variance_count,
+        cast(coalesce(variance_counts.acknowledged_variance_count, 0) as integer) as acknowledged_variance_count,
         pivoted.storefront_latest_record_at,
         pivoted.processor_latest_record_at,
         pivoted.erp_latest_record_at,
@@ -170,7 +179,7 @@ final as (
         cast(
             case
                 when stale.stale_sources is not null then 'stale_sources'
-                when coalesce(variance_counts.open_variance_count, 0) > 0 then 'variances_found'
+                when variance_counts.unacknowledged_variance_count > 0 then 'variances_found'
                 when coalesce(pivoted.rows_rejected, 0) > 0 then 'variances_found'
                 else 'clean'
             end as {{ dbt.type_string() }}
@@ -179,7 +188,8 @@ final as (
         cast(
             {{ dbt.concat([
                 "coalesce('stale: ' || stale.stale_reasons || '; ', '')",
-                "case when coalesce(variance_counts.open_variance_count, 0) > 0 then cast(variance_counts.open_variance_count as " ~ dbt.type_string() ~ ") || ' open variances; ' else '' end",
+                "case when variance_counts.unacknowledged_variance_count > 0 then cast(variance_counts.unacknowledged_variance_count as " ~ dbt.type_string() ~ ") || ' open variances; ' else '' end",
+                "case when coalesce(variance_counts.acknowledged_variance_count, 0) > 0 then cast(variance_counts.acknowledged_variance_count as " ~ dbt.type_string() ~ ") || ' acknowledged (not counted); ' else '' end",
                 "case when coalesce(pivoted.rows_rejected, 0) > 0 then cast(pivoted.rows_rejected as " ~ dbt.type_string() ~ ") || ' input rows rejected (fct_rejected_rows); ' else '' end",
             ]) }} as {{ dbt.type_string() }}
         ) as outcome_reasons,

@@ -18,6 +18,9 @@
       new_variances           the open variances first seen at this checkpoint
       resolved_variances      variances open at the previous checkpoint and
                               gone at this one (their last amount at stake)
+      acknowledged_variances  the open variances an active acknowledgement
+                              accepts (seed variance_acknowledgements): in
+                              open_variances too, not counted against clean
 
     A variance measure's amount is null when any variance it counts has no
     amount at stake recorded (history written before it was; counted in
@@ -157,6 +160,7 @@ variance_measures as (
         ('open_variances', "state = 'open'"),
         ('new_variances', "state = 'open' and first_detected_at = checkpoint_as_of"),
         ('resolved_variances', "state = 'resolved'"),
+        ('acknowledged_variances', "state = 'open' and acknowledgement_state = 'active'"),
     ] %}
     select
         discrepancy_system as system_name,

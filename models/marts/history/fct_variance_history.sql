@@ -17,7 +17,10 @@
     forward or resolved from such a row takes it from amount_delta_minor
     where the type's stake is the delta (amount_mismatch,
     duplicate_erp_posting) and leaves it null where it is the refund's
-    amount, which the older row does not hold. -#}
+    amount, which the older row does not hold. acknowledgement_state
+    records the variance's row of seed variance_acknowledgements at this
+    checkpoint (active, expired, superseded; resolved on a resolved row; null
+    when none), with who, why and the expiry: the age keeps counting. -#}
 
 {{ config(pre_hook="{{ replace_current_checkpoint('checkpoint_as_of') }}", **checkpoint_history_config('checkpoint_as_of')) }}
 
@@ -183,12 +186,33 @@ recorded as (
 
 ),
 
+acknowledgements as (
+
+    select * from {{ ref('int_variance_acknowledgements_parsed') }}
+
+),
+
 final as (
 
+    -- the acknowledgement of each variance at this checkpoint (macros/rules/acknowledgements.sql)
     select
-        *,
-        {{ minor_to_major('amount_at_stake_minor', 'minor_units') }} as amount_at_stake
+        recorded.*,
+        {{ minor_to_major('recorded.amount_at_stake_minor', 'recorded.minor_units') }} as amount_at_stake,
+        cast(
+            case
+                when acknowledgements.variance_id is null then null
+                when recorded.state = 'resolved' then 'resolved'
+                else {{ acknowledgement_state(
+                    'acknowledgements', 'recorded.variance_type', 'recorded.currency',
+                    'recorded.amount_delta_minor', 'recorded.checkpoint_as_of') }}
+            end as {{ dbt.type_string() }}
+        ) as acknowledgement_state,
+        acknowledgements.acknowledged_by,
+        acknowledgements.reason as acknowledgement_reason,
+        acknowledgements.expires_on as acknowledgement_expires_on
     from recorded
+    left join acknowledgements
+        on recorded.variance_id = acknowledgements.variance_id
 
 )
 
