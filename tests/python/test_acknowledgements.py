@@ -34,10 +34,8 @@ import pytest
 
 from conftest import INPUT_COLUMNS, PROJECT_DIR
 
-sys.path.insert(0, str(PROJECT_DIR / "scripts"))
-
-import change_checks  # noqa: E402
-from recon_runner.dbt import run_dbt  # noqa: E402
+import change_checks
+from recon_runner.dbt import run_dbt
 
 TODAY = datetime.now(timezone.utc).date()
 DAY0 = TODAY + timedelta(days=30)
