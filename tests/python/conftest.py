@@ -181,6 +181,7 @@ FAST_FILES = {
     "test_docs.py",
     "test_docs_match_code.py",
     "test_documented_codes.py",
+    "test_generator_package.py",
     "test_message.py",
     "test_profile_models.py",
     "test_report_render.py",
