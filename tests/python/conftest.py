@@ -32,7 +32,7 @@ import pytest
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 GENERATOR = PROJECT_DIR / "scripts" / "generate_sample_data.py"
 
-from generate_sample_data import ERP_COLUMNS, PROCESSOR_COLUMNS, STOREFRONT_COLUMNS
+from recon_generator.vocabulary import ERP_COLUMNS, PROCESSOR_COLUMNS, STOREFRONT_COLUMNS
 from recon_runner.dbt import run_dbt
 
 INPUT_COLUMNS = {"storefront_refunds": STOREFRONT_COLUMNS, "processor_refunds": PROCESSOR_COLUMNS,
@@ -181,6 +181,7 @@ FAST_FILES = {
     "test_docs.py",
     "test_docs_match_code.py",
     "test_documented_codes.py",
+    "test_generator_package.py",
     "test_message.py",
     "test_profile_models.py",
     "test_report_render.py",

@@ -7,10 +7,10 @@ models read them. Each conversion keeps what the reconciliation needs, so the
 same labels hold: ids, amounts (minor units where the system uses them),
 currencies, statuses in the system's own vocabulary, reasons and times.
 
-What a shape cannot carry, the generator does not produce for it (see
-``Scenario`` in generate_sample_data.py): Stripe keeps one current-state row
-per refund dated at creation, Adyen sends no notification for a refund it has
-only received (no pending refunds), PayPal refunds carry no reason.
+What a shape cannot carry, the scenario does not produce for it (scenario.py):
+Stripe keeps one current-state row per refund dated at creation, Adyen sends
+no notification for a refund it has only received (no pending refunds),
+PayPal refunds carry no reason.
 
 Noise that the staging models must ignore is added on purpose: Adyen payment
 events, Shopify sale and test transactions, NetSuite invoices and quarter
@@ -23,10 +23,12 @@ import csv
 import json
 import random
 from collections import defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from .clock import LOCK_AFTER_DAYS, closed_on, is_locked, month_start, next_month, parse_instant
 
 EXPONENTS = {"USD": 2, "EUR": 2, "GBP": 2, "JPY": 0, "KWD": 3, "KRW": 0, "BHD": 3}
 
@@ -53,15 +55,6 @@ NETSUITE_ACCOUNTS = [
     ("7", "4950", "Refund reversals", "Income"),
     ("8", "4999", "Refunds (uncategorised)", "Income"),
 ]
-LOCK_AFTER_DAYS = 10  # a month is closed this many days after it ends
-
-
-def parse_instant(text: str) -> datetime:
-    """ISO 8601 text (offset or none = UTC) as a naive UTC datetime."""
-    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value
 
 
 def to_minor(amount: str, currency: str) -> str:
@@ -74,23 +67,6 @@ def to_minor(amount: str, currency: str) -> str:
     if exponent is None or value < 0 or value != value.quantize(Decimal(1).scaleb(-exponent)):
         return amount
     return str(int(value.scaleb(exponent)))
-
-
-def month_start(period: str) -> date:
-    return date(int(period[:4]), int(period[5:]), 1)
-
-
-def next_month(day: date) -> date:
-    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
-
-
-def closed_on(period: str) -> date:
-    """When the ERP closes a period: LOCK_AFTER_DAYS after it ends."""
-    return next_month(month_start(period)) + timedelta(days=LOCK_AFTER_DAYS)
-
-
-def is_locked(period: str, as_of: datetime) -> bool:
-    return closed_on(period) <= as_of.date()
 
 
 class ShapeWriters:
