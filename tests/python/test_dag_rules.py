@@ -12,6 +12,12 @@ reimplemented here so CI needs no package download:
   column, or a unique combination of columns: this project's `unique_key` test);
 - fct_undocumented_models: every model has a description.
 
+And one house rule (issue 29), stricter than the evaluator:
+
+- marts_dependent_on_staging: a mart reads no staging or base model; what a mart needs of the
+  inputs comes through an intermediate model (int_input_rows: every staged input row once), so the
+  staging models are stacked in one place, not once per mart.
+
 The manifest is parsed with every shape enabled, so every base model is checked. Zero
 findings, or the finding is in EXCEPTIONS with its reason.
 
@@ -84,6 +90,10 @@ def findings(manifest: dict) -> dict[tuple[str, str], str]:
                     found[("fct_staging_dependent_on_marts_or_intermediate", f"{uid} <- {parent}")] = ""
         elif source_parents:
             found[("fct_marts_or_intermediate_dependent_on_source", uid)] = ""
+        if kind == "marts":
+            for parent in model_parents:
+                if parent in nodes and layer(nodes[parent]) in ("base", "staging"):
+                    found[("marts_dependent_on_staging", f"{uid} <- {parent}")] = ""
         if source_parents and model_parents:
             found[("fct_direct_join_to_source", uid)] = ""
         prefixes = PREFIXES.get(kind)
