@@ -8,7 +8,13 @@
 
     is_rejected: listed in fct_rejected_rows (a rejection reason is set).
     is_accepted: as staged; a calendar row whose closing date is unreadable is
-    rejected and still accepted (it still locks its period). -#}
+    rejected and still accepted (it still locks its period).
+
+    A view: a union of the staging tables costs nothing to read, and each
+    reader scans only the inputs and columns it uses; as a table it would be
+    written once per build for nothing (BENCHMARKS.md, Where the time goes). -#}
+
+{{ config(materialized='view') }}
 
 with
 
