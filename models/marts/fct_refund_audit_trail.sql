@@ -19,28 +19,37 @@
 
 with
 
+input_rows as (
+
+    select * from {{ ref('int_input_rows') }}
+
+),
+
 storefront_rows as (
 
-    select * from {{ ref('stg_storefront__refunds') }}
+    select * from input_rows
+    where input_name = 'storefront_refunds'
 
 ),
 
 processor_rows as (
 
-    select * from {{ ref('stg_processor__refund_events') }}
+    select * from input_rows
+    where input_name = 'processor_refunds'
 
 ),
 
 erp_rows as (
 
-    select * from {{ ref('stg_erp__refund_postings') }}
+    select * from input_rows
+    where input_name = 'erp_refund_postings'
 
 ),
 
 calendar_rows as (
 
-    select * from {{ ref('stg_erp__accounting_periods') }}
-    where rejection_reason is not null
+    select * from input_rows
+    where input_name = 'erp_accounting_periods' and is_rejected
 
 ),
 
@@ -110,14 +119,14 @@ storefront_records as (
         storefront_rows.source_shape,
         storefront_rows.source_file,
         storefront_rows.source_row_number,
-        storefront_rows.storefront_refund_id as record_id,
+        storefront_rows.record_id,
         storefront_rows.order_id,
         storefront_rows.is_accepted,
         storefront_rows.rejection_reason,
         case
             when not storefront_rows.is_accepted then 'rejected_row'
             when row_number() over (
-                partition by storefront_rows.is_accepted, storefront_rows.storefront_refund_id
+                partition by storefront_rows.is_accepted, storefront_rows.record_id
                 order by storefront_rows.recorded_at, storefront_rows.source_file, storefront_rows.source_row_number
             ) = 1 then 'storefront_refund_created'
             else 'storefront_status_recorded'
@@ -137,10 +146,10 @@ storefront_records as (
     left join status_map
         on
             {{ normalized('status_map.source_system') }} = 'storefront'
-            and {{ normalized('status_map.system_name') }} = storefront_rows.system_name
+            and {{ normalized('status_map.system_name') }} = storefront_rows.product_name
             and {{ normalized('status_map.raw_status') }} = {{ normalized('storefront_rows.raw_status') }}
     left join storefront_keys as own_key
-        on storefront_rows.storefront_refund_id = own_key.storefront_refund_id
+        on storefront_rows.record_id = own_key.storefront_refund_id
     left join processor_refunds as linked_key
         on
             not storefront_rows.is_accepted
@@ -156,15 +165,15 @@ processor_records as (
         processor_rows.source_shape,
         processor_rows.source_file,
         processor_rows.source_row_number,
-        processor_rows.processor_refund_id as record_id,
+        processor_rows.record_id,
         processor_rows.order_id,
         processor_rows.is_accepted,
         processor_rows.rejection_reason,
         case
             when not processor_rows.is_accepted then 'rejected_row'
             when row_number() over (
-                partition by processor_rows.is_accepted, processor_rows.processor_refund_id
-                order by processor_rows.event_at, processor_rows.source_file, processor_rows.source_row_number
+                partition by processor_rows.is_accepted, processor_rows.record_id
+                order by processor_rows.recorded_at, processor_rows.source_file, processor_rows.source_row_number
             ) = 1 then 'processor_refund_created'
             else 'processor_status_reported'
         end as record_event,
@@ -173,17 +182,17 @@ processor_records as (
         processor_rows.amount_minor,
         processor_rows.currency,
         processor_rows.minor_units,
-        processor_rows.event_at as recorded_at,
+        processor_rows.recorded_at,
         case when processor_refunds.processor_refund_id is not null then 'processor' end as key_system,
         processor_refunds.processor_refund_id as refund_id
     from processor_rows
     left join status_map
         on
             {{ normalized('status_map.source_system') }} = 'processor'
-            and {{ normalized('status_map.system_name') }} = processor_rows.processor
+            and {{ normalized('status_map.system_name') }} = processor_rows.product_name
             and {{ normalized('status_map.raw_status') }} = {{ normalized('processor_rows.raw_status') }}
     left join processor_refunds
-        on processor_rows.processor_refund_id = processor_refunds.processor_refund_id
+        on processor_rows.record_id = processor_refunds.processor_refund_id
 
 ),
 
@@ -195,7 +204,7 @@ erp_records as (
         erp_rows.source_shape,
         erp_rows.source_file,
         erp_rows.source_row_number,
-        erp_rows.erp_document_id as record_id,
+        erp_rows.record_id,
         erp_rows.order_id,
         erp_rows.is_accepted,
         erp_rows.rejection_reason,
@@ -205,12 +214,12 @@ erp_records as (
             when current_version.posting_role = 'primary' then 'erp_posting'
             else 'erp_' || current_version.posting_role || '_posting'
         end as record_event,
-        erp_rows.gl_account as raw_status,
+        erp_rows.raw_status,
         {{ normalized('gl_account_map.canonical_status') }} as canonical_status,
         erp_rows.amount_minor,
         erp_rows.currency,
         erp_rows.minor_units,
-        erp_rows.posted_at as recorded_at,
+        erp_rows.recorded_at,
         coalesce(
             erp_documents.key_system,
             case when processor_refunds.processor_refund_id is not null then 'processor' end
@@ -218,9 +227,9 @@ erp_records as (
         coalesce(erp_documents.refund_id, processor_refunds.processor_refund_id) as refund_id
     from erp_rows
     left join gl_account_map
-        on {{ normalized('gl_account_map.gl_account') }} = {{ normalized('erp_rows.gl_account') }}
+        on {{ normalized('gl_account_map.gl_account') }} = {{ normalized('erp_rows.raw_status') }}
     left join erp_keys as erp_documents
-        on erp_rows.erp_document_id = erp_documents.erp_document_id
+        on erp_rows.record_id = erp_documents.erp_document_id
     left join erp_keys as current_version
         on
             erp_rows.is_accepted
@@ -243,7 +252,7 @@ calendar_records as (
         source_shape,
         source_file,
         source_row_number,
-        coalesce(accounting_period, period_name) as record_id,
+        record_id,
         cast(null as {{ dbt.type_string() }}) as order_id,
         false as is_accepted,
         rejection_reason,
@@ -253,7 +262,7 @@ calendar_records as (
         cast(null as {{ dbt.type_bigint() }}) as amount_minor,
         cast(null as {{ dbt.type_string() }}) as currency,
         cast(null as integer) as minor_units,
-        closed_at as recorded_at,
+        recorded_at,
         cast(null as {{ dbt.type_string() }}) as key_system,
         cast(null as {{ dbt.type_string() }}) as refund_id
     from calendar_rows

@@ -9,105 +9,11 @@
 
 with
 
-storefront_rows as (
+rejected as (
 
-    select * from {{ ref('stg_storefront__refunds') }}
-    where not is_accepted
-
-),
-
-processor_rows as (
-
-    select * from {{ ref('stg_processor__refund_events') }}
-    where not is_accepted
-
-),
-
-erp_rows as (
-
-    select * from {{ ref('stg_erp__refund_postings') }}
-    where not is_accepted
-
-),
-
-calendar_rows as (
-
-    select * from {{ ref('stg_erp__accounting_periods') }}
-    where rejection_reason is not null
-
-),
-
-unioned as (
-
-    select
-        'storefront_refunds' as input_name,
-        source_shape,
-        source_file,
-        source_row_number,
-        storefront_refund_id as record_id,
-        order_id,
-        processor_refund_id,
-        rejected_column,
-        rejection_reason,
-        amount_text,
-        amount_minor,
-        minor_units,
-        currency
-    from storefront_rows
-
-    union all
-
-    select
-        'processor_refunds' as input_name,
-        source_shape,
-        source_file,
-        source_row_number,
-        processor_refund_id as record_id,
-        order_id,
-        processor_refund_id,
-        rejected_column,
-        rejection_reason,
-        amount_text,
-        amount_minor,
-        minor_units,
-        currency
-    from processor_rows
-
-    union all
-
-    select
-        'erp_refund_postings' as input_name,
-        source_shape,
-        source_file,
-        source_row_number,
-        erp_document_id as record_id,
-        order_id,
-        processor_refund_id,
-        rejected_column,
-        rejection_reason,
-        amount_text,
-        amount_minor,
-        minor_units,
-        currency
-    from erp_rows
-
-    union all
-
-    select
-        'erp_accounting_periods' as input_name,
-        source_shape,
-        source_file,
-        source_row_number,
-        coalesce(accounting_period, period_name) as record_id,
-        cast(null as {{ dbt.type_string() }}) as order_id,
-        cast(null as {{ dbt.type_string() }}) as processor_refund_id,
-        rejected_column,
-        rejection_reason,
-        cast(null as {{ dbt.type_string() }}) as amount_text,
-        cast(null as {{ dbt.type_bigint() }}) as amount_minor,
-        cast(null as integer) as minor_units,
-        cast(null as {{ dbt.type_string() }}) as currency
-    from calendar_rows
+    -- every input's rows listed as rejected, the calendar's among them
+    select * from {{ ref('int_input_rows') }}
+    where is_rejected
 
 ),
 
@@ -133,7 +39,7 @@ final as (
         cast(amount_text as {{ dbt.type_string() }}) as amount_text,
         {{ minor_to_major('amount_minor', 'minor_units') }} as amount,
         cast(currency as {{ dbt.type_string() }}) as currency
-    from unioned
+    from rejected
 
 )
 

@@ -1,6 +1,8 @@
-{#- Nothing is lost: per input (all its enabled shapes), every row is either folded into a reconciled
-    record or listed in fct_rejected_rows, and every reconciled record reaches
-    the three-way match. Returns one row per input that breaks either. -#}
+{#- Nothing is lost: per input (all its enabled shapes), every row is staged
+    once (int_input_rows, which the marts read), every row is either folded
+    into a reconciled record or listed in fct_rejected_rows, and every
+    reconciled record reaches the three-way match. Returns one row per input
+    that breaks any of them. -#}
 
 with
 
@@ -18,6 +20,16 @@ input_rows as (
     from ({{ union_refund_shapes(role, input_name) }}) as shape_rows
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
+
+),
+
+staged_rows as (
+
+    select
+        input_name,
+        count(*) as row_count
+    from {{ ref('int_input_rows') }}
+    group by input_name
 
 ),
 
@@ -78,11 +90,13 @@ compared as (
     select
         input_rows.input_name,
         input_rows.row_count as input_row_count,
+        coalesce(staged_rows.row_count, 0) as staged_row_count,
         coalesce(reconciled_rows.row_count, 0) as reconciled_row_count,
         coalesce(rejected_rows.row_count, 0) as rejected_row_count,
         coalesce(reconciled_rows.record_count, 0) as reconciled_record_count,
         coalesce(matched_records.record_count, 0) as matched_record_count
     from input_rows
+    left join staged_rows on input_rows.input_name = staged_rows.input_name
     left join reconciled_rows on input_rows.input_name = reconciled_rows.input_name
     left join rejected_rows on input_rows.input_name = rejected_rows.input_name
     left join matched_records on input_rows.input_name = matched_records.input_name
@@ -91,5 +105,6 @@ compared as (
 
 select * from compared
 where
-    input_row_count <> reconciled_row_count + rejected_row_count
+    input_row_count <> staged_row_count
+    or input_row_count <> reconciled_row_count + rejected_row_count
     or reconciled_record_count <> matched_record_count

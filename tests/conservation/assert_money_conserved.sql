@@ -7,26 +7,14 @@ with
 
 staged as (
 
+    -- every staged row of the three refund inputs, once (int_input_rows)
     select
-        'storefront' as system_name,
+        system_name,
         currency,
         amount_minor,
         is_accepted
-    from {{ ref('stg_storefront__refunds') }}
-    union all
-    select
-        'processor' as system_name,
-        currency,
-        amount_minor,
-        is_accepted
-    from {{ ref('stg_processor__refund_events') }}
-    union all
-    select
-        'erp' as system_name,
-        currency,
-        amount_minor,
-        is_accepted
-    from {{ ref('stg_erp__refund_postings') }}
+    from {{ ref('int_input_rows') }}
+    where input_name in ('storefront_refunds', 'processor_refunds', 'erp_refund_postings')
 
 ),
 

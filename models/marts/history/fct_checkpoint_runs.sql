@@ -29,7 +29,8 @@ with
 
 calendar_rows as (
 
-    select * from {{ ref('stg_erp__accounting_periods') }}
+    select * from {{ ref('int_input_rows') }}
+    where input_name = 'erp_accounting_periods'
 
 ),
 
@@ -37,7 +38,7 @@ calendar_rejections as (
 
     -- the calendar rows fct_rejected_rows lists
     select count(*) as rows_rejected from calendar_rows
-    where rejection_reason is not null
+    where is_rejected
 
 ),
 

@@ -22,46 +22,43 @@
 
 with
 
-storefront_rows as (
+input_rows as (
 
-    select * from {{ ref('stg_storefront__refunds') }}
-
-),
-
-processor_rows as (
-
-    select * from {{ ref('stg_processor__refund_events') }}
+    -- the three refund inputs (the period calendar is not a delivery of refunds)
+    select * from {{ ref('int_input_rows') }}
+    where input_name in ('storefront_refunds', 'processor_refunds', 'erp_refund_postings')
 
 ),
 
-erp_rows as (
+systems as (
 
-    select * from {{ ref('stg_erp__refund_postings') }}
+    select 'storefront' as system_name
+    union all
+    select 'processor' as system_name
+    union all
+    select 'erp' as system_name
 
 ),
 
 deliveries as (
 
+    -- what each system delivered, a row even when it delivered nothing; a
+    -- record's time is when the system recorded it (the ERP: received_at)
     select
-        'storefront' as system_name,
-        count(*) as rows_read,
-        sum(case when is_accepted then 0 else 1 end) as rows_rejected,
-        max(case when is_accepted then recorded_at end) as latest_record_at
-    from storefront_rows
-    union all
-    select
-        'processor' as system_name,
-        count(*) as rows_read,
-        sum(case when is_accepted then 0 else 1 end) as rows_rejected,
-        max(case when is_accepted then event_at end) as latest_record_at
-    from processor_rows
-    union all
-    select
-        'erp' as system_name,
-        count(*) as rows_read,
-        sum(case when is_accepted then 0 else 1 end) as rows_rejected,
-        max(case when is_accepted then received_at end) as latest_record_at
-    from erp_rows
+        systems.system_name,
+        count(input_rows.input_name) as rows_read,
+        sum(
+            case
+                when input_rows.input_name is null then null
+                when input_rows.is_accepted then 0
+                else 1
+            end
+        ) as rows_rejected,
+        max(case when input_rows.is_accepted then input_rows.received_at end) as latest_record_at
+    from systems
+    left join input_rows
+        on systems.system_name = input_rows.system_name
+    group by systems.system_name
 
 ),
 

@@ -36,21 +36,11 @@
 
 with
 
-storefront_rows as (
+input_rows as (
 
-    select * from {{ ref('stg_storefront__refunds') }}
-
-),
-
-processor_rows as (
-
-    select * from {{ ref('stg_processor__refund_events') }}
-
-),
-
-erp_rows as (
-
-    select * from {{ ref('stg_erp__refund_postings') }}
+    -- the three refund inputs (the period calendar carries no money)
+    select * from {{ ref('int_input_rows') }}
+    where input_name in ('storefront_refunds', 'processor_refunds', 'erp_refund_postings')
 
 ),
 
@@ -70,34 +60,6 @@ history as (
 currencies as (
 
     select * from {{ ref('currencies') }}
-
-),
-
-input_rows as (
-
-    select
-        'storefront' as system_name,
-        currency,
-        amount_minor,
-        minor_units,
-        is_accepted
-    from storefront_rows
-    union all
-    select
-        'processor' as system_name,
-        currency,
-        amount_minor,
-        minor_units,
-        is_accepted
-    from processor_rows
-    union all
-    select
-        'erp' as system_name,
-        currency,
-        amount_minor,
-        minor_units,
-        is_accepted
-    from erp_rows
 
 ),
 
