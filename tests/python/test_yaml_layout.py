@@ -45,7 +45,9 @@ def unparsable(files: list[Path]) -> list[str]:
         try:
             yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as error:
-            wrong.append(f"{path.relative_to(PROJECT_DIR)}: {str(error).splitlines()[0]} ({getattr(error, 'problem_mark', '')})")
+            mark = getattr(error, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            wrong.append(f"{path.relative_to(PROJECT_DIR)}{where}: {getattr(error, 'problem', None) or error}")
     return wrong
 
 
