@@ -188,6 +188,7 @@ FAST_FILES = {
     "test_runner_errors.py",
     "test_semantic_layer.py",
     "test_tiers.py",
+    "test_yaml_layout.py",
 }
 
 # The longest test files first (seconds of work in the CI run of 2026-11-30),

@@ -19,7 +19,7 @@ period calendar gives locked_period_posting):
   cp4  scenario C: B's resolved, C's open.
 
 Four `dbt build`s without unit tests (the rule per type is unit-tested in
-models/intermediate/_intermediate__models.yml).
+models/intermediate/int_refund_variances_detected.yml).
 """
 
 from __future__ import annotations
