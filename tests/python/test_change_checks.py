@@ -258,7 +258,7 @@ def test_ci_recipe_on_a_fresh_clone_reports_what_a_mapping_change_moves(tmp_path
 
 
 def money_text(amount: str, currency: str) -> str:
-    from change_checks import minor_units, money
+    from recon_runner.change_checks import minor_units, money
 
     return money(amount, currency, minor_units())
 
@@ -278,7 +278,7 @@ def test_impact_lists_refunds_added_removed_reclassified_and_changed_with_money(
     a variance but changes type, or money at stake, is reclassified; a status change puts the
     refund's own amount at stake (never 0); money is per currency, each at its exponent; the
     Markdown is capped and escaped."""
-    from change_checks import compare_variances, impact_markdown, minor_units
+    from recon_runner.change_checks import compare_variances, impact_markdown, minor_units
 
     def row(vid: str, refund: str, delta: str | None, *, system: str = "erp", currency: str = "USD",
             detail: str = "d", kind: str = "amount_mismatch", erp: str | None = None,
@@ -353,7 +353,7 @@ def test_impact_lists_refunds_added_removed_reclassified_and_changed_with_money(
 def test_the_check_csvs_are_spreadsheet_safe(tmp_path: Path) -> None:
     """No dbt: a refund id or detail a spreadsheet would run as a formula is
     neutralised; amounts stay plain numbers (OWASP's CSV injection rule)."""
-    from change_checks import IMPACT_COLUMNS, write_csv
+    from recon_runner.change_checks import IMPACT_COLUMNS, write_csv
 
     out = tmp_path / "impact.csv"
     write_csv(out, IMPACT_COLUMNS, [
@@ -372,7 +372,7 @@ def test_refunds_out_of_the_check_are_named_with_their_amounts(tmp_path: Path) -
     change counts as the booking are named; a refund still checked, or newly checked, is not."""
     import duckdb
 
-    from change_checks import refunds_out_of_check
+    from recon_runner.change_checks import refunds_out_of_check
 
     def write(path: Path, expected: list[tuple], variances: list[tuple]) -> None:
         with duckdb.connect(str(path)) as con:
@@ -476,7 +476,7 @@ def test_impact_reads_the_marts_amount_at_stake_where_it_has_one(tmp_path: Path)
     in the mart); the rule of change_checks applies only to a mart without the column."""
     import duckdb
 
-    from change_checks import compare_variances
+    from recon_runner.change_checks import compare_variances
 
     for name, stake in (("base", "4"), ("head", "6")):
         with duckdb.connect(str(tmp_path / f"{name}.duckdb")) as con:

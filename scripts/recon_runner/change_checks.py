@@ -34,11 +34,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from recon_runner.dbt import run_dbt
-from recon_runner.message import printable
-from recon_runner.reports import csv_cell
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from .dbt import PROJECT_DIR, run_dbt
+from .message import printable
+from .reports import csv_cell
 INPUTS = ("storefront_refunds", "processor_refunds", "erp_refund_postings")
 STOREFRONT_HEADER = ("storefront_refund_id,order_id,processor_refund_id,amount,currency,refund_type,reason,status,"
                      "created_at,updated_at,channel,storefront\n")
