@@ -23,22 +23,22 @@ builds live in a temporary folder, removed on every exit.
 from __future__ import annotations
 
 import argparse
-import csv
 import html
 import json
 import shutil
 import signal
 import subprocess
 import tempfile
-from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
+from . import money as money_
+from . import store
 from .dbt import PROJECT_DIR, quoted, relation, relation_parts, run_dbt
 from .message import printable
-from .reports import csv_cell
-INPUTS = ("storefront_refunds", "processor_refunds", "erp_refund_postings")
+from .reports import write_csv
+
 STOREFRONT_HEADER = ("storefront_refund_id,order_id,processor_refund_id,amount,currency,refund_type,reason,status,"
                      "created_at,updated_at,channel,storefront\n")
 DIFFERENCE_COLUMNS = ["processor_refund_id", "erp_document_id", "problem", "field", "expected", "candidate"]
@@ -48,14 +48,6 @@ PROBLEM_ORDER = ["missing", "extra", "duplicate key", "wrong GL account", "amoun
 # The field-by-field comparison of a candidate's ERP records with the expected postings is
 # dbt's: the analysis analyses/writeback_differences.sql, compiled after the build and run here.
 DIFFERENCES_ANALYSIS = "writeback_differences"
-
-def write_csv(out: Path, columns: list[str], rows: list[dict]) -> None:
-    """A spreadsheet-safe CSV (reports.csv_cell: formula-like text neutralised,
-    numbers stay numbers)."""
-    with out.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows({key: csv_cell(row.get(key)) for key in columns} for row in rows)
 
 def add_arguments(sub: argparse._SubParsersAction) -> None:
     writeback = sub.add_parser(
@@ -97,7 +89,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
 
 
 def now_utc() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return store.now_utc().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def dbt_build_models(project_dir: Path, work: Path, data_dir: Path, dbt_vars: dict, select: list[str]) -> bool:
@@ -176,7 +168,8 @@ def validate_writeback(args: argparse.Namespace) -> int:
             candidate_count = con.execute(
                 f"select count(*) from {relation('int_erp_postings_deduplicated', work)}").fetchone()[0]
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(out, DIFFERENCE_COLUMNS, [dict(zip(DIFFERENCE_COLUMNS, row)) for row in differences])
+    write_csv(out, [dict(zip(DIFFERENCE_COLUMNS, row)) for row in differences], DIFFERENCE_COLUMNS,
+              at_currency_exponent=False)
     print(f"\nWriteback dry run: {candidate_count} candidate records against {expected_count} processor refunds.")
     if not differences:
         print("MATCH: the candidate holds exactly the expected postings.\nOutcome: match (exit 0)")
@@ -477,19 +470,15 @@ def unchecked_csv(out: Path) -> Path:
 
 
 def minor_units(project_dir: Path = PROJECT_DIR) -> dict[str, int]:
-    with open(project_dir / "seeds" / "currencies.csv", newline="", encoding="utf-8") as handle:
-        return {row["currency"]: int(row["minor_units"]) for row in csv.DictReader(handle)}
+    """currency -> exponent from the project's currencies seed."""
+    return money_.seed_exponents(project_dir / "seeds" / "currencies.csv")
 
 
 def money(amount: Any, currency: str | None, exponents: dict[str, int]) -> str:
-    """An amount at its currency's exponent (JPY 37,224; KWD 66.967); blank when null."""
+    """money.text at the currency's exponent (JPY 37,224; KWD 66.967); blank when null."""
     if amount is None:
         return ""
-    value = Decimal(str(amount))
-    exponent = exponents.get(currency or "")
-    if exponent is not None:
-        value = value.quantize(Decimal(1).scaleb(-exponent))
-    return f"{currency or ''} {value:,}".strip()
+    return money_.text(amount, currency, money_.minor_units(currency, exponents.get(currency or "")))
 
 
 def md_text(value: Any) -> str:
@@ -671,9 +660,9 @@ def _mapping_impact(args: argparse.Namespace, dbt_vars: dict, out: Path) -> int:
         unchecked = refunds_out_of_check(*builds, artifacts)
         acknowledgements = acknowledgement_changes(*builds, artifacts)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(acknowledged_csv(out), ACKNOWLEDGED_COLUMNS, acknowledgements)
-    write_csv(out, IMPACT_COLUMNS, rows)
-    write_csv(unchecked_csv(out), UNCHECKED_COLUMNS, unchecked)
+    write_csv(acknowledged_csv(out), acknowledgements, ACKNOWLEDGED_COLUMNS, at_currency_exponent=False)
+    write_csv(out, rows, IMPACT_COLUMNS, at_currency_exponent=False)
+    write_csv(unchecked_csv(out), unchecked, UNCHECKED_COLUMNS, at_currency_exponent=False)
     exponents = minor_units()
     print(f"\nMapping impact of the seeds against {args.base}: {len(rows)} refunds with variances added, "
           "removed, reclassified or changed.")

@@ -356,11 +356,11 @@ def test_the_check_csvs_are_spreadsheet_safe(tmp_path: Path) -> None:
     from recon_runner.change_checks import IMPACT_COLUMNS, write_csv
 
     out = tmp_path / "impact.csv"
-    write_csv(out, IMPACT_COLUMNS, [
+    write_csv(out, [
         {"refund_id": '=HYPERLINK("https://e.x","x")', "detail": "@SUM(1+1)", "amount_delta": Decimal("-37224"),
          "currency": "JPY"},
         {"refund_id": "+1", "detail": "-2", "amount_delta": Decimal("-12.50"), "currency": "USD"},
-    ])
+    ], IMPACT_COLUMNS, at_currency_exponent=False)
     rows = read_rows(out)
     assert [(r["refund_id"], r["detail"], r["amount_delta"]) for r in rows] == [
         ("'=HYPERLINK(\"https://e.x\",\"x\")", "'@SUM(1+1)", "-37224"), ("'+1", "'-2", "-12.50")]
