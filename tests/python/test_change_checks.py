@@ -490,3 +490,45 @@ def test_impact_reads_the_marts_amount_at_stake_where_it_has_one(tmp_path: Path)
     assert [(row["change"], row["before_amount_at_stake"], row["amount_at_stake"]) for row in rows] == [
         ("reclassified", Decimal("4"), Decimal("6"))]
     assert [(s["currency"], s["amount"]) for s in stakes["head"]] == [("USD", Decimal("6"))]
+
+
+# A dbt schema written into Python: main.fct_x, main_intermediate.int_x, main_mappings.currencies,
+# "{label}.main.fct_x". dbt names its relations (target/manifest.json); Python asks it.
+SCHEMA_IN_PYTHON = re.compile(r'(?<![\w"])main(_[a-z]+)?\.[a-z_]+')
+
+
+def test_no_python_names_a_dbt_schema() -> None:
+    """No dbt: the runner and the scripts resolve relation names from dbt's manifest
+    (recon_runner.dbt.relation), never from a schema written in a string."""
+    found = [f"{path.relative_to(PROJECT_DIR)}:{number}: {line.strip()}"
+             for folder in ("scripts", "benchmarks") for path in sorted((PROJECT_DIR / folder).rglob("*.py"))
+             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+             if SCHEMA_IN_PYTHON.search(line)]
+    assert not found, "\n".join(found)
+
+
+def test_the_runner_imports_no_script_beside_it() -> None:
+    """No dbt: every module recon_runner imports from this repository is inside the package
+    (relative imports); a top-level module of scripts/ (as change_checks was) is not."""
+    import ast
+
+    scripts = {path.stem for path in (PROJECT_DIR / "scripts").glob("*.py")}
+    found = []
+    for path in sorted((PROJECT_DIR / "scripts" / "recon_runner").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            found += [f"{path.name}:{node.lineno}: {name}" for name in names if name.split(".")[0] in scripts]
+    assert not found, found
+
+
+def test_the_writeback_rules_are_a_dbt_analysis() -> None:
+    """No dbt: what counts as a writeback difference is SQL dbt compiles (refs, macros), not a
+    string in Python; the command runs that analysis."""
+    from recon_runner import change_checks
+
+    analysis = PROJECT_DIR / "analyses" / f"{change_checks.DIFFERENCES_ANALYSIS}.sql"
+    assert "ref('fct_expected_erp_postings')" in analysis.read_text(encoding="utf-8")
+    source = Path(change_checks.__file__).read_text(encoding="utf-8")
+    assert "posting_role = 'duplicate'" in analysis.read_text(encoding="utf-8")
+    assert "posting_role = 'duplicate'" not in source
