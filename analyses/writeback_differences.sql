@@ -61,14 +61,14 @@ union all
 select
     processor_refund_id,
     erp_document_id,
-    'extra',
-    'posting',
+    'extra' as problem,
+    'posting' as field,
     'no posting: ' || case
         when posting_role = 'orphan' then 'the batch has no such refund'
         when posting_requirement = 'none' then 'the refund failed or was canceled'
         else 'the refund status is unmapped'
-    end,
-    gl_account || ' ' || cast(amount as {{ dbt.type_string() }}) || ' ' || currency
+    end as expected,
+    gl_account || ' ' || cast(amount as {{ dbt.type_string() }}) || ' ' || currency as candidate
 from candidate_with_requirement
 where posting_role = 'orphan' or (posting_role = 'primary' and posting_requirement = 'none')
 
@@ -77,10 +77,10 @@ union all
 select
     processor_refund_id,
     erp_document_id,
-    'duplicate key',
-    'processor_refund_id',
-    'one posting per processor refund id',
-    processor_refund_id
+    'duplicate key' as problem,
+    'processor_refund_id' as field,
+    'one posting per processor refund id' as expected,
+    processor_refund_id as candidate
 from candidate
 where posting_role = 'duplicate'
 
@@ -89,10 +89,10 @@ union all
 select
     processor_refund_id,
     erp_document_id,
-    'wrong GL account',
-    'gl_account',
-    expected_gl_account,
-    gl_account
+    'wrong GL account' as problem,
+    'gl_account' as field,
+    expected_gl_account as expected,
+    gl_account as candidate
 from primaries
 where
     posting_requirement in ('required', 'optional')
@@ -103,10 +103,10 @@ union all
 select
     processor_refund_id,
     erp_document_id,
-    'amount',
-    'amount',
-    cast(expected_amount as {{ dbt.type_string() }}),
-    cast(amount as {{ dbt.type_string() }})
+    'amount' as problem,
+    'amount' as field,
+    cast(expected_amount as {{ dbt.type_string() }}) as expected,
+    cast(amount as {{ dbt.type_string() }}) as candidate
 from primaries
 where currency = expected_currency and amount <> expected_amount
 
@@ -115,10 +115,10 @@ union all
 select
     processor_refund_id,
     erp_document_id,
-    'currency',
-    'currency',
-    expected_currency,
-    currency
+    'currency' as problem,
+    'currency' as field,
+    expected_currency as expected,
+    currency as candidate
 from primaries
 where currency <> expected_currency
 
@@ -127,10 +127,10 @@ union all
 select
     processor_refund_id,
     erp_document_id,
-    'reason code',
-    'reason_code',
-    expected_reason_code,
-    reason_code
+    'reason code' as problem,
+    'reason_code' as field,
+    expected_reason_code as expected,
+    reason_code as candidate
 from primaries
 where expected_reason_code is not null and upper(coalesce(reason_code, '')) <> upper(expected_reason_code)
 
@@ -139,10 +139,10 @@ union all
 select
     processor_refund_id,
     erp_document_id,
-    'period',
-    'posting_period',
-    expected_posting_period,
-    posting_period
+    'period' as problem,
+    'posting_period' as field,
+    expected_posting_period as expected,
+    posting_period as candidate
 from primaries
 where posting_period <> expected_posting_period
 
@@ -150,10 +150,10 @@ union all
 
 select
     processor_refund_id,
-    record_id,
-    'unreadable row',
-    rejected_column,
-    'a readable value',
-    rejection_reason || ' (row ' || cast(source_row_number as {{ dbt.type_string() }}) || ')'
+    record_id as erp_document_id,
+    'unreadable row' as problem,
+    rejected_column as field,
+    'a readable value' as expected,
+    rejection_reason || ' (row ' || cast(source_row_number as {{ dbt.type_string() }}) || ')' as candidate
 from {{ ref('fct_rejected_rows') }}
 where input_name = 'erp_refund_postings'
