@@ -191,15 +191,6 @@ def git_show(revision: str, path: str) -> bytes | None:
     return result.stdout if result.returncode == 0 else None
 
 
-# The money a variance puts at stake. The mart's amount_at_stake where it has one; else the
-# same rule: the delta where only the amount differs (amount_mismatch, partial_refund_collapsed,
-# duplicate_erp_posting: the duplicates' total), the refund's own amount where the whole posting
-# is wrong or missing (status, scope, period, reason, currency, missing, orphan): never 0 for a
-# status change.
-AMOUNT_TYPES = ("amount_mismatch", "partial_refund_collapsed", "duplicate_erp_posting")
-AT_STAKE_SQL = ("abs(case when variance_type in ({types}) then amount_delta "
-                "else coalesce(processor_amount, storefront_amount, erp_amount) end)").format(
-                    types=", ".join(f"'{kind}'" for kind in AMOUNT_TYPES))
 # Per refund: the columns whose change under the same variance types and money makes it "changed".
 COMPARED_COLUMNS = ("discrepancy_system", "storefront_amount", "processor_amount", "erp_amount", "amount_delta",
                     "detail")
@@ -210,17 +201,17 @@ CHANGES = ("added", "removed", "reclassified", "changed")
 MARKDOWN_ROWS = 50
 
 
-def per_refund_sql(variances: str, has_stake: bool) -> str:
+def per_refund_sql(variances: str) -> str:
     """One row per refund with open variances in `variances` (a build's fct_refund_variances): its variance types ('+'-joined),
     currency, money at stake (the largest of its variances': a refund counts once), the delta of
-    largest size, the systems at fault, the details, and a signature of the compared columns."""
-    stake = f"coalesce(abs(amount_at_stake), {AT_STAKE_SQL})" if has_stake else AT_STAKE_SQL
+    largest size, the systems at fault, the details, and a signature of the compared columns.
+    The money is the mart's amount_at_stake (macros/money/amount_at_stake.sql): no rule here."""
     signature = " || '|' || ".join(f"coalesce(cast({column} as varchar), '')" for column in COMPARED_COLUMNS)
     return f"""
         select refund_id,
                string_agg(distinct variance_type, '+' order by variance_type) as variance_type,
                string_agg(distinct coalesce(currency, ''), '+' order by coalesce(currency, '')) as currency,
-               max({stake}) as amount_at_stake,
+               max(abs(amount_at_stake)) as amount_at_stake,
                string_agg(distinct discrepancy_system, '+' order by discrepancy_system) as discrepancy_system,
                arg_max(amount_delta, abs(coalesce(amount_delta, 0))) as amount_delta,
                string_agg(variance_type || ': ' || coalesce(detail, ''), ' / ' order by variance_type, variance_id)
@@ -278,8 +269,10 @@ def compare_variances(base_db: Path, head_db: Path, artifacts: dict[str, Path] |
         where = attach_builds(con, base_db, head_db, artifacts)
         for label in ("base", "head"):
             variances = where(label, "fct_refund_variances")
-            columns = columns_of(con, variances)
-            con.execute(f"create temp table {label}_refunds as {per_refund_sql(variances, 'amount_at_stake' in columns)}")
+            if "amount_at_stake" not in columns_of(con, variances):
+                raise ValueError(f"{label} build: fct_refund_variances has no amount_at_stake (the money at "
+                                 "stake is the mart's): build it with this project's models")
+            con.execute(f"create temp table {label}_refunds as {per_refund_sql(variances)}")
         fields = " || ".join(f"case when h.{column} is distinct from b.{column} then '{column},' else '' end"
                              for column in ("variance_type", "currency", "amount_at_stake", "discrepancy_system",
                                             "amount_delta", "detail"))

@@ -264,13 +264,19 @@ def money_text(amount: str, currency: str) -> str:
 
 
 def write_variances(path: Path, rows: list[tuple]) -> None:
+    """A hand-made fct_refund_variances; amount_at_stake as the mart defines it for the types
+    used here (macros/money/amount_at_stake.sql): |amount_delta| for amount_mismatch, else the
+    refund's own amount."""
     import duckdb
 
     with duckdb.connect(str(path)) as con:
         con.execute("""create table fct_refund_variances (variance_id varchar, refund_id varchar, variance_type varchar,
             discrepancy_system varchar, storefront_amount decimal(38, 4), processor_amount decimal(38, 4),
-            erp_amount decimal(38, 4), amount_delta decimal(38, 4), currency varchar, detail varchar)""")
-        con.executemany("insert into fct_refund_variances values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            erp_amount decimal(38, 4), amount_delta decimal(38, 4), currency varchar, detail varchar,
+            amount_at_stake decimal(38, 4))""")
+        con.executemany("insert into fct_refund_variances values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+            (*row, abs(Decimal(row[7])) if row[2] == "amount_mismatch" else Decimal(row[5] or row[4] or row[6]))
+            for row in rows])
 
 
 def test_impact_lists_refunds_added_removed_reclassified_and_changed_with_money(tmp_path: Path) -> None:
@@ -472,8 +478,8 @@ def test_mapping_impact_leaves_the_working_tree_as_it_found_it(tmp_path: Path) -
 
 
 def test_impact_reads_the_marts_amount_at_stake_where_it_has_one(tmp_path: Path) -> None:
-    """No dbt: a variance mart with amount_at_stake is read as it is (the money is defined once,
-    in the mart); the rule of change_checks applies only to a mart without the column."""
+    """No dbt: the variance mart's amount_at_stake is read as it is (the money is defined once,
+    in the mart; change_checks has no rule of its own), and a mart without it is refused."""
     import duckdb
 
     from recon_runner.change_checks import compare_variances
@@ -490,6 +496,10 @@ def test_impact_reads_the_marts_amount_at_stake_where_it_has_one(tmp_path: Path)
     assert [(row["change"], row["before_amount_at_stake"], row["amount_at_stake"]) for row in rows] == [
         ("reclassified", Decimal("4"), Decimal("6"))]
     assert [(s["currency"], s["amount"]) for s in stakes["head"]] == [("USD", Decimal("6"))]
+    with duckdb.connect(str(tmp_path / "head.duckdb")) as con:
+        con.execute("alter table fct_refund_variances drop column amount_at_stake")
+    with pytest.raises(ValueError, match="no amount_at_stake"):
+        compare_variances(tmp_path / "base.duckdb", tmp_path / "head.duckdb")
 
 
 # A dbt schema written into Python: main.fct_x, main_intermediate.int_x, main_mappings.currencies,
