@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fail when DuckDB-only SQL appears outside a dispatched macro.
 
-Models, tests and macros must run on every warehouse: DuckDB-only functions
+Models, tests, macros and analyses must run on every warehouse: DuckDB-only functions
 and syntax belong in a dialect's implementation macro (`duckdb__...`, picked
 by adapter.dispatch) or a macro whose name starts with `duckdb_` (called only
 on DuckDB). Exit 1 and
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="project folder (default: this project)")
     args = parser.parse_args(argv)
     root = args.root.resolve()
-    files = sorted(p for folder in ("models", "tests", "macros") for p in (root / folder).rglob("*.sql"))
+    files = sorted(p for folder in ("models", "tests", "macros", "analyses") for p in (root / folder).rglob("*.sql"))
     problems = [problem for path in files for problem in problems_in(path, root)]
     for problem in problems:
         print(problem)

@@ -27,14 +27,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import subprocess
 import sys
 import tempfile
 from decimal import Decimal
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from recon_runner.dbt import PROJECT_DIR, relation, run_dbt
+
 DEFAULT_MIN_SCORE = Decimal("0.7")
 SWEEP = [Decimal(t) for t in ("0.5", "0.6", "0.65", "0.7", "0.75", "0.8", "0.85", "0.9")]
 
@@ -46,13 +46,14 @@ def read_truth(path: Path) -> dict[tuple[str, str], tuple[str, str]]:
                 for row in csv.DictReader(handle)}
 
 
-def measure(con, truth: dict[tuple[str, str], tuple[str, str]], min_score: Decimal) -> dict:
-    """The quality figures of the rank-1 suggestions of main.fct_suggested_matches at `min_score`.
+def measure(con, truth: dict[tuple[str, str], tuple[str, str]], min_score: Decimal, matches: str) -> dict:
+    """The quality figures of the rank-1 suggestions of fct_suggested_matches at `min_score`.
 
-    `con` is a DuckDB connection to a built database."""
+    `con` is a DuckDB connection to a built database, `matches` the relation of its
+    fct_suggested_matches (recon_runner.dbt.relation)."""
     rows = con.execute(
         "select variance_id, system, record_id, candidate_system, candidate_record_id, score "
-        "from main.fct_suggested_matches where rank = 1 and score >= ?", [min_score]).fetchall()
+        f"from {matches} where rank = 1 and score >= ?", [min_score]).fetchall()
     by_processor = {(system, processor_id): record_id for (system, record_id), (processor_id, _) in truth.items()}
     top: dict[tuple[str, str, str], str] = {}  # (system, record_id, candidate_system) -> candidate_record_id
     right = 0
@@ -95,16 +96,11 @@ def build(work: Path, refunds: int, seed: int, id_fault_rate: float) -> tuple[Pa
     database = work / "suggestions.duckdb"
     dbt_vars = {"data_dir": str(data), "as_of": settings["as_of"], "business_timezone": settings["business_timezone"],
                 "confirmation_sla_minutes": settings["confirmation_sla_minutes"], "suggested_match_min_score": 0}
-    env = {**os.environ, "REFUND_RECON_DUCKDB": str(database), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    dbt = Path(sys.executable).with_name("dbt")
     started = time.monotonic()
-    for command in (["seed"], ["run", "--select", "+fct_suggested_matches"]):
-        result = subprocess.run([str(dbt), "--no-use-colors", *command, "--project-dir", str(PROJECT_DIR),
-                                 "--profiles-dir", str(PROJECT_DIR), "--target-path", str(work / "target"),
-                                 "--log-path", str(work / "logs"), "--vars", json.dumps(dbt_vars)],
-                                cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+    for command, *args in (["seed"], ["run", "--select", "+fct_suggested_matches"]):
+        result = run_dbt(command, *args, database=database, dbt_vars=dbt_vars, artifacts=work, capture=True)
         if result.returncode:
-            raise SystemExit(f"dbt {command[0]} failed:\n{(result.stdout + result.stderr)[-3000:]}")
+            raise SystemExit(f"dbt {command} failed:\n{(result.stdout + result.stderr)[-3000:]}")
     return data, database, time.monotonic() - started
 
 
@@ -124,10 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         truth = read_truth(data / "suggestion_truth.csv")
         with duckdb.connect(str(database), read_only=True) as con:
             unlinked = con.execute(
-                "select variance_type, count(*) from main.fct_refund_variances where variance_type in "
+                f"select variance_type, count(*) from {relation('fct_refund_variances', work)} where variance_type in "
                 "('orphan_erp_posting', 'missing_in_erp', 'missing_at_processor', 'missing_in_storefront') "
                 "group by 1 order by 1").fetchall()
-            results = [measure(con, truth, threshold) for threshold in SWEEP]
+            results = [measure(con, truth, threshold, relation('fct_suggested_matches', work)) for threshold in SWEEP]
     print(f"refunds {args.refunds:,}, seed {args.seed}, id-fault-rate {args.id_fault_rate}; dbt seed + run of "
           f"+fct_suggested_matches {seconds:.1f} s")
     print("unlinked variances: " + ", ".join(f"{kind} {count:,}" for kind, count in unlinked))

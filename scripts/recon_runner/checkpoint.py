@@ -389,7 +389,8 @@ def run(settings: Settings, started: datetime) -> tuple[dict[str, Any], list[dic
         print("[2/4] dbt build (models and data tests, in a copy of the database)", flush=True)
         build(settings, work)
         print("[3/4] reading the marts", flush=True)
-        summary, variances, details = read_checkpoint(work, settings.checkpoint_id, settings.data_dir)
+        summary, variances, details = read_checkpoint(work, settings.checkpoint_id, settings.data_dir,
+                                                      settings.artifacts)
         summary["input_files"] = input_file_list(work, settings)
         store.record_attempt(work, {**attempt, "finished_at": store.now_utc(), "outcome": summary["outcome"],
                                     "exit_code": EXIT_CODES[summary["outcome"]],

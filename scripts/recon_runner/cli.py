@@ -93,7 +93,7 @@ def outputs_beside(database: Path) -> tuple[Path, Path]:
 
 
 def build_parser() -> Parser:
-    import change_checks
+    from . import change_checks  # noqa: PLC0415 (the change checks' commands)
 
     prog = "checkpoint.py" if Path(sys.argv[0]).name == "checkpoint.py" else "refund-recon"
     parser = Parser(prog=prog, description=__doc__.split("\n\n")[0],
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return acknowledge.main(settings)
     if isinstance(settings, argparse.Namespace):
-        import change_checks
+        from . import change_checks
 
         command = {"validate-writeback": change_checks.validate_writeback,
                    "mapping-impact": change_checks.mapping_impact}[settings.command]

@@ -65,3 +65,27 @@ def run_dbt(command: str, *args: str, database: Path | None = None, dbt_vars: di
                                    project_dir=project_dir),
                           cwd=project_dir, env=dbt_env(database, env), text=True, capture_output=capture,
                           stdin=subprocess.DEVNULL)
+
+
+def relation_parts(name: str, artifacts: Path | None = None) -> tuple[str, str]:
+    """(schema, identifier) where dbt built model or seed `name`, from the manifest
+    of the build whose target/ is under `artifacts` (default the project's): no
+    schema name (main, main_intermediate, ...) is written in Python. KeyError
+    when the build has no such node."""
+    manifest = (artifacts or PROJECT_DIR) / "target" / "manifest.json"
+    nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"]
+    for node in nodes.values():
+        if node["resource_type"] in ("model", "seed") and node["name"] == name:
+            return node["schema"], node.get("alias") or node["name"]
+    raise KeyError(f"{manifest}: no model or seed named {name!r}")
+
+
+def quoted(*parts: str | None) -> str:
+    """A qualified SQL name, each part double-quoted: "base"."main"."fct_x"."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in parts if part)
+
+
+def relation(name: str, artifacts: Path | None = None, database: str | None = None) -> str:
+    """`"schema"."identifier"` of model or seed `name` (relation_parts), prefixed
+    with `database` (an attached DuckDB file) when given."""
+    return quoted(database, *relation_parts(name, artifacts))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import money as money_
+from .dbt import relation
 from .reports import table_order
 from .store import ATTEMPTS_TABLE, read
 
@@ -33,7 +34,6 @@ ACKNOWLEDGEMENT_COLUMNS = ["variance_id", "acknowledgement_state", "state_reason
 # Read beside the CSV's columns: for sorting the age buckets in the report.
 READ_ONLY_COLUMNS = ["age_bucket_order"]
 MONEY_COLUMNS = ("storefront_amount", "processor_amount", "erp_amount", "amount_delta", "amount_at_stake")
-CURRENCY_UNITS_SQL = "select currency, minor_units from main_mappings.currencies"
 REJECTED_COLUMNS = ["input_name", "source_shape", "source_file", "source_row_number", "record_id", "order_id",
                     "rejected_column", "rejection_reason", "amount_text", "currency"]
 AUDIT_LIMIT_REFUNDS = 1000
@@ -55,7 +55,7 @@ select
     sum(reconciliation.processor_refund_count) as processor_refunds,
     sum(reconciliation.erp_posting_count) as erp_postings
 from rpt_refund_reconciliation as reconciliation
-left join main_mappings.currencies as currencies on reconciliation.currency = currencies.currency
+left join {currencies} as currencies on reconciliation.currency = currencies.currency
 where reconciliation.canonical_status = 'succeeded'
 group by reconciliation.currency
 order by reconciliation.currency
@@ -199,13 +199,17 @@ def read_suggestions(database: Path, currency_units: dict[str, int]) -> dict[str
     return suggestions
 
 
-def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path) -> tuple[dict, list[dict], dict]:
-    """(summary, open variances, report details) of the checkpoint just built."""
+def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path,
+                    artifacts: Path) -> tuple[dict, list[dict], dict]:
+    """(summary, open variances, report details) of the checkpoint just built; `artifacts`
+    holds the build's target/ (its manifest names the seeds' relations)."""
     runs = read(database, "select * from fct_checkpoint_runs where checkpoint_id = ?", [checkpoint_id])
     if not runs:
         raise LookupError(f"fct_checkpoint_runs has no row for {checkpoint_id}")
     run = runs[0]
-    currency_units = {row["currency"]: row["minor_units"] for row in read(database, CURRENCY_UNITS_SQL)}
+    currencies = relation("currencies", artifacts)
+    currency_units = {row["currency"]: row["minor_units"]
+                      for row in read(database, f"select currency, minor_units from {currencies}")}
     every_variance = exact(read(database, f"""
         select {', '.join(VARIANCE_COLUMNS + READ_ONLY_COLUMNS)} from fct_refund_variances
         order by age_days desc nulls last, days_since_first_detected desc, currency,
@@ -218,7 +222,7 @@ def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path) -> tuple
     acknowledgements = exact(read(database, f"""
         select {', '.join(ACKNOWLEDGEMENT_COLUMNS)} from fct_variance_acknowledgements
         order by acknowledgement_state, currency, variance_id"""), ("amount_delta", "amount_at_stake"))
-    booked = read(database, BOOKED_TOTALS_SQL)
+    booked = read(database, BOOKED_TOTALS_SQL.format(currencies=currencies))
     rejected = read(database, """
         select input_name, rejection_reason, count(*) as row_count
         from fct_rejected_rows group by all order by input_name, rejection_reason

@@ -10,7 +10,9 @@ Three spellings, one rule:
 
 from __future__ import annotations
 
+import csv
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Iterable
 
 REPORT_LOCALE = "en_US"
@@ -29,6 +31,12 @@ def minor_units(currency: str | None, given: Any = None) -> int:
         except Exception:  # noqa: BLE001 (an unknown code is shown with 2 decimals)
             return 2
     return 2
+
+
+def seed_exponents(seed: Path) -> dict[str, int]:
+    """currency -> exponent, as the currencies seed (seeds/currencies.csv) lists them."""
+    with open(seed, newline="", encoding="utf-8") as handle:
+        return {row["currency"]: int(row["minor_units"]) for row in csv.DictReader(handle)}
 
 
 def quantize(amount: Any, units: int) -> Decimal | None:

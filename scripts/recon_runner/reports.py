@@ -77,11 +77,14 @@ def at_exponent(row: dict[str, Any], key: str) -> Any:
     return value
 
 
-def write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
+def write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str], at_currency_exponent: bool = True) -> None:
+    """A spreadsheet-safe CSV of `columns` (csv_cell); money columns at the row's
+    currency exponent unless `at_currency_exponent` is False (amounts as given)."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows({key: csv_cell(at_exponent(row, key)) for key in columns} for row in rows)
+        writer.writerows({key: csv_cell(at_exponent(row, key) if at_currency_exponent else row.get(key))
+                          for key in columns} for row in rows)
 
 
 def correction_cell(value: Any) -> str:

@@ -34,7 +34,7 @@ import pytest
 
 from conftest import INPUT_COLUMNS, PROJECT_DIR
 
-import change_checks
+from recon_runner import change_checks
 from recon_runner.dbt import run_dbt
 
 TODAY = datetime.now(timezone.utc).date()

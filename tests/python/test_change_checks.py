@@ -258,19 +258,25 @@ def test_ci_recipe_on_a_fresh_clone_reports_what_a_mapping_change_moves(tmp_path
 
 
 def money_text(amount: str, currency: str) -> str:
-    from change_checks import minor_units, money
+    from recon_runner.change_checks import minor_units, money
 
     return money(amount, currency, minor_units())
 
 
 def write_variances(path: Path, rows: list[tuple]) -> None:
+    """A hand-made fct_refund_variances; amount_at_stake as the mart defines it for the types
+    used here (macros/money/amount_at_stake.sql): |amount_delta| for amount_mismatch, else the
+    refund's own amount."""
     import duckdb
 
     with duckdb.connect(str(path)) as con:
         con.execute("""create table fct_refund_variances (variance_id varchar, refund_id varchar, variance_type varchar,
             discrepancy_system varchar, storefront_amount decimal(38, 4), processor_amount decimal(38, 4),
-            erp_amount decimal(38, 4), amount_delta decimal(38, 4), currency varchar, detail varchar)""")
-        con.executemany("insert into fct_refund_variances values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            erp_amount decimal(38, 4), amount_delta decimal(38, 4), currency varchar, detail varchar,
+            amount_at_stake decimal(38, 4))""")
+        con.executemany("insert into fct_refund_variances values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+            (*row, abs(Decimal(row[7])) if row[2] == "amount_mismatch" else Decimal(row[5] or row[4] or row[6]))
+            for row in rows])
 
 
 def test_impact_lists_refunds_added_removed_reclassified_and_changed_with_money(tmp_path: Path) -> None:
@@ -278,7 +284,7 @@ def test_impact_lists_refunds_added_removed_reclassified_and_changed_with_money(
     a variance but changes type, or money at stake, is reclassified; a status change puts the
     refund's own amount at stake (never 0); money is per currency, each at its exponent; the
     Markdown is capped and escaped."""
-    from change_checks import compare_variances, impact_markdown, minor_units
+    from recon_runner.change_checks import compare_variances, impact_markdown, minor_units
 
     def row(vid: str, refund: str, delta: str | None, *, system: str = "erp", currency: str = "USD",
             detail: str = "d", kind: str = "amount_mismatch", erp: str | None = None,
@@ -353,14 +359,14 @@ def test_impact_lists_refunds_added_removed_reclassified_and_changed_with_money(
 def test_the_check_csvs_are_spreadsheet_safe(tmp_path: Path) -> None:
     """No dbt: a refund id or detail a spreadsheet would run as a formula is
     neutralised; amounts stay plain numbers (OWASP's CSV injection rule)."""
-    from change_checks import IMPACT_COLUMNS, write_csv
+    from recon_runner.change_checks import IMPACT_COLUMNS, write_csv
 
     out = tmp_path / "impact.csv"
-    write_csv(out, IMPACT_COLUMNS, [
+    write_csv(out, [
         {"refund_id": '=HYPERLINK("https://e.x","x")', "detail": "@SUM(1+1)", "amount_delta": Decimal("-37224"),
          "currency": "JPY"},
         {"refund_id": "+1", "detail": "-2", "amount_delta": Decimal("-12.50"), "currency": "USD"},
-    ])
+    ], IMPACT_COLUMNS, at_currency_exponent=False)
     rows = read_rows(out)
     assert [(r["refund_id"], r["detail"], r["amount_delta"]) for r in rows] == [
         ("'=HYPERLINK(\"https://e.x\",\"x\")", "'@SUM(1+1)", "-37224"), ("'+1", "'-2", "-12.50")]
@@ -372,7 +378,7 @@ def test_refunds_out_of_the_check_are_named_with_their_amounts(tmp_path: Path) -
     change counts as the booking are named; a refund still checked, or newly checked, is not."""
     import duckdb
 
-    from change_checks import refunds_out_of_check
+    from recon_runner.change_checks import refunds_out_of_check
 
     def write(path: Path, expected: list[tuple], variances: list[tuple]) -> None:
         with duckdb.connect(str(path)) as con:
@@ -472,11 +478,11 @@ def test_mapping_impact_leaves_the_working_tree_as_it_found_it(tmp_path: Path) -
 
 
 def test_impact_reads_the_marts_amount_at_stake_where_it_has_one(tmp_path: Path) -> None:
-    """No dbt: a variance mart with amount_at_stake is read as it is (the money is defined once,
-    in the mart); the rule of change_checks applies only to a mart without the column."""
+    """No dbt: the variance mart's amount_at_stake is read as it is (the money is defined once,
+    in the mart; change_checks has no rule of its own), and a mart without it is refused."""
     import duckdb
 
-    from change_checks import compare_variances
+    from recon_runner.change_checks import compare_variances
 
     for name, stake in (("base", "4"), ("head", "6")):
         with duckdb.connect(str(tmp_path / f"{name}.duckdb")) as con:
@@ -490,3 +496,49 @@ def test_impact_reads_the_marts_amount_at_stake_where_it_has_one(tmp_path: Path)
     assert [(row["change"], row["before_amount_at_stake"], row["amount_at_stake"]) for row in rows] == [
         ("reclassified", Decimal("4"), Decimal("6"))]
     assert [(s["currency"], s["amount"]) for s in stakes["head"]] == [("USD", Decimal("6"))]
+    with duckdb.connect(str(tmp_path / "head.duckdb")) as con:
+        con.execute("alter table fct_refund_variances drop column amount_at_stake")
+    with pytest.raises(ValueError, match="no amount_at_stake"):
+        compare_variances(tmp_path / "base.duckdb", tmp_path / "head.duckdb")
+
+
+# A dbt schema written into Python: main.fct_x, main_intermediate.int_x, main_mappings.currencies,
+# "{label}.main.fct_x". dbt names its relations (target/manifest.json); Python asks it.
+SCHEMA_IN_PYTHON = re.compile(r'(?<![\w"])main(_[a-z]+)?\.[a-z_]+')
+
+
+def test_no_python_names_a_dbt_schema() -> None:
+    """No dbt: the runner and the scripts resolve relation names from dbt's manifest
+    (recon_runner.dbt.relation), never from a schema written in a string."""
+    found = [f"{path.relative_to(PROJECT_DIR)}:{number}: {line.strip()}"
+             for folder in ("scripts", "benchmarks") for path in sorted((PROJECT_DIR / folder).rglob("*.py"))
+             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+             if SCHEMA_IN_PYTHON.search(line)]
+    assert not found, "\n".join(found)
+
+
+def test_the_runner_imports_no_script_beside_it() -> None:
+    """No dbt: every module recon_runner imports from this repository is inside the package
+    (relative imports); a top-level module of scripts/ (as change_checks was) is not."""
+    import ast
+
+    scripts = {path.stem for path in (PROJECT_DIR / "scripts").glob("*.py")}
+    found = []
+    for path in sorted((PROJECT_DIR / "scripts" / "recon_runner").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            found += [f"{path.name}:{node.lineno}: {name}" for name in names if name.split(".")[0] in scripts]
+    assert not found, found
+
+
+def test_the_writeback_rules_are_a_dbt_analysis() -> None:
+    """No dbt: what counts as a writeback difference is SQL dbt compiles (refs, macros), not a
+    string in Python; the command runs that analysis."""
+    from recon_runner import change_checks
+
+    analysis = PROJECT_DIR / "analyses" / f"{change_checks.DIFFERENCES_ANALYSIS}.sql"
+    assert "ref('fct_expected_erp_postings')" in analysis.read_text(encoding="utf-8")
+    source = Path(change_checks.__file__).read_text(encoding="utf-8")
+    assert "posting_role = 'duplicate'" in analysis.read_text(encoding="utf-8")
+    assert "posting_role = 'duplicate'" not in source

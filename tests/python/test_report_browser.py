@@ -32,7 +32,8 @@ def report(labelled_build: Build, tmp_path_factory: pytest.TempPathFactory) -> d
     if browser is None:
         pytest.skip("Chromium is not installed here (Debian package `chromium`; CI installs it)")
     checkpoint_id = labelled_build.query("select checkpoint_id from fct_checkpoint_runs")["checkpoint_id"][0]
-    summary, variances, details = read_checkpoint(labelled_build.database, checkpoint_id, labelled_build.data_dir)
+    summary, variances, details = read_checkpoint(labelled_build.database, checkpoint_id, labelled_build.data_dir,
+                                                  labelled_build.database.parent)
     work = tmp_path_factory.mktemp("labelled_report")
     folder = write_report_folder(work, checkpoint_id, summary, variances, VARIANCE_COLUMNS, details)
     return {"browser": browser, "folder": folder, "url": (folder / "report.html").as_uri(),
@@ -209,7 +210,7 @@ def test_the_report_fits_a_1280_px_screen(report: dict, tmp_path: Path) -> None:
     browser, profile = report["browser"], report["profile"]
     pages = [report["folder"] / "report.html", report["folder"] / "audit.html"]
     summary, variances, details = read_checkpoint(report["build"].database, report["folder"].name,
-                                                  report["build"].data_dir)
+                                                  report["build"].data_dir, report["build"].database.parent)
     long_ids = write_report_folder(tmp_path, "long_ids", *with_long_ids(summary, variances, details)[:2],
                                    VARIANCE_COLUMNS, details)
     assert LONGEST_ID in (long_ids / "report.html").read_text()

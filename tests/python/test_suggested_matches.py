@@ -19,6 +19,8 @@ import pytest
 from conftest import Build, dbt_build, generate
 from suggestion_quality import measure, read_truth
 
+from recon_runner.dbt import relation
+
 UNLINKED_TYPES = ("orphan_erp_posting", "missing_in_erp", "missing_at_processor", "missing_in_storefront")
 
 
@@ -41,7 +43,8 @@ def con(build: Build):
 @pytest.fixture(scope="module")
 def quality(build: Build, con) -> dict:
     # Everything the mart shows, at its default threshold (var suggested_match_min_score).
-    return measure(con, read_truth(build.data_dir / "suggestion_truth.csv"), Decimal(0))
+    return measure(con, read_truth(build.data_dir / "suggestion_truth.csv"), Decimal(0),
+                   relation("fct_suggested_matches", build.database.parent))
 
 
 def test_rank_one_is_the_true_counterpart_for_95_percent_of_planted_faults(quality: dict) -> None:

@@ -23,96 +23,31 @@ builds live in a temporary folder, removed on every exit.
 from __future__ import annotations
 
 import argparse
-import csv
 import html
+import json
 import shutil
 import signal
 import subprocess
 import tempfile
-from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from recon_runner.dbt import run_dbt
-from recon_runner.message import printable
-from recon_runner.reports import csv_cell
+from . import money as money_
+from . import store
+from .dbt import PROJECT_DIR, quoted, relation, relation_parts, run_dbt
+from .message import printable
+from .reports import write_csv
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-INPUTS = ("storefront_refunds", "processor_refunds", "erp_refund_postings")
 STOREFRONT_HEADER = ("storefront_refund_id,order_id,processor_refund_id,amount,currency,refund_type,reason,status,"
                      "created_at,updated_at,channel,storefront\n")
 DIFFERENCE_COLUMNS = ["processor_refund_id", "erp_document_id", "problem", "field", "expected", "candidate"]
 PROBLEM_ORDER = ["missing", "extra", "duplicate key", "wrong GL account", "amount", "currency", "reason code",
                  "period", "unreadable row"]
 
-# Field-by-field comparison of a candidate's ERP records with the expected postings.
-DIFFERENCES_SQL = """
-with
-expected as (select * from main.fct_expected_erp_postings),
-candidate as (
-    select *,
-        cast(cast(amount_minor as decimal(38, 4)) * case minor_units
-            when 0 then 1 when 1 then 0.1 when 2 then 0.01 when 3 then 0.001 when 4 then 0.0001 end
-            as decimal(38, 4)) as amount
-    from main_intermediate.int_erp_postings_deduplicated
-),
-primaries as (
-    select candidate.*, expected.expected_gl_account, expected.amount as expected_amount,
-           expected.currency as expected_currency, expected.expected_reason_code,
-           expected.expected_posting_period, expected.posting_requirement
-    from candidate inner join expected using (processor_refund_id)
-    where candidate.posting_role = 'primary'
-)
-select processor_refund_id, null as erp_document_id, 'missing' as problem, 'posting' as field,
-       expected_gl_account || ' ' || cast(amount as varchar) || ' ' || currency as expected, null as candidate
-from expected
-where posting_requirement = 'required'
-  and processor_refund_id not in (select processor_refund_id from candidate
-                                  where posting_role in ('primary', 'reversal') and processor_refund_id is not null)
-union all
-select processor_refund_id, erp_document_id, 'extra', 'posting',
-       'no posting: ' || case when posting_role = 'orphan' then 'the batch has no such refund'
-                              when posting_requirement = 'none' then 'the refund failed or was canceled'
-                              else 'the refund status is unmapped' end,
-       gl_account || ' ' || cast(amount as varchar) || ' ' || currency
-from (select candidate.*, expected.posting_requirement from candidate left join expected using (processor_refund_id)) as c
-where posting_role = 'orphan' or (posting_role = 'primary' and posting_requirement = 'none')
-union all
-select processor_refund_id, erp_document_id, 'duplicate key', 'processor_refund_id',
-       'one posting per processor refund id', processor_refund_id
-from candidate where posting_role = 'duplicate'
-union all
-select processor_refund_id, erp_document_id, 'wrong GL account', 'gl_account', expected_gl_account, gl_account
-from primaries
-where posting_requirement in ('required', 'optional') and coalesce(gl_account, '') <> coalesce(expected_gl_account, '')
-union all
-select processor_refund_id, erp_document_id, 'amount', 'amount', cast(expected_amount as varchar), cast(amount as varchar)
-from primaries where currency = expected_currency and amount <> expected_amount
-union all
-select processor_refund_id, erp_document_id, 'currency', 'currency', expected_currency, currency
-from primaries where currency <> expected_currency
-union all
-select processor_refund_id, erp_document_id, 'reason code', 'reason_code', expected_reason_code, reason_code
-from primaries
-where expected_reason_code is not null and upper(coalesce(reason_code, '')) <> upper(expected_reason_code)
-union all
-select processor_refund_id, erp_document_id, 'period', 'posting_period', expected_posting_period, posting_period
-from primaries where posting_period <> expected_posting_period
-union all
-select processor_refund_id, record_id, 'unreadable row', rejected_column,
-       'a readable value', rejection_reason || ' (row ' || cast(source_row_number as varchar) || ')'
-from main.fct_rejected_rows where input_name = 'erp_refund_postings'
-"""
-
-
-def write_csv(out: Path, columns: list[str], rows: list[dict]) -> None:
-    """A spreadsheet-safe CSV (reports.csv_cell: formula-like text neutralised,
-    numbers stay numbers)."""
-    with out.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows({key: csv_cell(row.get(key)) for key in columns} for row in rows)
+# The field-by-field comparison of a candidate's ERP records with the expected postings is
+# dbt's: the analysis analyses/writeback_differences.sql, compiled after the build and run here.
+DIFFERENCES_ANALYSIS = "writeback_differences"
 
 def add_arguments(sub: argparse._SubParsersAction) -> None:
     writeback = sub.add_parser(
@@ -154,7 +89,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
 
 
 def now_utc() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return store.now_utc().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def dbt_build_models(project_dir: Path, work: Path, data_dir: Path, dbt_vars: dict, select: list[str]) -> bool:
@@ -165,6 +100,20 @@ def dbt_build_models(project_dir: Path, work: Path, data_dir: Path, dbt_vars: di
     if result.returncode != 0:
         print(result.stdout[-4000:] + result.stderr[-2000:])
     return result.returncode == 0
+
+
+def compiled_analysis(name: str, work: Path, data_dir: Path, dbt_vars: dict) -> str | None:
+    """The SQL of analysis `name` compiled against the build in `work` (dbt's compiled_code in
+    the manifest); None, with dbt's output shown, when it does not compile."""
+    result = run_dbt("compile", "--quiet", "--select", name, database=work / "recon.duckdb",
+                     dbt_vars={**dbt_vars, "data_dir": str(data_dir)}, target="duckdb", artifacts=work,
+                     capture=True)
+    if result.returncode != 0:
+        print(result.stdout[-4000:] + result.stderr[-2000:])
+        return None
+    nodes = json.loads((work / "target" / "manifest.json").read_text(encoding="utf-8"))["nodes"]
+    return next(node["compiled_code"] for node in nodes.values()
+                if node["resource_type"] == "analysis" and node["name"] == name)
 
 
 def find_input(folder: Path, name: str) -> Path | None:
@@ -208,13 +157,19 @@ def validate_writeback(args: argparse.Namespace) -> int:
                                 ["+fct_expected_erp_postings", "+int_erp_postings_deduplicated", "+fct_rejected_rows"]):
             print("Outcome: failed (exit 3): the build failed")
             return 3
+        differences_sql = compiled_analysis(DIFFERENCES_ANALYSIS, work, data, dbt_vars)
+        if differences_sql is None:
+            print("Outcome: failed (exit 3): the comparison did not compile")
+            return 3
         with duckdb.connect(str(work / "recon.duckdb"), read_only=True) as con:
-            differences = con.execute(DIFFERENCES_SQL + " order by 3, 1, 2").fetchall()
-            expected_count = con.execute("select count(*) from main.fct_expected_erp_postings").fetchone()[0]
+            differences = con.execute(f"select * from ({differences_sql}) as differences order by 3, 1, 2").fetchall()
+            expected_count = con.execute(
+                f"select count(*) from {relation('fct_expected_erp_postings', work)}").fetchone()[0]
             candidate_count = con.execute(
-                "select count(*) from main_intermediate.int_erp_postings_deduplicated").fetchone()[0]
+                f"select count(*) from {relation('int_erp_postings_deduplicated', work)}").fetchone()[0]
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(out, DIFFERENCE_COLUMNS, [dict(zip(DIFFERENCE_COLUMNS, row)) for row in differences])
+    write_csv(out, [dict(zip(DIFFERENCE_COLUMNS, row)) for row in differences], DIFFERENCE_COLUMNS,
+              at_currency_exponent=False)
     print(f"\nWriteback dry run: {candidate_count} candidate records against {expected_count} processor refunds.")
     if not differences:
         print("MATCH: the candidate holds exactly the expected postings.\nOutcome: match (exit 0)")
@@ -236,15 +191,6 @@ def git_show(revision: str, path: str) -> bytes | None:
     return result.stdout if result.returncode == 0 else None
 
 
-# The money a variance puts at stake. The mart's amount_at_stake where it has one; else the
-# same rule: the delta where only the amount differs (amount_mismatch, partial_refund_collapsed,
-# duplicate_erp_posting: the duplicates' total), the refund's own amount where the whole posting
-# is wrong or missing (status, scope, period, reason, currency, missing, orphan): never 0 for a
-# status change.
-AMOUNT_TYPES = ("amount_mismatch", "partial_refund_collapsed", "duplicate_erp_posting")
-AT_STAKE_SQL = ("abs(case when variance_type in ({types}) then amount_delta "
-                "else coalesce(processor_amount, storefront_amount, erp_amount) end)").format(
-                    types=", ".join(f"'{kind}'" for kind in AMOUNT_TYPES))
 # Per refund: the columns whose change under the same variance types and money makes it "changed".
 COMPARED_COLUMNS = ("discrepancy_system", "storefront_amount", "processor_amount", "erp_amount", "amount_delta",
                     "detail")
@@ -255,17 +201,17 @@ CHANGES = ("added", "removed", "reclassified", "changed")
 MARKDOWN_ROWS = 50
 
 
-def per_refund_sql(label: str, has_stake: bool) -> str:
-    """One row per refund with open variances in build `label`: its variance types ('+'-joined),
+def per_refund_sql(variances: str) -> str:
+    """One row per refund with open variances in `variances` (a build's fct_refund_variances): its variance types ('+'-joined),
     currency, money at stake (the largest of its variances': a refund counts once), the delta of
-    largest size, the systems at fault, the details, and a signature of the compared columns."""
-    stake = f"coalesce(abs(amount_at_stake), {AT_STAKE_SQL})" if has_stake else AT_STAKE_SQL
+    largest size, the systems at fault, the details, and a signature of the compared columns.
+    The money is the mart's amount_at_stake (macros/money/amount_at_stake.sql): no rule here."""
     signature = " || '|' || ".join(f"coalesce(cast({column} as varchar), '')" for column in COMPARED_COLUMNS)
     return f"""
         select refund_id,
                string_agg(distinct variance_type, '+' order by variance_type) as variance_type,
                string_agg(distinct coalesce(currency, ''), '+' order by coalesce(currency, '')) as currency,
-               max({stake}) as amount_at_stake,
+               max(abs(amount_at_stake)) as amount_at_stake,
                string_agg(distinct discrepancy_system, '+' order by discrepancy_system) as discrepancy_system,
                arg_max(amount_delta, abs(coalesce(amount_delta, 0))) as amount_delta,
                string_agg(variance_type || ': ' || coalesce(detail, ''), ' / ' order by variance_type, variance_id)
@@ -273,10 +219,45 @@ def per_refund_sql(label: str, has_stake: bool) -> str:
                string_agg(variance_type || '=' || {signature}, ';' order by variance_type, variance_id) as signature,
                string_agg(variance_id, ' ' order by variance_id) as variance_ids,
                count(*) as variances
-        from {label}.main.fct_refund_variances group by refund_id"""
+        from {variances} group by refund_id"""
 
 
-def compare_variances(base_db: Path, head_db: Path) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+def attach_builds(con: Any, base_db: Path, head_db: Path,
+                  artifacts: dict[str, Path] | None = None) -> Callable[[str, str], str | None]:
+    """Attach the two builds to `con` as base and head; returns where(label, name): the
+    relation of model `name` in that build ("head"."main"."fct_refund_variances"), or None
+    when the build has none. Where a build's dbt artifacts are given, dbt's manifest names
+    it; else (a database made without dbt) the one table of that name in the file."""
+    for label, path in (("base", base_db), ("head", head_db)):
+        con.execute(f"attach '{str(path).replace(chr(39), chr(39) * 2)}' as {label} (read_only)")
+
+    def where(label: str, name: str) -> str | None:
+        if artifacts and label in artifacts:
+            try:
+                schema, identifier = relation_parts(name, artifacts[label])
+            except KeyError:
+                return None
+            schemas = [schema] if con.execute(
+                "select count(*) from information_schema.tables where table_catalog = ? and table_schema = ? "
+                "and table_name = ?", [label, schema, identifier]).fetchone()[0] else []
+        else:
+            identifier = name
+            schemas = [row[0] for row in con.execute(
+                "select table_schema from information_schema.tables where table_catalog = ? and table_name = ?",
+                [label, name]).fetchall()]
+        return quoted(label, schemas[0], identifier) if len(schemas) == 1 else None
+
+    return where
+
+
+def columns_of(con: Any, relation_name: str | None) -> set[str]:
+    """The column names of a relation `where` found (none for None)."""
+    if relation_name is None:
+        return set()
+    return {row[0] for row in con.execute(f"select * from {relation_name} limit 0").description}
+
+
+def compare_variances(base_db: Path, head_db: Path, artifacts: dict[str, Path] | None = None) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
     """(the refunds the change moves, one dict per IMPACT_COLUMNS: added (a variance only with
     the change), removed (only at base), reclassified (a variance in both, of other types or
     other money at stake), changed (same types and money, other amounts, system or detail); the
@@ -285,13 +266,13 @@ def compare_variances(base_db: Path, head_db: Path) -> tuple[list[dict[str, Any]
     import duckdb
 
     with duckdb.connect() as con:
-        con.execute(f"attach '{str(base_db).replace(chr(39), chr(39) * 2)}' as base (read_only)")
-        con.execute(f"attach '{str(head_db).replace(chr(39), chr(39) * 2)}' as head (read_only)")
+        where = attach_builds(con, base_db, head_db, artifacts)
         for label in ("base", "head"):
-            columns = {row[0] for row in con.execute(
-                "select column_name from duckdb_columns() where database_name = ? and schema_name = 'main' "
-                "and table_name = 'fct_refund_variances'", [label]).fetchall()}
-            con.execute(f"create temp table {label}_refunds as {per_refund_sql(label, 'amount_at_stake' in columns)}")
+            variances = where(label, "fct_refund_variances")
+            if "amount_at_stake" not in columns_of(con, variances):
+                raise ValueError(f"{label} build: fct_refund_variances has no amount_at_stake (the money at "
+                                 "stake is the mart's): build it with this project's models")
+            con.execute(f"create temp table {label}_refunds as {per_refund_sql(variances)}")
         fields = " || ".join(f"case when h.{column} is distinct from b.{column} then '{column},' else '' end"
                              for column in ("variance_type", "currency", "amount_at_stake", "discrepancy_system",
                                             "amount_delta", "detail"))
@@ -344,32 +325,31 @@ UNCHECKED_COLUMNS = ["refund_id", "before_status", "status", "before_requirement
                      "currency"]
 
 
-def refunds_out_of_check(base_db: Path, head_db: Path) -> list[dict[str, Any]]:
+def refunds_out_of_check(base_db: Path, head_db: Path, artifacts: dict[str, Path] | None = None) -> list[dict[str, Any]]:
     """The processor refunds the change takes out of the confirmation check, one dict per
     UNCHECKED_COLUMNS (amount in major units): the ERP posting turns from required (or unknown)
     into optional or none, or a posting on an unmapped GL account becomes the booking."""
     import duckdb
 
     with duckdb.connect() as con:
-        con.execute(f"attach '{str(base_db).replace(chr(39), chr(39) * 2)}' as base (read_only)")
-        con.execute(f"attach '{str(head_db).replace(chr(39), chr(39) * 2)}' as head (read_only)")
-        cursor = con.execute("""
+        where = attach_builds(con, base_db, head_db, artifacts)
+        cursor = con.execute(f"""
             select h.processor_refund_id as refund_id, b.processor_status as before_status,
                    h.processor_status as status, b.posting_requirement as before_requirement,
                    h.posting_requirement as requirement, h.amount, h.currency
-            from base.main.fct_expected_erp_postings as b
-            inner join head.main.fct_expected_erp_postings as h using (processor_refund_id)
+            from {where('base', 'fct_expected_erp_postings')} as b
+            inner join {where('head', 'fct_expected_erp_postings')} as h using (processor_refund_id)
             where b.posting_requirement in ('required', 'unknown') and h.posting_requirement in ('optional', 'none')
             union all
             select h.processor_refund_id, b.processor_status, h.processor_status,
                    'required, ERP account unmapped', 'required, booked', h.amount, h.currency
-            from base.main.fct_expected_erp_postings as b
-            inner join head.main.fct_expected_erp_postings as h using (processor_refund_id)
+            from {where('base', 'fct_expected_erp_postings')} as b
+            inner join {where('head', 'fct_expected_erp_postings')} as h using (processor_refund_id)
             where h.posting_requirement = 'required'
-              and exists (select 1 from base.main.fct_refund_variances as v
+              and exists (select 1 from {where('base', 'fct_refund_variances')} as v
                           where v.refund_id = h.processor_refund_id and v.variance_type = 'unmapped_status'
                             and v.discrepancy_system = 'erp')
-              and not exists (select 1 from head.main.fct_refund_variances as v
+              and not exists (select 1 from {where('head', 'fct_refund_variances')} as v
                               where v.refund_id = h.processor_refund_id and v.discrepancy_system = 'erp'
                                 and v.variance_type in ('unmapped_status', 'missing_in_erp', 'status_mismatch'))
             order by currency, refund_id
@@ -385,25 +365,24 @@ ACKNOWLEDGED_COLUMNS = ["change", "variance_id", "refund_id", "variance_type", "
                         "acknowledged_by", "acknowledgement_reason", "acknowledgement_expires_on", "state_reason"]
 
 
-def acknowledgement_changes(base_db: Path, head_db: Path) -> list[dict[str, Any]]:
+def acknowledgement_changes(base_db: Path, head_db: Path, artifacts: dict[str, Path] | None = None) -> list[dict[str, Any]]:
     """One dict per ACKNOWLEDGED_COLUMNS: change 'silenced', 'unsilenced', or the state of an
     acknowledgement that holds for no open variance (expired, superseded, resolved,
     unknown_variance). A build from before the seed existed has nothing acknowledged."""
     import duckdb
 
     with duckdb.connect() as con:
-        con.execute(f"attach '{str(base_db).replace(chr(39), chr(39) * 2)}' as base (read_only)")
-        con.execute(f"attach '{str(head_db).replace(chr(39), chr(39) * 2)}' as head (read_only)")
+        where = attach_builds(con, base_db, head_db, artifacts)
 
         def has(label: str, table: str, column: str) -> bool:
-            return bool(con.execute(
-                "select count(*) from duckdb_columns() where database_name = ? and schema_name = 'main' "
-                "and table_name = ? and column_name = ?", [label, table, column]).fetchone()[0])
+            return column in columns_of(con, where(label, table))
 
-        acknowledged = {label: (f"select variance_id from {label}.main.fct_refund_variances where is_acknowledged"
+        acknowledged = {label: (f"select variance_id from {where(label, 'fct_refund_variances')} where is_acknowledged"
                                 if has(label, "fct_refund_variances", "is_acknowledged")
                                 else "select cast(null as varchar) as variance_id where false")
                         for label in ("base", "head")}
+        head_variances, base_variances = where("head", "fct_refund_variances"), where("base", "fct_refund_variances")
+        with_head = has("head", "fct_variance_acknowledgements", "variance_id")
         cursor = con.execute(f"""
             with head_ack as ({acknowledged['head']}), base_ack as ({acknowledged['base']}),
             moved as (
@@ -417,22 +396,22 @@ def acknowledgement_changes(base_db: Path, head_db: Path) -> list[dict[str, Any]
                    a.acknowledged_by, a.reason as acknowledgement_reason, a.expires_on as acknowledgement_expires_on,
                    a.state_reason
             from moved
-            inner join (select * from head.main.fct_refund_variances union all by name
-                        select * from base.main.fct_refund_variances
-                        where variance_id not in (select variance_id from head.main.fct_refund_variances)) as v
+            inner join (select * from {head_variances} union all by name
+                        select * from {base_variances}
+                        where variance_id not in (select variance_id from {head_variances})) as v
                 using (variance_id)
-            left join {'head' if has('head', 'fct_variance_acknowledgements', 'variance_id') else 'base'}.main.fct_variance_acknowledgements as a
+            left join {where('head', 'fct_variance_acknowledgements')} as a
                 using (variance_id)
             order by moved.change desc, v.currency, v.amount_at_stake desc, moved.variance_id
-        """) if has("head", "fct_variance_acknowledgements", "variance_id") else None
+        """) if with_head else None
         rows = [] if cursor is None else [dict(zip([item[0] for item in cursor.description], row))
                                           for row in cursor.fetchall()]
-        if has("head", "fct_variance_acknowledgements", "variance_id"):
-            cursor = con.execute("""
+        if with_head:
+            cursor = con.execute(f"""
                 select acknowledgement_state as change, variance_id, refund_id, variance_type, currency,
                        amount_at_stake, acknowledged_by, reason as acknowledgement_reason,
                        expires_on as acknowledgement_expires_on, state_reason
-                from head.main.fct_variance_acknowledgements where acknowledgement_state <> 'active'
+                from {where('head', 'fct_variance_acknowledgements')} where acknowledgement_state <> 'active'
                 order by acknowledgement_state, variance_id""")
             rows += [dict(zip([item[0] for item in cursor.description], row)) for row in cursor.fetchall()]
         return rows
@@ -484,19 +463,15 @@ def unchecked_csv(out: Path) -> Path:
 
 
 def minor_units(project_dir: Path = PROJECT_DIR) -> dict[str, int]:
-    with open(project_dir / "seeds" / "currencies.csv", newline="", encoding="utf-8") as handle:
-        return {row["currency"]: int(row["minor_units"]) for row in csv.DictReader(handle)}
+    """currency -> exponent from the project's currencies seed."""
+    return money_.seed_exponents(project_dir / "seeds" / "currencies.csv")
 
 
 def money(amount: Any, currency: str | None, exponents: dict[str, int]) -> str:
-    """An amount at its currency's exponent (JPY 37,224; KWD 66.967); blank when null."""
+    """money.text at the currency's exponent (JPY 37,224; KWD 66.967); blank when null."""
     if amount is None:
         return ""
-    value = Decimal(str(amount))
-    exponent = exponents.get(currency or "")
-    if exponent is not None:
-        value = value.quantize(Decimal(1).scaleb(-exponent))
-    return f"{currency or ''} {value:,}".strip()
+    return money_.text(amount, currency, money_.minor_units(currency, exponents.get(currency or "")))
 
 
 def md_text(value: Any) -> str:
@@ -672,13 +647,15 @@ def _mapping_impact(args: argparse.Namespace, dbt_vars: dict, out: Path) -> int:
                                      "+fct_variance_acknowledgements"]):
                 print(f"Outcome: failed (exit 3): the {label} build failed")
                 return 3
-        rows, stakes = compare_variances(work / "base" / "recon.duckdb", work / "head" / "recon.duckdb")
-        unchecked = refunds_out_of_check(work / "base" / "recon.duckdb", work / "head" / "recon.duckdb")
-        acknowledgements = acknowledgement_changes(work / "base" / "recon.duckdb", work / "head" / "recon.duckdb")
+        builds = (work / "base" / "recon.duckdb", work / "head" / "recon.duckdb")
+        artifacts = {"base": work / "base", "head": work / "head"}
+        rows, stakes = compare_variances(*builds, artifacts)
+        unchecked = refunds_out_of_check(*builds, artifacts)
+        acknowledgements = acknowledgement_changes(*builds, artifacts)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(acknowledged_csv(out), ACKNOWLEDGED_COLUMNS, acknowledgements)
-    write_csv(out, IMPACT_COLUMNS, rows)
-    write_csv(unchecked_csv(out), UNCHECKED_COLUMNS, unchecked)
+    write_csv(acknowledged_csv(out), acknowledgements, ACKNOWLEDGED_COLUMNS, at_currency_exponent=False)
+    write_csv(out, rows, IMPACT_COLUMNS, at_currency_exponent=False)
+    write_csv(unchecked_csv(out), unchecked, UNCHECKED_COLUMNS, at_currency_exponent=False)
     exponents = minor_units()
     print(f"\nMapping impact of the seeds against {args.base}: {len(rows)} refunds with variances added, "
           "removed, reclassified or changed.")
