@@ -30,7 +30,7 @@ from recon_runner.dbt import dbt_argv, dbt_env
 
 REPORT_MARTS = ["fct_checkpoint_runs", "fct_refund_variances", "rpt_refund_reconciliation", "fct_rejected_rows",
                 "fct_variance_history", "fct_refund_audit_trail", "fct_checkpoint_totals",
-                "fct_proposed_erp_corrections", "fct_variance_acknowledgements"]
+                "fct_proposed_erp_corrections", "fct_suggested_matches", "fct_variance_acknowledgements"]
 CONTRACTED_MARTS = ["fct_refund_variances", "rpt_refund_reconciliation"]
 AGE_BUCKETS_OVER_30 = {"31-60 days", "61-90 days", "over 90 days"}
 

@@ -32,6 +32,9 @@ pytestmark = pytest.mark.skipif(
 # Every column of every mart, except where the two engines are meant to differ:
 # a warehouse table has no file and no file order, so rejected rows are
 # compared by their content, not by file name or row number.
+# fct_variance_acknowledgements is not compared row for row: with the shipped (empty) seed it
+# has no rows here. Its states are the dbt unit tests of fct_variance_acknowledgements and
+# fct_variance_history, which this engine's build runs (every state, expiry at the timezone's day).
 MART_QUERIES = {
     "fct_refund_variances": "select * from {schema}.fct_refund_variances",
     "rpt_refund_reconciliation": "select * from {schema}.rpt_refund_reconciliation",
@@ -41,7 +44,6 @@ MART_QUERIES = {
     "fct_variance_history": "select * from {schema}.fct_variance_history",
     "fct_proposed_erp_corrections": "select * from {schema}.fct_proposed_erp_corrections",
     "fct_suggested_matches": "select * from {schema}.fct_suggested_matches",
-    "fct_variance_acknowledgements": "select * from {schema}.fct_variance_acknowledgements",
 }
 
 

@@ -48,9 +48,12 @@ pytestmark = pytest.mark.skipif(_missing() is not None and not REQUIRED, reason=
 def test_spark_is_installed() -> None:
     assert _missing() is None, _missing()
 
+# fct_variance_acknowledgements is not compared row for row: with the shipped (empty) seed it
+# has no rows here. Its states are the dbt unit tests of fct_variance_acknowledgements and
+# fct_variance_history, which this engine's build runs (every state, expiry at the timezone's day).
 MARTS = ["fct_refund_variances", "rpt_refund_reconciliation", "fct_rejected_rows", "fct_expected_erp_postings",
          "fct_refund_audit_trail", "fct_checkpoint_runs", "fct_variance_history", "fct_checkpoint_totals",
-         "fct_proposed_erp_corrections", "fct_suggested_matches", "fct_variance_acknowledgements"]
+         "fct_proposed_erp_corrections", "fct_suggested_matches"]
 SPARK_SCHEMA = "refund_recon"
 
 
