@@ -8,10 +8,24 @@
 {% endmacro %}
 
 
-{% macro as_of_literal() %}
-    {#- The checkpoint clock as a UTC timestamp literal. Empty var = the time this
-        dbt invocation started, so every model of one run shares one clock. -#}
+{% macro as_of_text() %}
+    {#- The checkpoint clock as given: var as_of, else env REFUND_RECON_AS_OF
+        (the runner's way: a var change makes dbt parse the whole project
+        again, an env var read only while executing does not, so checkpoints
+        of one database reuse dbt's partial parse), else ''. The env var is
+        read only when executing: parsing never records it. -#}
     {%- set raw = var('as_of', '') | string | trim -%}
+    {%- if raw in ('', 'None', 'now') and execute -%}
+        {%- set raw = env_var('REFUND_RECON_AS_OF', '') | string | trim -%}
+    {%- endif -%}
+    {{- return(raw) -}}
+{%- endmacro %}
+
+
+{% macro as_of_literal() %}
+    {#- The checkpoint clock as a UTC timestamp literal. None given = the time this
+        dbt invocation started, so every model of one run shares one clock. -#}
+    {%- set raw = as_of_text() -%}
     {%- if raw in ('', 'None', 'now') -%}
         {%- set value = run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') -%}
     {%- else -%}

@@ -286,10 +286,14 @@ def build(settings: Settings, work: Path) -> None:
     results.unlink(missing_ok=True)   # what a failure names is this build's, never an earlier one's
     log = settings.artifacts / "logs" / "dbt.log"
     log_start = log.stat().st_size if log.exists() else 0
+    # as_of goes in env REFUND_RECON_AS_OF, not --vars (macro as_of_text): dbt parses the whole
+    # project again whenever a var changes, so with the clock out of the vars the checkpoints of
+    # one database reuse its partial parse (settings.artifacts) while the project is unchanged.
+    dbt_vars = {name: value for name, value in settings.dbt_vars().items() if name != "as_of"}
     result = run_dbt("build", "--exclude-resource-type", "unit_test",
                      *(["--full-refresh"] if settings.full_refresh else []),
-                     database=work, dbt_vars=settings.dbt_vars(), target=settings.target,
-                     artifacts=settings.artifacts)
+                     database=work, dbt_vars=dbt_vars, target=settings.target,
+                     artifacts=settings.artifacts, env={"REFUND_RECON_AS_OF": settings.as_of})
     if result.returncode != 0:
         nodes = failed_nodes(settings.artifacts)
         named = "; ".join(f"{node['resource_type']} {node['name']} {node['status']}"
