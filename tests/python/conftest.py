@@ -191,24 +191,26 @@ FAST_FILES = {
     "test_yaml_layout.py",
 }
 
-# The longest test files first (seconds of work in the CI run of 2026-11-30),
+# The longest test files first (wall seconds in a full run of 2026-12-07, load 3 to 6),
 # so that with `pytest -n 2 --dist loadfile --no-loadscope-reorder` (make
 # test) each worker starts on a long file and the short ones fill the gaps at
 # the end: the suite takes about the longest file, not the sum of the long
 # files one after another.
 LONGEST_FIRST = [
-    "test_checkpoint_state_machine.py",  # 633 s
-    "test_checkpoint_sequences.py",  # about 480 s
-    "test_deliveries.py",  # about 300 s (a checkpoint per day, 13 cases)
-    "test_spark.py",  # about 290 s
-    "test_settings_injection.py",  # about 300 s
-    "test_guarantees.py",  # about 260 s
-    "test_checkpoint_runner.py",
-    "test_change_checks.py",
-    "test_mapping_contracts.py",  # about 230 s
-    "test_acknowledgements.py",  # about 280 s (three checkpoints, a contract build, mapping-impact)
-    "test_money_limits.py",  # about 120 s
-    "test_connector_fixtures.py",
+    "test_checkpoint_sequences.py",  # 1,069 s (502 CPU-s)
+    "test_deliveries.py",  # 478 s (280 CPU-s)
+    "test_checkpoint_state_machine.py",  # 332 s (115 CPU-s)
+    "test_spark.py",  # 289 s (the JVM's CPU not counted)
+    "test_settings_injection.py",  # 288 s (326 CPU-s: 198 parses in a process pool)
+    "test_guarantees.py",  # 245 s (205 CPU-s)
+    "test_connector_fixtures.py",  # 176 s
+    "test_outputs_bi.py",  # 144 s
+    "test_erp_corrections.py",  # 138 s
+    "test_mapping_contracts.py",  # 111 s
+    "test_change_checks.py",  # 101 s
+    "test_checkpoint_runner.py",  # 93 s
+    "test_postgres.py",  # 78 s
+    "test_acknowledgements.py",  # 74 s
 ]
 
 
