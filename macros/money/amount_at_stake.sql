@@ -1,4 +1,4 @@
-{#- What a variance puts at stake, per variance type (docs/models.md, "Amount
+{#- What a variance puts at stake, per variance type (docs/models.md, "Variance types and amount
     at stake"): 'refund' = the refund's own amount (the whole posting or
     record is missing, wrong or unverifiable: it is the amount a correction
     moves), 'delta' = |amount_delta| (only the amount differs; for
