@@ -18,14 +18,14 @@
     {%- if raw in ('', 'None', 'now') and execute -%}
         {%- set raw = env_var('REFUND_RECON_AS_OF', '') | string | trim -%}
     {%- endif -%}
-    {{- return(raw) -}}
+    {{- raw -}}
 {%- endmacro %}
 
 
 {% macro as_of_literal() %}
     {#- The checkpoint clock as a UTC timestamp literal. None given = the time this
         dbt invocation started, so every model of one run shares one clock. -#}
-    {%- set raw = as_of_text() -%}
+    {%- set raw = as_of_text() | string | trim -%}
     {%- if raw in ('', 'None', 'now') -%}
         {%- set value = run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') -%}
     {%- else -%}

@@ -27,7 +27,7 @@
 
 
 {% macro source_freshness_clock() %}
-    {%- set raw = as_of_text() -%}
+    {%- set raw = as_of_text() | string | trim -%}
     {%- if raw not in ('', 'None', 'now') -%}
         {{- return(as_of_literal()) -}}
     {%- elif target.type == 'duckdb' and refund_inputs_are_files() and refund_data_dir() == 'data/sample' -%}

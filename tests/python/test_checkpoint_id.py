@@ -78,10 +78,19 @@ def test_as_of_literal_keeps_the_microseconds() -> None:
                            ("2026-03-01T00:00:00Z", "2026-03-01 00:00:00"), ("", "2026-03-01 00:00:00.500000")):
         template = env.from_string(source + "{{ as_of_literal() }}")
         out = template.render(var=lambda name, default=None, given=given: given if name == "as_of" else default,
-                              run_started_at=started,
+                              run_started_at=started, execute=True, env_var=lambda name, default=None: default,
                               modules=type("Modules", (), {"re": re}),
                               dbt=type("Dbt", (), {"type_timestamp": staticmethod(lambda: "timestamp")}))
         assert out.strip().endswith(f"cast('{literal}' as timestamp)"), out
+    # The runner's way: var as_of unset, env REFUND_RECON_AS_OF read while executing, never while parsing.
+    template = env.from_string(source + "{{ as_of_literal() }}")
+    for executing, literal in ((True, "2026-03-01 00:00:00.250000"), (False, "2026-03-01 00:00:00.500000")):
+        out = template.render(var=lambda name, default=None: default, run_started_at=started, execute=executing,
+                              env_var=lambda name, default=None: "2026-03-01T00:00:00.250000Z"
+                              if name == "REFUND_RECON_AS_OF" else default,
+                              modules=type("Modules", (), {"re": re}),
+                              dbt=type("Dbt", (), {"type_timestamp": staticmethod(lambda: "timestamp")}))
+        assert out.strip().endswith(f"cast('{literal}' as timestamp)"), (executing, out)
 
 
 def test_duckdb_macro_makes_the_same_ids() -> None:
