@@ -35,7 +35,7 @@ from compare_builds import differences
 from conftest import PROJECT_DIR, SAMPLE_DIR, dbt_build_vars, generate
 from recon_runner.dbt import run_dbt
 
-BASE_REVISION = "96492946a9e08bc5ce44ab559a810cf27c15a7f1"
+BASE_REVISION = "d249399b5fed251dfb08c6057cfa0f2185ff3534"
 
 # The marts every build has; each must be among the compared tables.
 MARTS = {"fct_rejected_rows", "fct_refund_audit_trail", "fct_refund_variances", "fct_expected_erp_postings",
