@@ -84,20 +84,21 @@ def currency_mismatch_storefront(s: Scenario, out: Output) -> None:
     s.label(out, refund.processor_refund_id, "currency_mismatch", "storefront", None, refund)
 
 
-def status_mismatch_pending_booked(s: Scenario, out: Output) -> None:
-    refund = s.single(outcome="pending")
+def _booked_though(s: Scenario, out: Output, outcome: str) -> None:
+    """A refund the processor left at `outcome` that the ERP booked as completed."""
+    refund = s.single(outcome=outcome)
     out.processor += s.processor_rows(refund)
     out.storefront.append(s.storefront_row(refund))
     out.erp.append(s.erp_row(refund))
     s.label(out, refund.processor_refund_id, "status_mismatch", "erp", 0, refund)
+
+
+def status_mismatch_pending_booked(s: Scenario, out: Output) -> None:
+    _booked_though(s, out, "pending")
 
 
 def status_mismatch_failed_booked(s: Scenario, out: Output) -> None:
-    refund = s.single(outcome="failed")
-    out.processor += s.processor_rows(refund)
-    out.storefront.append(s.storefront_row(refund))
-    out.erp.append(s.erp_row(refund))
-    s.label(out, refund.processor_refund_id, "status_mismatch", "erp", 0, refund)
+    _booked_though(s, out, "failed")
 
 
 def status_mismatch_partial_as_full(s: Scenario, out: Output) -> None:
