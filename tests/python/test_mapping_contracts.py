@@ -191,6 +191,11 @@ SEED_EDITS = [
      "unique_key_refund_status_map"),
     ("canonical status in another case", "processor,stripe,succeeded,succeeded,true",
      "processor,stripe,succeeded,Succeeded,true", "accepted_values_refund_status_map_canonical_status"),
+    # tests/generic/not_null_columns.sql: one test for the seed's required columns
+    ("canonical status empty", "processor,stripe,pending,pending,false", "processor,stripe,pending,,false",
+     "not_null_columns_refund_status_map"),
+    ("is_final empty", "processor,stripe,pending,pending,false", "processor,stripe,pending,pending,",
+     "not_null_columns_refund_status_map"),
 ]
 
 
