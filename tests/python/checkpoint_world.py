@@ -242,17 +242,23 @@ class World:
                     for table in PUBLISHED if table in names}
 
     def fresh_build(self, as_of: datetime) -> Path:
-        """The oracle's marts: a full build of seeds and models over the same files, in a new database."""
-        folder = self.root / f"fresh_{stamp(as_of)}_{self.deliveries}_{self.mapping_edits}"
-        database = folder / "fresh.duckdb"
+        """The oracle's marts: a full build of seeds and models over the same files, in a new database.
+        Each is built in the same place with the same vars and then moved, as_of in env
+        REFUND_RECON_AS_OF as the runner passes it: dbt parses the whole project again when a var,
+        the database path or the target folder changes, and the parse is half a build's CPU here."""
+        database = self.root / f"fresh_{stamp(as_of)}_{self.deliveries}_{self.mapping_edits}" / "fresh.duckdb"
         if not database.exists():
-            folder.mkdir(parents=True, exist_ok=True)
+            building = self.root / "fresh_building" / "fresh.duckdb"
+            building.parent.mkdir(parents=True, exist_ok=True)
+            building.unlink(missing_ok=True)
             result = run_dbt("build", "--resource-type", "seed", "--resource-type", "model",
-                             database=database, artifacts=folder, capture=True, target="duckdb",
-                             project_dir=self.project,
-                             dbt_vars={"data_dir": str(self.data), "as_of": stamp(as_of),
-                                       "source_freshness_hours": FRESHNESS_HOURS})
+                             database=building, artifacts=self.root / "fresh_building", capture=True,
+                             target="duckdb", project_dir=self.project,
+                             dbt_vars={"data_dir": str(self.data), "source_freshness_hours": FRESHNESS_HOURS},
+                             env={"REFUND_RECON_AS_OF": stamp(as_of)})
             assert result.returncode == 0, result.stdout[-3000:]
+            database.parent.mkdir(parents=True, exist_ok=True)
+            building.rename(database)
         return database
 
     @property
