@@ -44,22 +44,19 @@ SYSTEMS = ("storefront", "processor", "erp")
 # The confirmation compares like with like: the refunds the ledger must book
 # (processor status succeeded, else the storefront's), in each system's own
 # currency. Pending, failed and canceled refunds are not in these totals.
-BOOKED_TOTALS_SQL = """
-select
-    reconciliation.currency,
-    coalesce(max(currencies.minor_units), 2) as minor_units,
-    sum(reconciliation.storefront_refund_total) as storefront_total,
-    sum(reconciliation.processor_refund_total) as processor_total,
-    sum(reconciliation.erp_refund_total) as erp_total,
-    sum(reconciliation.storefront_refund_count) as storefront_refunds,
-    sum(reconciliation.processor_refund_count) as processor_refunds,
-    sum(reconciliation.erp_posting_count) as erp_postings
-from rpt_refund_reconciliation as reconciliation
-left join {currencies} as currencies on reconciliation.currency = currencies.currency
-where reconciliation.canonical_status = 'succeeded'
-group by reconciliation.currency
-order by reconciliation.currency
-"""
+def booked_totals(totals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """fct_checkpoint_totals' `succeeded_refund_total` rows (one per system and
+    currency) side by side, one row per currency: the refunds the ledger must
+    book. A system with no such refund in a currency has no row there: 0."""
+    by_currency: dict[str, dict[str, Any]] = {}
+    for row in totals:
+        booked = by_currency.setdefault(row["currency"], {
+            "currency": row["currency"], "minor_units": row["minor_units"],
+            "storefront_total": 0, "processor_total": 0, "erp_total": 0,
+            "storefront_refunds": 0, "processor_refunds": 0, "erp_postings": 0})
+        booked[f"{row['system']}_total"] = row["amount"]
+        booked["erp_postings" if row["system"] == "erp" else f"{row['system']}_refunds"] = row["record_count"]
+    return [by_currency[currency] for currency in sorted(by_currency)]
 
 
 def columns_of(database: Path, table: str) -> list[str]:
@@ -222,7 +219,9 @@ def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path,
     acknowledgements = exact(read(database, f"""
         select {', '.join(ACKNOWLEDGEMENT_COLUMNS)} from fct_variance_acknowledgements
         order by acknowledgement_state, currency, variance_id"""), ("amount_delta", "amount_at_stake"))
-    booked = read(database, BOOKED_TOTALS_SQL.format(currencies=currencies))
+    booked = booked_totals(read(database, """
+        select system, currency, minor_units, record_count, amount from fct_checkpoint_totals
+        where checkpoint_id = ? and measure = 'succeeded_refund_total'""", [checkpoint_id]))
     rejected = read(database, """
         select input_name, rejection_reason, count(*) as row_count
         from fct_rejected_rows group by all order by input_name, rejection_reason
