@@ -150,6 +150,41 @@ compared as (
 
 ),
 
+period_closings as (
+
+    -- When the ERP's calendar closed each period, where every accepted row of
+    -- the period records a closing date on or before as_of (empty where the
+    -- ERP shape provides no calendar). A lock without a date proves nothing
+    -- about when a posting was made.
+    select
+        accounting_period,
+        max(closed_at) as closed_at
+    from {{ ref('stg_erp__accounting_periods') }}
+    where is_accepted
+    group by accounting_period
+    having min(case when is_closed and closed_at <= {{ as_of_literal() }} then 1 else 0 end) = 1
+
+),
+
+compared_with_closings as (
+
+    select
+        compared.*,
+        -- An adjusting entry: booked in a later period after the refund's own
+        -- period had closed, as variance-rules.md's locked_period_posting asks
+        -- ("an adjusting entry in an open period"). Not a wrong period; a
+        -- booking in a later period made before the close still is one.
+        coalesce(
+            compared.erp_posting_period > period_closings.accounting_period
+            and compared.erp_posted_at >= period_closings.closed_at,
+            false
+        ) as is_adjusting_entry
+    from compared
+    left join period_closings
+        on {{ accounting_period('compared.confirmed_at') }} = period_closings.accounting_period
+
+),
+
 flagged as (
 
     select
@@ -221,7 +256,8 @@ flagged as (
         and processor_status = 'succeeded'
         and has_linked_posting
         and confirmed_at is not null
-        and erp_posting_period <> {{ accounting_period('confirmed_at') }} as is_wrong_period,
+        and erp_posting_period <> {{ accounting_period('confirmed_at') }}
+        and not is_adjusting_entry as is_wrong_period,
 
         has_processor_record and not is_processor_status_mapped as is_processor_status_unmapped,
         has_storefront_record and not is_storefront_status_mapped as is_storefront_status_unmapped,
@@ -233,7 +269,7 @@ flagged as (
         and is_deciding_reason_mapped
         and required_gl_reason_code is not null
         and coalesce(upper(erp_reason_code), '') <> upper(required_gl_reason_code) as is_reason_mismatch
-    from compared
+    from compared_with_closings
 
 ),
 

@@ -46,7 +46,7 @@ AS_OF = "2026-03-01T00:00:00Z"
 INPUT_COLUMNS = ["erp_document_id", "processor_refund_id", "order_id", "gl_account", "amount", "currency",
                  "reason_code", "refund_type", "posted_at", "received_at", "posting_period", "reverses_document_id"]
 # The ERP-side types a correction can fix (variance-rules.md); locked_period_posting
-# needs a calendar (NetSuite) and its fix lands in another period: see docs/marts.md.
+# needs a calendar (NetSuite): test_loop_closes_in_periods_the_calendar_has_closed.
 FIXABLE = ["missing_in_erp", "duplicate_erp_posting", "amount_mismatch", "status_mismatch",
            "partial_refund_collapsed", "wrong_period", "reason_mismatch", "orphan_erp_posting", "currency_mismatch"]
 VARIANCES_SQL = "select variance_id, variance_type, discrepancy_system, refund_id from fct_refund_variances"
@@ -185,6 +185,28 @@ def test_loop_closes_over_generated_faults(tmp_path_factory: pytest.TempPathFact
     assert outcome["opened"] == [], (seed, fault_rate, refunds)
     assert outcome["rejected"][0] == outcome["rejected"][1]
     assert outcome["not_erp"] == []
+
+
+def test_loop_closes_in_periods_the_calendar_has_closed(tmp_path: Path) -> None:
+    """A NetSuite ERP with its period calendar: faults in closed periods get post_in_open_period,
+    an adjusting entry in the earliest open period; loaded as a generic ERP delivery beside the
+    NetSuite tables, it resolves wrong_period and locked_period_posting too (booked after the
+    close: not a wrong period, variance-rules.md's locked_period_posting)."""
+    generated = generate(tmp_path / "generated", "--refunds", "150", "--seed", "5", "--fault-rate", "0.6",
+                         "--erp-shape", "netsuite")
+    first = dbt_build(tmp_path / "first", tmp_path / "generated", generated,
+                      "--resource-type", "seed", "--resource-type", "model")
+    assert first.returncode == 0, first.output[-3000:]
+    write_corrections_csv(tmp_path / "generated" / "erp_refund_postings.csv", read_corrections(first.database))
+    both = {**generated, "dbt_vars": {**generated["dbt_vars"], "erp_shapes": ["netsuite", "generic"]}}
+    second = dbt_build(tmp_path / "second", tmp_path / "generated", both)
+    assert second.returncode == 0, second.output[-3000:]
+    actions = dict(query(first.database, "select action, count(*) from fct_proposed_erp_corrections group by 1"))
+    locked = query(first.database, "select count(*) from fct_refund_variances where variance_type = 'locked_period_posting'")
+    assert actions.get("post_in_open_period", 0) > 0 and locked[0][0] > 0, (actions, locked)
+    outcome = loop_outcome(first.database, second.database)
+    assert outcome["still_open"] == [] and outcome["opened"] == [] and outcome["not_erp"] == []
+    assert outcome["rejected"][0] == outcome["rejected"][1]
 
 
 # ---- reversals that break the contract are rejected with their reason ---------
