@@ -68,11 +68,14 @@ def generate(out: Path, *args: str) -> dict:
     return json.loads((out / "scenario.json").read_text())
 
 
-def dbt_build(work: Path, data_dir: Path, settings: dict, *extra: str, command: str = "build") -> Build:
-    """One dbt invocation in its own DuckDB file, target and log folders."""
+def dbt_build(work: Path, data_dir: Path, settings: dict, *extra: str, command: str = "build",
+              project_dir: Path = PROJECT_DIR) -> Build:
+    """One dbt invocation in its own DuckDB file, target and log folders (of the project in
+    `project_dir`: a copy with edited seeds, say)."""
     database = work / "recon.duckdb"
     dbt_vars = dbt_build_vars(data_dir, settings)
-    result = run_dbt(command, *extra, database=database, dbt_vars=dbt_vars, artifacts=work, capture=True)
+    result = run_dbt(command, *extra, database=database, dbt_vars=dbt_vars, artifacts=work, capture=True,
+                     project_dir=project_dir)
     return Build(data_dir, database, result.returncode, result.stdout + result.stderr, dbt_vars)
 
 

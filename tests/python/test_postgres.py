@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from checkpoint_world import project_copy
 from conftest import DBT, INPUT_COLUMNS, PROJECT_DIR, dbt_build, generate, normalized
 
 PG_ENV = ("REFUND_RECON_PG_USER", "REFUND_RECON_PG_PASSWORD")
@@ -32,9 +33,10 @@ pytestmark = pytest.mark.skipif(
 # Every column of every mart, except where the two engines are meant to differ:
 # a warehouse table has no file and no file order, so rejected rows are
 # compared by their content, not by file name or row number.
-# fct_variance_acknowledgements is not compared row for row: with the shipped (empty) seed it
-# has no rows here. Its states are the dbt unit tests of fct_variance_acknowledgements and
-# fct_variance_history, which this engine's build runs (every state, expiry at the timezone's day).
+# fct_variance_acknowledgements: both builds read a project copy whose variance_acknowledgements
+# seed holds an active, a superseded, an expired and an unknown acknowledgement of this scenario
+# (ACKNOWLEDGED); `resolved` needs an earlier checkpoint and is a dbt unit test, which this
+# engine's build runs too.
 MART_QUERIES = {
     "fct_refund_variances": "select * from {schema}.fct_refund_variances",
     "rpt_refund_reconciliation": "select * from {schema}.rpt_refund_reconciliation",
@@ -44,7 +46,39 @@ MART_QUERIES = {
     "fct_variance_history": "select * from {schema}.fct_variance_history",
     "fct_proposed_erp_corrections": "select * from {schema}.fct_proposed_erp_corrections",
     "fct_suggested_matches": "select * from {schema}.fct_suggested_matches",
+    "fct_variance_acknowledgements": "select * from {schema}.fct_variance_acknowledgements",
 }
+ACKNOWLEDGED = ("active", "superseded", "expired", "unknown_variance")
+
+
+def acknowledgements_seed(data: Path) -> str:
+    """variance_acknowledgements.csv acknowledging variances of the generated scenario in `data`,
+    one per state of ACKNOWLEDGED. A variance's id is the md5 of type|system|key system|refund
+    key (int_refund_variances_detected); the labels give those of processor-keyed refunds."""
+    import csv
+    import hashlib
+
+    with open(data / "ground_truth.csv", encoding="utf-8") as handle:
+        labelled = [row for row in csv.DictReader(handle)
+                    if row["variance_type"] in ("missing_in_erp", "amount_mismatch", "status_mismatch")
+                    and row["discrepancy_system"] == "erp" and row["amount_delta"]]
+    rows = []
+    for state, row in zip(ACKNOWLEDGED, labelled):
+        variance_id = hashlib.md5(
+            f"{row['variance_type']}|erp|processor|{row['refund_id']}".encode()).hexdigest()
+        delta = row["amount_delta"]
+        expires = ""
+        if state == "superseded":
+            delta = str(Decimal(delta) + 1)
+        elif state == "expired":
+            expires = "2020-01-31"
+        elif state == "unknown_variance":
+            variance_id = "0" * 32
+        rows.append([variance_id, row["variance_type"], delta, row["currency"], "ci", "2020-01-01",
+                     f"postgres comparison: {state}", "", expires])
+    assert len(rows) == len(ACKNOWLEDGED), "the scenario has too few labelled ERP variances"
+    header = "variance_id,variance_type,amount_delta,currency,acknowledged_by,acknowledged_at,reason,ticket,expires_on"
+    return "\n".join([header, *(",".join(row) for row in rows)]) + "\n"
 
 
 def connect():
@@ -73,16 +107,19 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
             with open(data / f"{table}.csv", encoding="utf-8") as handle:
                 cur.copy_expert(f"copy {inputs_schema}.{table} from stdin with (format csv, header true)", handle)
 
+    project = project_copy(work / "project", {})
+    (project / "seeds" / "variance_acknowledgements.csv").write_text(acknowledgements_seed(data),
+                                                                      encoding="utf-8")
     env = {**os.environ, "REFUND_RECON_PG_SCHEMA": target_schema, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     dbt_vars = ("{" + f"as_of: '{settings['as_of']}', business_timezone: '{settings['business_timezone']}', "
                 f"refund_inputs_schema: '{inputs_schema}'" + "}")
     postgres = subprocess.run(
-        [str(DBT), "--no-use-colors", "build", "--target", "postgres", "--project-dir", str(PROJECT_DIR),
-         "--profiles-dir", str(PROJECT_DIR), "--target-path", str(work / "target_pg"), "--log-path", str(work / "logs_pg"),
+        [str(DBT), "--no-use-colors", "build", "--target", "postgres", "--project-dir", str(project),
+         "--profiles-dir", str(project), "--target-path", str(work / "target_pg"), "--log-path", str(work / "logs_pg"),
          "--vars", dbt_vars],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
+        cwd=project, env=env, capture_output=True, text=True,
     )
-    duck = dbt_build(work, data, settings, "--exclude-resource-type", "unit_test")
+    duck = dbt_build(work, data, settings, "--exclude-resource-type", "unit_test", project_dir=project)
     result = {"postgres": postgres, "duckdb": duck, "schema": target_schema, "marts": {}}
     if postgres.returncode == 0 and duck.returncode == 0:
         with connect() as con, con.cursor() as cur, duckdb.connect(str(duck.database), read_only=True) as local:
@@ -107,6 +144,13 @@ def test_marts_match_row_for_row(builds: dict, mart: str) -> None:
     postgres_rows, duckdb_rows = builds["marts"][mart]
     assert postgres_rows, f"{mart} is empty: nothing was compared"
     assert normalized(postgres_rows) == normalized(duckdb_rows)
+
+
+def test_each_acknowledgement_state_is_compared(builds: dict) -> None:
+    with duckdb.connect(str(builds["duckdb"].database), read_only=True) as con:
+        states = [row[0] for row in con.execute(
+            "select acknowledgement_state from fct_variance_acknowledgements order by 1").fetchall()]
+    assert states == sorted(ACKNOWLEDGED)
 
 
 def test_dialect_check_passes_and_catches_a_duckdb_function(tmp_path: Path) -> None:
