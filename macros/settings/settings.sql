@@ -40,13 +40,29 @@
 {%- endmacro %}
 
 
+{#- Each validating wrapper below (name_var, identifier_var, ...) reads a var
+    and fails with the error its <wrapper>_error(name, value) returns for the
+    value: '' when the value is valid, else the message. The checks are pure,
+    so tests/python/test_settings_injection.py runs them all in one dbt
+    invocation (refund_recon_setting_errors). -#}
+
 {#- A var that must be a whole number (of `unit`), validated. -#}
 {% macro whole_number_var(name, default, unit) %}
     {%- set raw = var(name, default) | string | trim -%}
-    {%- if not modules.re.match('^[0-9]{1,6}$', raw) -%}
-        {{ refund_recon_fail("var " ~ name ~ " must be a whole number of " ~ unit ~ ", got '" ~ raw ~ "'") }}
+    {%- set error = whole_number_var_error(name, raw, unit) -%}
+    {%- if error -%}
+        {{ refund_recon_fail(error) }}
     {%- endif -%}
     {{- return(raw | int) -}}
+{%- endmacro %}
+
+
+{% macro whole_number_var_error(name, value, unit) %}
+    {%- set raw = value | string | trim -%}
+    {%- if not modules.re.match('^[0-9]{1,6}$', raw) -%}
+        {{- return("var " ~ name ~ " must be a whole number of " ~ unit ~ ", got '" ~ raw ~ "'") -}}
+    {%- endif -%}
+    {{- return('') -}}
 {%- endmacro %}
 
 
@@ -83,13 +99,23 @@
     {%- if raw == '' -%}
         {%- set raw = 'data/sample' -%}
     {%- endif -%}
+    {%- set error = refund_data_dir_error(raw) -%}
+    {%- if error -%}
+        {{ refund_recon_fail(error) }}
+    {%- endif -%}
+    {{- return(raw.rstrip('/')) -}}
+{%- endmacro %}
+
+
+{% macro refund_data_dir_error(value) %}
+    {%- set raw = value | string | trim -%}
     {#- On DuckDB the folder is read literally (glob characters escaped,
         macros/inputs/register_refund_inputs.sql), so * ? [ ] may be in it. -#}
     {%- set glob_characters = '*?\\[\\]' if target.type == 'duckdb' else '' -%}
     {%- if not modules.re.match('^[A-Za-z0-9_./ :\\\\~+' ~ glob_characters ~ '-]+$', raw) -%}
-        {{ refund_recon_fail("data_dir may hold only letters, digits, spaces and . _ - / \\ : ~ +" ~ (" * ? [ ]" if glob_characters else "") ~ ", got '" ~ raw ~ "'") }}
+        {{- return("data_dir may hold only letters, digits, spaces and . _ - / \\ : ~ +" ~ (" * ? [ ]" if glob_characters else "") ~ ", got '" ~ raw ~ "'") -}}
     {%- endif -%}
-    {{- return(raw.rstrip('/')) -}}
+    {{- return('') -}}
 {%- endmacro %}
 
 
@@ -102,20 +128,40 @@
 {% macro input_encoding() %}
     {#- The character encoding of CSV inputs: utf-8 (default), utf-16 or latin-1. -#}
     {%- set raw = var('input_encoding', 'utf-8') | string | trim | lower -%}
-    {%- if raw not in ('utf-8', 'utf-16', 'latin-1') -%}
-        {{ refund_recon_fail("var input_encoding must be utf-8, utf-16 or latin-1, got '" ~ raw ~ "'") }}
+    {%- set error = input_encoding_error(raw) -%}
+    {%- if error -%}
+        {{ refund_recon_fail(error) }}
     {%- endif -%}
     {{- return(raw) -}}
+{%- endmacro %}
+
+
+{% macro input_encoding_error(value) %}
+    {%- set raw = value | string | trim | lower -%}
+    {%- if raw not in ('utf-8', 'utf-16', 'latin-1') -%}
+        {{- return("var input_encoding must be utf-8, utf-16 or latin-1, got '" ~ raw ~ "'") -}}
+    {%- endif -%}
+    {{- return('') -}}
 {%- endmacro %}
 
 
 {#- A var naming a column or JSON key: a plain lower-case name, validated. -#}
 {% macro name_var(name, default=none) %}
     {%- set raw = var(name, default) | string | trim | lower -%}
-    {%- if not modules.re.match('^[a-z_][a-z0-9_]{0,63}$', raw) -%}
-        {{ refund_recon_fail("var " ~ name ~ " must be a plain column or key name, got '" ~ raw ~ "'") }}
+    {%- set error = name_var_error(name, raw) -%}
+    {%- if error -%}
+        {{ refund_recon_fail(error) }}
     {%- endif -%}
     {{- return(raw) -}}
+{% endmacro %}
+
+
+{% macro name_var_error(name, value) %}
+    {%- set raw = value | string | trim | lower -%}
+    {%- if not modules.re.match('^[a-z_][a-z0-9_]{0,63}$', raw) -%}
+        {{- return("var " ~ name ~ " must be a plain column or key name, got '" ~ raw ~ "'") -}}
+    {%- endif -%}
+    {{- return('') -}}
 {% endmacro %}
 
 
@@ -138,10 +184,19 @@
     Unset, it is not checked (the default is the project's own). -#}
 {% macro identifier_var(name, default=none) %}
     {%- set raw = var(name, default) -%}
-    {%- if raw is not none and not modules.re.fullmatch('[A-Za-z_][A-Za-z0-9_$-]{0,127}', raw | string) -%}
-        {{ refund_recon_fail("var " ~ name ~ " must be a plain database, schema or table name (letters, digits, _, $ and -), got '" ~ raw ~ "'") }}
+    {%- set error = identifier_var_error(name, raw) -%}
+    {%- if error -%}
+        {{ refund_recon_fail(error) }}
     {%- endif -%}
     {{- return(raw) -}}
+{% endmacro %}
+
+
+{% macro identifier_var_error(name, value) %}
+    {%- if value is not none and not modules.re.fullmatch('[A-Za-z_][A-Za-z0-9_$-]{0,127}', value | string) -%}
+        {{- return("var " ~ name ~ " must be a plain database, schema or table name (letters, digits, _, $ and -), got '" ~ value ~ "'") -}}
+    {%- endif -%}
+    {{- return('') -}}
 {% endmacro %}
 
 
@@ -153,8 +208,18 @@
     subquery or second statement fits. Unset, it is not checked. -#}
 {% macro sql_expression_var(name, default=none) %}
     {%- set raw = var(name, default) -%}
+    {%- set error = sql_expression_var_error(name, raw) -%}
+    {%- if error -%}
+        {{ refund_recon_fail(error) }}
+    {%- endif -%}
+    {{- return(raw) -}}
+{% endmacro %}
+
+
+{% macro sql_expression_var_error(name, value) %}
+    {%- set raw = value -%}
     {%- if raw is none -%}
-        {{- return(raw) -}}
+        {{- return('') -}}
     {%- endif -%}
     {%- set functions = ['cast', 'try_cast', 'to_timestamp', 'strptime', 'try_strptime', 'epoch_ms', 'coalesce', 'nullif', 'timezone'] -%}
     {%- set types = ['timestamptz', 'timestamp', 'date', 'with', 'time', 'zone', 'varchar', 'text', 'bigint', 'integer', 'double'] -%}
@@ -178,17 +243,52 @@
         {%- endif -%}
     {%- endfor -%}
     {%- if ns.bad -%}
-        {{ refund_recon_fail("var " ~ name ~ " must be a simple expression over column names such as cast(created_at as timestamp), got '" ~ raw ~ "'") }}
+        {{- return("var " ~ name ~ " must be a simple expression over column names such as cast(created_at as timestamp), got '" ~ raw ~ "'") -}}
     {%- endif -%}
-    {{- return(raw) -}}
+    {{- return('') -}}
 {% endmacro %}
 
 
 {#- A var that is true or false (a YAML boolean, or the text true/false). -#}
 {% macro flag_var(name, default) %}
     {%- set raw = var(name, default) -%}
-    {%- if (raw | string | lower) not in ('true', 'false') -%}
-        {{ refund_recon_fail("var " ~ name ~ " must be true or false, got '" ~ raw ~ "'") }}
+    {%- set error = flag_var_error(name, raw) -%}
+    {%- if error -%}
+        {{ refund_recon_fail(error) }}
     {%- endif -%}
     {{- return((raw | string | lower) == 'true') -}}
+{% endmacro %}
+
+
+{% macro flag_var_error(name, value) %}
+    {%- if (value | string | lower) not in ('true', 'false') -%}
+        {{- return("var " ~ name ~ " must be true or false, got '" ~ value ~ "'") -}}
+    {%- endif -%}
+    {{- return('') -}}
+{% endmacro %}
+
+
+{#- For tests: each of `cases` ([kind, var name, value]; kind a wrapper's name
+    or refund_data_dir or input_encoding) with the error that wrapper's check
+    gives the value ('' when valid), and the settings the on-run-start hook
+    checks. Printed as one line of JSON after `refund_recon_setting_errors: `. -#}
+{% macro refund_recon_setting_errors(cases) %}
+    {%- set checks = {
+        'name_var': name_var_error, 'identifier_var': identifier_var_error,
+        'sql_expression_var': sql_expression_var_error, 'flag_var': flag_var_error,
+    } -%}
+    {%- set results = [] -%}
+    {%- for kind, name, value in cases -%}
+        {%- if kind == 'whole_number_var' -%}
+            {%- set error = whole_number_var_error(name, value, 'units') -%}
+        {%- elif kind == 'refund_data_dir' -%}
+            {%- set error = refund_data_dir_error(value) -%}
+        {%- elif kind == 'input_encoding' -%}
+            {%- set error = input_encoding_error(value) -%}
+        {%- else -%}
+            {%- set error = checks[kind](name, value) -%}
+        {%- endif -%}
+        {%- do results.append([kind, name, value, ('refund_recon: ' ~ error) if error else '']) -%}
+    {%- endfor -%}
+    {{- print('refund_recon_setting_errors: ' ~ tojson({'errors': results, 'hook': refund_input_settings()})) -}}
 {% endmacro %}
