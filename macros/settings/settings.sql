@@ -73,19 +73,39 @@
 
 {% macro amount_tolerance() %}
     {%- set raw = var('amount_tolerance', 0) | string | trim -%}
-    {%- if not modules.re.match('^[0-9]{1,12}(\.[0-9]{1,4})?$', raw) -%}
-        {{ refund_recon_fail("var amount_tolerance must be a non-negative amount in major units such as 0.01, got '" ~ raw ~ "'") }}
+    {%- set error = amount_tolerance_error(raw) -%}
+    {%- if error -%}
+        {{ refund_recon_fail(error) }}
     {%- endif -%}
     cast({{ raw }} as {{ dbt.type_numeric() }})
 {%- endmacro %}
 
 
+{% macro amount_tolerance_error(value) %}
+    {%- set raw = value | string | trim -%}
+    {%- if not modules.re.match('^[0-9]{1,12}(\.[0-9]{1,4})?$', raw) -%}
+        {{- return("var amount_tolerance must be a non-negative amount in major units such as 0.01, got '" ~ raw ~ "'") -}}
+    {%- endif -%}
+    {{- return('') -}}
+{%- endmacro %}
+
+
 {% macro business_timezone() %}
     {%- set raw = var('business_timezone', 'UTC') | string | trim -%}
-    {%- if not modules.re.match('^[A-Za-z][A-Za-z0-9_+/-]{0,63}$', raw) -%}
-        {{ refund_recon_fail("var business_timezone must be an IANA zone name such as Europe/Berlin, got '" ~ raw ~ "'") }}
+    {%- set error = business_timezone_error(raw) -%}
+    {%- if error -%}
+        {{ refund_recon_fail(error) }}
     {%- endif -%}
     {{- raw -}}
+{%- endmacro %}
+
+
+{% macro business_timezone_error(value) %}
+    {%- set raw = value | string | trim -%}
+    {%- if not modules.re.match('^[A-Za-z][A-Za-z0-9_+/-]{0,63}$', raw) -%}
+        {{- return("var business_timezone must be an IANA zone name such as Europe/Berlin, got '" ~ raw ~ "'") -}}
+    {%- endif -%}
+    {{- return('') -}}
 {%- endmacro %}
 
 
@@ -168,7 +188,13 @@
 {#- A var holding a list: a YAML list, or text as typed on a command line
     ('stripe, adyen' or '[stripe, adyen]'). Items are trimmed strings. -#}
 {% macro list_var(name, default) %}
-    {%- set raw = var(name, default) -%}
+    {{ return(list_var_items(var(name, default))) }}
+{% endmacro %}
+
+
+{#- The items of a list var's value, as list_var reads them. -#}
+{% macro list_var_items(value) %}
+    {%- set raw = value -%}
     {%- if raw is string -%}
         {%- set raw = (raw | replace('[', '') | replace(']', '') | replace('"', '') | replace("'", '')).split(',') -%}
     {%- endif -%}
@@ -268,27 +294,37 @@
 {% endmacro %}
 
 
-{#- For tests: each of `cases` ([kind, var name, value]; kind a wrapper's name
-    or refund_data_dir or input_encoding) with the error that wrapper's check
-    gives the value ('' when valid), and the settings the on-run-start hook
-    checks. Printed as one line of JSON after `refund_recon_setting_errors: `. -#}
+{#- For tests: each of `cases` ([check, var name, value]; check a wrapper's
+    name, or the name of a macro below that reads one var and checks it) with
+    the error that check gives the value ('' when valid, none when `check` is
+    no check), and the settings the on-run-start hook checks. Printed as one
+    line of JSON after `refund_recon_setting_errors: `. -#}
 {% macro refund_recon_setting_errors(cases) %}
-    {%- set checks = {
+    {%- set wrappers = {
         'name_var': name_var_error, 'identifier_var': identifier_var_error,
         'sql_expression_var': sql_expression_var_error, 'flag_var': flag_var_error,
+        'netsuite_name_list_var': netsuite_name_list_var_error,
+    } -%}
+    {#- The macros that read one var each and check it, by the macro's name. -#}
+    {%- set macros = {
+        'refund_data_dir': refund_data_dir_error, 'input_encoding': input_encoding_error,
+        'amount_tolerance': amount_tolerance_error, 'business_timezone': business_timezone_error,
+        'suggested_match_min_score': suggested_match_min_score_error, 'adyen_variant': adyen_variant_error,
+        'adyen_settlement_refund_types': adyen_settlement_refund_types_error,
+        'paypal_refund_event_codes': paypal_refund_event_codes_error, 'netsuite_refund_types': netsuite_refund_types_error,
     } -%}
     {%- set results = [] -%}
     {%- for kind, name, value in cases -%}
         {%- if kind == 'whole_number_var' -%}
             {%- set error = whole_number_var_error(name, value, 'units') -%}
-        {%- elif kind == 'refund_data_dir' -%}
-            {%- set error = refund_data_dir_error(value) -%}
-        {%- elif kind == 'input_encoding' -%}
-            {%- set error = input_encoding_error(value) -%}
+        {%- elif kind in macros -%}
+            {%- set error = macros[kind](value) -%}
+        {%- elif kind in wrappers -%}
+            {%- set error = wrappers[kind](name, value) -%}
         {%- else -%}
-            {%- set error = checks[kind](name, value) -%}
+            {%- set error = none -%}
         {%- endif -%}
-        {%- do results.append([kind, name, value, ('refund_recon: ' ~ error) if error else '']) -%}
+        {%- do results.append([kind, name, value, none if error is none else ('refund_recon: ' ~ error) if error else '']) -%}
     {%- endfor -%}
     {{- print('refund_recon_setting_errors: ' ~ tojson({'errors': results, 'hook': refund_input_settings()})) -}}
 {% endmacro %}

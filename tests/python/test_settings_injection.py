@@ -78,27 +78,40 @@ KNOWN_VARS = {
     "netsuite_order_id_field", "netsuite_refund_transaction_types",
 }
 
-# The wrappers that check the value they read (macros/settings/settings.sql),
+# The wrappers that check the value they read (macros/settings/settings.sql, macros/shapes/netsuite.sql),
 # each failing with what its pure check <wrapper>_error returns. list_var and
-# var are not checks: a var read through them is run for real.
-CHECKING_WRAPPERS = {"name_var", "identifier_var", "sql_expression_var", "flag_var", "whole_number_var"}
+# var are not checks: a var read through them is a check only inside a macro
+# that reads that one var and checks it (amount_tolerance, ...: the macros
+# refund_recon_setting_errors knows), else it is run for real.
+CHECKING_WRAPPERS = {"name_var", "identifier_var", "sql_expression_var", "flag_var", "whole_number_var",
+                     "netsuite_name_list_var"}
+MACRO = re.compile(r"{%-?\s*macro\s+(\w+)\(|{%-?\s*endmacro\b")
 
 
-def read_vars() -> tuple[dict[str, set[str]], set[str]]:
-    """Each var name the code reads, with the functions that read it; and the expressions that build a name."""
-    readers: dict[str, set[str]] = defaultdict(set)
+def read_vars() -> tuple[dict[str, set[tuple[str, str | None]]], set[str]]:
+    """Each var name the code reads, with each reader: (the function read through, the macro it is in or None);
+    and the expressions that build a var name at run time."""
+    readers: dict[str, set[tuple[str, str | None]]] = defaultdict(set)
     expressions = set()
     for path in SCANNED:
-        for function, _, name, expression in VAR_CALL.findall(path.read_text(encoding="utf-8")):
+        text = path.read_text(encoding="utf-8")
+        macros = [(found.start(), found.group(1)) for found in MACRO.finditer(text)]
+        for call in VAR_CALL.finditer(text):
+            function, _, name, expression = call.groups()
             if function == "env_var":
                 continue
-            if name:
-                readers[name].add(function)
-            else:
+            macro = ([None] + [macro for start, macro in macros if start < call.start()])[-1]
+            names = [name] if name else DYNAMIC_NAMES.get(expression.strip(), [])
+            if not name:
                 expressions.add(expression.strip())
-                for built in DYNAMIC_NAMES.get(expression.strip(), []):
-                    readers[built].add(function)
+            for each in names:
+                readers[each].add((function, macro))
     return readers, expressions
+
+
+def reader_check(function: str, macro: str | None) -> str | None:
+    """The check a reader goes through, if it may be one: a checking wrapper, else the macro the read is in."""
+    return function if function in CHECKING_WRAPPERS else macro
 
 
 READERS = read_vars()[0]
@@ -132,10 +145,11 @@ def test_every_var_name_is_found() -> None:
     readers, expressions = read_vars()
     assert expressions - DYNAMIC_NAMES.keys() == set(), "a var name built at run time: expand it in DYNAMIC_NAMES"
     assert KNOWN_VARS - readers.keys() == set(), "the enumeration lost vars the project reads"
-    # The classification below rests on the scan seeing which function reads each var.
-    assert READERS["stripe_order_id_metadata_key"] == {"name_var"}
-    assert READERS["netsuite_order_id_field"] == {"name_var", "var"}
-    assert READERS["processor_shapes"] >= {"list_var", "var"}
+    # The classification below rests on the scan seeing which function (in which macro) reads each var.
+    assert READERS["stripe_order_id_metadata_key"] == {("name_var", None)}
+    assert READERS["netsuite_order_id_field"] == {("name_var", None), ("var", None)}
+    assert READERS["amount_tolerance"] == {("var", "amount_tolerance")}
+    assert READERS["processor_shapes"] >= {("list_var", "refund_shapes"), ("var", None)}
 
 
 def payload(work: Path, name: str, number: int) -> str:
@@ -169,8 +183,11 @@ def invoke(folder: Path, dbt_vars: dict, *command: str) -> tuple[str | None, str
         DuckDBConnectionManager.close_all_connections()
     results = getattr(result.result, "results", None) or []
     errors = [str(result.exception)] if result.exception else []
-    errors += [f"{item.node.unique_id}: {item.status}: {item.message}" for item in results
-               if str(item.status) not in ("success", "pass", "warn")]
+    errors += [f"{getattr(item, 'unique_id', None) or item.node.unique_id}: {item.status}: {item.message}"
+               for item in results if str(item.status) not in ("success", "pass", "warn")]
+    if not result.success and command[0] == "run-operation":
+        # An operation's error is only logged.
+        errors.append((folder / "logs" / "dbt.log").read_text(encoding="utf-8"))
     return (None if result.success else "\n".join(errors) or "failed"), printed.getvalue(), \
         {str(item.status) for item in results}
 
@@ -223,7 +240,7 @@ def checks(work: Path, pool: ProcessPoolExecutor) -> dict:
     folder = work / "checks"
     folder.mkdir()
     cases = [[check, name, payload(work, name, number)] for name in VARS for number in range(len(PAYLOADS))
-             for check in sorted(READERS[name] & CHECKING_WRAPPERS)]
+             for check in sorted({reader_check(*reader) for reader in READERS[name]} - {None})]
     # The hook's checks are not known before the operation prints them: check every var with each kind of hook check.
     hook_kinds = ["identifier_var", "sql_expression_var", "flag_var", "refund_data_dir", "input_encoding"]
     cases += [[check, name, payload(work, name, number)] for name in VARS for number in range(len(PAYLOADS))
@@ -243,9 +260,9 @@ def refusal(checks: dict, name: str, number: int) -> tuple[str, str] | None:
     hook = checks["hook"].get(name)
     if hook and errors[hook, name, number]:
         return hook, errors[hook, name, number]
-    if READERS[name] <= CHECKING_WRAPPERS and all(errors[check, name, number] for check in READERS[name]):
-        check = sorted(READERS[name])[0]
-        return check, errors[check, name, number]
+    readers = sorted({reader_check(*reader) or "" for reader in READERS[name]})
+    if all(errors.get((check, name, number)) for check in readers):
+        return readers[0], errors[readers[0], name, number]
     return None
 
 
@@ -260,7 +277,11 @@ def test_a_check_refuses_by_name(checks: dict) -> None:
 
 
 def test_dbt_stops_with_each_check(work: Path, checks: dict, pool: ProcessPoolExecutor) -> None:
-    """End to end, for one var of each check (in the hook, and in a model): `dbt parse` stops with the check's error."""
+    """End to end, for one var of each check: dbt stops with the check's error.
+
+    A check in the on-run-start hook: `dbt parse` stops. Any other: `dbt run-operation` of the wrapper (or macro)
+    that reads the var, as the project calls it, fails with that error (or its parse already does).
+    """
     samples = {}
     for name in VARS:
         for number in range(len(PAYLOADS)):
@@ -269,14 +290,17 @@ def test_dbt_stops_with_each_check(work: Path, checks: dict, pool: ProcessPoolEx
                 samples.setdefault((found[0], name in checks["hook"]), (name, number, found[1]))
     assert {check for check, _ in samples} >= {"identifier_var", "sql_expression_var", "flag_var", "name_var",
                                                "whole_number_var", "refund_data_dir", "input_encoding"}
-    for (check, _), (name, number, error) in sorted(samples.items()):
-        folder = work / f"parse-{check}-{name}"
+    for (check, in_hook), (name, number, error) in sorted(samples.items()):
+        folder = work / f"sample-{check}-{name}"
         folder.mkdir()
+        command = ["parse"] if in_hook else ["run-operation", check] + (
+            ["--args", json.dumps({"name": name, "default": 0, "unit": "units"} if check == "whole_number_var"
+                                  else {"name": name})] if check in CHECKING_WRAPPERS else [])
         found, _, _ = pool.submit(invoke, folder, {**base_vars(work), name: payload(work, name, number)},
-                                  "parse").result()
+                                  *command).result()
         # The operation runs whole_number_var_error with the unit 'units': the rest of the message is the same.
         message = re.escape(error).replace(r"of\ units,", r"of\ \w+,")
-        assert found is not None and re.search(message, found), f"{name} = payload {number} ({check}): {found}"
+        assert found is not None and re.search(message, found), f"{name} = payload {number} ({command}): {found}"
 
 
 def test_a_var_cannot_run_sql(work: Path, checks: dict, pool: ProcessPoolExecutor) -> None:
