@@ -4,21 +4,24 @@ Every var is found in the code (a new one is covered without touching this
 file), with each place that reads it, and set to each SQL payload below. A
 case is settled one of two ways:
 
-- Refused before any SQL runs. Every place that reads the var is a validating
+- Refused by a check. The on-run-start hook checks the var (dbt renders the
+  hook while it parses, so its error stops every command before any SQL
+  runs), or every place that reads it goes through a check: a checking
   wrapper (name_var, identifier_var, ...: macros/settings/settings.sql), or
-  the on-run-start hook checks the var (dbt renders the hook while it parses,
-  so its error stops every command before any SQL runs), and that check
-  refuses the payload with a `refund_recon:` error naming the var. The
-  wrappers fail with what their pure check (<wrapper>_error) returns, and one
-  `dbt run-operation` runs every check on every payload at once; one real
-  `dbt parse` per check proves, end to end, that dbt stops with that error.
-- Run for real: a var read anywhere without a validating wrapper (a raw
-  var(), list_var) or a payload no check refuses. The payload of every such
-  var is set at once, in one DuckDB file per payload (the on-run-start hook,
-  the seeds, every shape model, source freshness): a var whose payload stops
-  parsing or the build with a `refund_recon:` error naming it is settled, and
-  the rest run again without it. The payload must not run, and the run must
-  succeed or stop with a `refund_recon:` error naming a var it holds.
+  a macro that reads that one var and checks it (amount_tolerance, ...);
+  and that check refuses the payload with a `refund_recon:` error naming the
+  var, so the value never reaches SQL. Each check fails with what its pure
+  form (<check>_error) returns, and one `dbt run-operation` runs every check
+  on every payload at once. For one var of each check, dbt itself is shown
+  stopping with that error (`dbt parse` for the hook's checks).
+- Run for real: a var also read without a check (a raw var(), as in the
+  sources YAML; list_var) or a payload no check refuses. Every such var is
+  set to the payload at once, in one DuckDB file per payload (the
+  on-run-start hook, the seeds, every shape model, source freshness): a var
+  whose payload stops parsing or the build with a `refund_recon:` error
+  naming it is settled, and the rest run again without it. The payload must
+  not run, and the run must succeed or stop with a `refund_recon:` error
+  naming a var it holds.
 """
 
 from __future__ import annotations
@@ -137,7 +140,8 @@ SHAPES = {"storefront_shapes": ["generic", "shopify"], "processor_shapes": ["gen
 
 
 def rejected(name: str) -> re.Pattern[str]:
-    """A `refund_recon:` error naming var `name` ("refund_recon: var <name> must be ...", "refund_recon: data_dir may ...")."""
+    """A `refund_recon:` error naming var `name` ("refund_recon: var <name> must be ...",
+    "refund_recon: data_dir may ...")."""
     return re.compile(rf"refund_recon: (?:var )?{name}\b")
 
 
@@ -203,8 +207,7 @@ def assert_not_run(work: Path, number: int, names: list[str]) -> None:
     folder = work / f"payload-{number}"
     for name in names:
         assert not (folder / f"{name}.csv").exists(), f"{name} = {payload(work, name, number)!r} ran its SQL"
-    for database in (folder / "parse.duckdb", folder / "recon.duckdb"):
-        assert pwned_tables(database) == 0, f"one of {names} set to payload {number} created table pwned"
+    assert pwned_tables(folder / "recon.duckdb") == 0, f"one of {names} set to payload {number} created table pwned"
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +229,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def pool() -> ProcessPoolExecutor:
-    """One worker process that keeps dbt loaded, for the commands that run no SQL."""
+    """One worker process that keeps dbt loaded, for every dbt command of the module."""
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         yield pool
 
@@ -255,7 +258,8 @@ def checks(work: Path, pool: ProcessPoolExecutor) -> dict:
 
 
 def refusal(checks: dict, name: str, number: int) -> tuple[str, str] | None:
-    """(check, its error) when a check refuses var `name` set to payload `number` before any SQL runs, else None."""
+    """(check, its error) when the hook's check, or the check every read of var `name` goes through, refuses
+    payload `number`; else None."""
     errors = checks["errors"]
     hook = checks["hook"].get(name)
     if hook and errors[hook, name, number]:
@@ -308,7 +312,7 @@ def test_a_var_cannot_run_sql(work: Path, checks: dict, pool: ProcessPoolExecuto
     for number in range(len(PAYLOADS)):
         folder = work / f"payload-{number}"
         names = [name for name in VARS if refusal(checks, name, number) is None]
-        assert names, "nothing to run for real: the raw reads and list vars are no longer found"
+        assert names, "nothing to run for real: the scan lost the raw reads (as_of, the sources YAML's)"
         running, settled = list(names), {}
         while running:
             dbt_vars = {**base_vars(work), **{name: payload(work, name, number) for name in running}}
