@@ -210,7 +210,7 @@ LONGEST_FIRST = [
     "test_checkpoint_runner.py",  # 93 s
     "test_postgres.py",  # 78 s
     "test_acknowledgements.py",  # 74 s
-    "test_settings_injection.py",  # 63 s alone (61 CPU-s), 2026-12-07
+    "test_settings_injection.py",  # 33 s alone (32 CPU-s), 2026-12-07
 ]
 
 
