@@ -8,6 +8,26 @@
     refund_input_columns calls it again before it reads a table's columns.
 -#}
 {% macro check_refund_input_settings() %}
+    {%- for name, check in refund_input_settings() -%}
+        {%- if check == 'identifier_var' -%}
+            {%- do identifier_var(name) -%}
+        {%- elif check == 'sql_expression_var' -%}
+            {%- do sql_expression_var(name) -%}
+        {%- elif check == 'refund_data_dir' -%}
+            {%- do refund_data_dir() -%}
+        {%- elif check == 'input_encoding' -%}
+            {%- do input_encoding() -%}
+        {%- else -%}
+            {%- do flag_var(name, name == 'read_inputs_from_files') -%}
+        {%- endif -%}
+    {%- endfor -%}
+{% endmacro %}
+
+
+{#- The settings check_refund_input_settings checks, in order: [var name,
+    the macro that checks it]. -#}
+{% macro refund_input_settings() %}
+    {%- set settings = [] -%}
     {%- for name in [
         'refund_inputs_database', 'refund_inputs_schema',
         'storefront_refunds_table', 'processor_refunds_table', 'erp_refund_postings_table',
@@ -23,13 +43,14 @@
         'netsuite_accountingperiod_table', 'netsuite_currency_table',
         'netsuite_accountingbook_table', 'netsuite_transactionline_table', 'netsuite_subsidiary_table',
     ] -%}
-        {%- do identifier_var(name) -%}
+        {%- do settings.append([name, 'identifier_var']) -%}
     {%- endfor -%}
     {%- for name in ['storefront_loaded_at_field', 'processor_loaded_at_field', 'erp_loaded_at_field'] -%}
-        {%- do sql_expression_var(name) -%}
+        {%- do settings.append([name, 'sql_expression_var']) -%}
     {%- endfor -%}
-    {%- do refund_data_dir() -%}
-    {%- do input_encoding() -%}
-    {%- do flag_var('read_inputs_from_files', true) -%}
-    {%- do flag_var('refund_recon_lint', false) -%}
+    {%- do settings.append(['data_dir', 'refund_data_dir']) -%}
+    {%- do settings.append(['input_encoding', 'input_encoding']) -%}
+    {%- do settings.append(['read_inputs_from_files', 'flag_var']) -%}
+    {%- do settings.append(['refund_recon_lint', 'flag_var']) -%}
+    {{- return(settings) -}}
 {% endmacro %}

@@ -6,8 +6,19 @@
     or a time within the hour. Amount and time alone never reach it. -#}
 {% macro suggested_match_min_score() %}
     {%- set raw = var('suggested_match_min_score', 0.7) | string | trim -%}
-    {%- if not modules.re.match('^(0(\.[0-9]{1,4})?|1(\.0{1,4})?)$', raw) -%}
-        {{ refund_recon_fail("var suggested_match_min_score must be a number from 0 to 1 with at most 4 decimals such as 0.7, got '" ~ raw ~ "'") }}
+    {%- set error = suggested_match_min_score_error(raw) -%}
+    {%- if error -%}
+        {{ refund_recon_fail(error) }}
     {%- endif -%}
     cast({{ raw }} as decimal(5, 4))
+{%- endmacro %}
+
+
+{#- The check of suggested_match_min_score: '' or its error (macros/settings/settings.sql). -#}
+{% macro suggested_match_min_score_error(value) %}
+    {%- set raw = value | string | trim -%}
+    {%- if not modules.re.match('^(0(\.[0-9]{1,4})?|1(\.0{1,4})?)$', raw) -%}
+        {{- return("var suggested_match_min_score must be a number from 0 to 1 with at most 4 decimals such as 0.7, got '" ~ raw ~ "'") -}}
+    {%- endif -%}
+    {{- return('') -}}
 {%- endmacro %}

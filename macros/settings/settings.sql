@@ -40,13 +40,29 @@
 {%- endmacro %}
 
 
+{#- Each validating wrapper below (name_var, identifier_var, ...) reads a var
+    and fails with the error its <wrapper>_error(name, value) returns for the
+    value: '' when the value is valid, else the message. The checks are pure,
+    so tests/python/test_settings_injection.py runs them all in one dbt
+    invocation (refund_recon_setting_errors). -#}
+
 {#- A var that must be a whole number (of `unit`), validated. -#}
 {% macro whole_number_var(name, default, unit) %}
     {%- set raw = var(name, default) | string | trim -%}
-    {%- if not modules.re.match('^[0-9]{1,6}$', raw) -%}
-        {{ refund_recon_fail("var " ~ name ~ " must be a whole number of " ~ unit ~ ", got '" ~ raw ~ "'") }}
+    {%- set error = whole_number_var_error(name, raw, unit) -%}
+    {%- if error -%}
+        {{ refund_recon_fail(error) }}
     {%- endif -%}
     {{- return(raw | int) -}}
+{%- endmacro %}
+
+
+{% macro whole_number_var_error(name, value, unit) %}
+    {%- set raw = value | string | trim -%}
+    {%- if not modules.re.match('^[0-9]{1,6}$', raw) -%}
+        {{- return("var " ~ name ~ " must be a whole number of " ~ unit ~ ", got '" ~ raw ~ "'") -}}
+    {%- endif -%}
+    {{- return('') -}}
 {%- endmacro %}
 
 
@@ -57,19 +73,39 @@
 
 {% macro amount_tolerance() %}
     {%- set raw = var('amount_tolerance', 0) | string | trim -%}
-    {%- if not modules.re.match('^[0-9]{1,12}(\.[0-9]{1,4})?$', raw) -%}
-        {{ refund_recon_fail("var amount_tolerance must be a non-negative amount in major units such as 0.01, got '" ~ raw ~ "'") }}
+    {%- set error = amount_tolerance_error(raw) -%}
+    {%- if error -%}
+        {{ refund_recon_fail(error) }}
     {%- endif -%}
     cast({{ raw }} as {{ dbt.type_numeric() }})
 {%- endmacro %}
 
 
+{% macro amount_tolerance_error(value) %}
+    {%- set raw = value | string | trim -%}
+    {%- if not modules.re.match('^[0-9]{1,12}(\.[0-9]{1,4})?$', raw) -%}
+        {{- return("var amount_tolerance must be a non-negative amount in major units such as 0.01, got '" ~ raw ~ "'") -}}
+    {%- endif -%}
+    {{- return('') -}}
+{%- endmacro %}
+
+
 {% macro business_timezone() %}
     {%- set raw = var('business_timezone', 'UTC') | string | trim -%}
-    {%- if not modules.re.match('^[A-Za-z][A-Za-z0-9_+/-]{0,63}$', raw) -%}
-        {{ refund_recon_fail("var business_timezone must be an IANA zone name such as Europe/Berlin, got '" ~ raw ~ "'") }}
+    {%- set error = business_timezone_error(raw) -%}
+    {%- if error -%}
+        {{ refund_recon_fail(error) }}
     {%- endif -%}
     {{- raw -}}
+{%- endmacro %}
+
+
+{% macro business_timezone_error(value) %}
+    {%- set raw = value | string | trim -%}
+    {%- if not modules.re.match('^[A-Za-z][A-Za-z0-9_+/-]{0,63}$', raw) -%}
+        {{- return("var business_timezone must be an IANA zone name such as Europe/Berlin, got '" ~ raw ~ "'") -}}
+    {%- endif -%}
+    {{- return('') -}}
 {%- endmacro %}
 
 
@@ -83,13 +119,23 @@
     {%- if raw == '' -%}
         {%- set raw = 'data/sample' -%}
     {%- endif -%}
+    {%- set error = refund_data_dir_error(raw) -%}
+    {%- if error -%}
+        {{ refund_recon_fail(error) }}
+    {%- endif -%}
+    {{- return(raw.rstrip('/')) -}}
+{%- endmacro %}
+
+
+{% macro refund_data_dir_error(value) %}
+    {%- set raw = value | string | trim -%}
     {#- On DuckDB the folder is read literally (glob characters escaped,
         macros/inputs/register_refund_inputs.sql), so * ? [ ] may be in it. -#}
     {%- set glob_characters = '*?\\[\\]' if target.type == 'duckdb' else '' -%}
     {%- if not modules.re.match('^[A-Za-z0-9_./ :\\\\~+' ~ glob_characters ~ '-]+$', raw) -%}
-        {{ refund_recon_fail("data_dir may hold only letters, digits, spaces and . _ - / \\ : ~ +" ~ (" * ? [ ]" if glob_characters else "") ~ ", got '" ~ raw ~ "'") }}
+        {{- return("data_dir may hold only letters, digits, spaces and . _ - / \\ : ~ +" ~ (" * ? [ ]" if glob_characters else "") ~ ", got '" ~ raw ~ "'") -}}
     {%- endif -%}
-    {{- return(raw.rstrip('/')) -}}
+    {{- return('') -}}
 {%- endmacro %}
 
 
@@ -102,27 +148,53 @@
 {% macro input_encoding() %}
     {#- The character encoding of CSV inputs: utf-8 (default), utf-16 or latin-1. -#}
     {%- set raw = var('input_encoding', 'utf-8') | string | trim | lower -%}
-    {%- if raw not in ('utf-8', 'utf-16', 'latin-1') -%}
-        {{ refund_recon_fail("var input_encoding must be utf-8, utf-16 or latin-1, got '" ~ raw ~ "'") }}
+    {%- set error = input_encoding_error(raw) -%}
+    {%- if error -%}
+        {{ refund_recon_fail(error) }}
     {%- endif -%}
     {{- return(raw) -}}
+{%- endmacro %}
+
+
+{% macro input_encoding_error(value) %}
+    {%- set raw = value | string | trim | lower -%}
+    {%- if raw not in ('utf-8', 'utf-16', 'latin-1') -%}
+        {{- return("var input_encoding must be utf-8, utf-16 or latin-1, got '" ~ raw ~ "'") -}}
+    {%- endif -%}
+    {{- return('') -}}
 {%- endmacro %}
 
 
 {#- A var naming a column or JSON key: a plain lower-case name, validated. -#}
 {% macro name_var(name, default=none) %}
     {%- set raw = var(name, default) | string | trim | lower -%}
-    {%- if not modules.re.match('^[a-z_][a-z0-9_]{0,63}$', raw) -%}
-        {{ refund_recon_fail("var " ~ name ~ " must be a plain column or key name, got '" ~ raw ~ "'") }}
+    {%- set error = name_var_error(name, raw) -%}
+    {%- if error -%}
+        {{ refund_recon_fail(error) }}
     {%- endif -%}
     {{- return(raw) -}}
+{% endmacro %}
+
+
+{% macro name_var_error(name, value) %}
+    {%- set raw = value | string | trim | lower -%}
+    {%- if not modules.re.match('^[a-z_][a-z0-9_]{0,63}$', raw) -%}
+        {{- return("var " ~ name ~ " must be a plain column or key name, got '" ~ raw ~ "'") -}}
+    {%- endif -%}
+    {{- return('') -}}
 {% endmacro %}
 
 
 {#- A var holding a list: a YAML list, or text as typed on a command line
     ('stripe, adyen' or '[stripe, adyen]'). Items are trimmed strings. -#}
 {% macro list_var(name, default) %}
-    {%- set raw = var(name, default) -%}
+    {{ return(list_var_items(var(name, default))) }}
+{% endmacro %}
+
+
+{#- The items of a list var's value, as list_var reads them. -#}
+{% macro list_var_items(value) %}
+    {%- set raw = value -%}
     {%- if raw is string -%}
         {%- set raw = (raw | replace('[', '') | replace(']', '') | replace('"', '') | replace("'", '')).split(',') -%}
     {%- endif -%}
@@ -138,10 +210,19 @@
     Unset, it is not checked (the default is the project's own). -#}
 {% macro identifier_var(name, default=none) %}
     {%- set raw = var(name, default) -%}
-    {%- if raw is not none and not modules.re.fullmatch('[A-Za-z_][A-Za-z0-9_$-]{0,127}', raw | string) -%}
-        {{ refund_recon_fail("var " ~ name ~ " must be a plain database, schema or table name (letters, digits, _, $ and -), got '" ~ raw ~ "'") }}
+    {%- set error = identifier_var_error(name, raw) -%}
+    {%- if error -%}
+        {{ refund_recon_fail(error) }}
     {%- endif -%}
     {{- return(raw) -}}
+{% endmacro %}
+
+
+{% macro identifier_var_error(name, value) %}
+    {%- if value is not none and not modules.re.fullmatch('[A-Za-z_][A-Za-z0-9_$-]{0,127}', value | string) -%}
+        {{- return("var " ~ name ~ " must be a plain database, schema or table name (letters, digits, _, $ and -), got '" ~ value ~ "'") -}}
+    {%- endif -%}
+    {{- return('') -}}
 {% endmacro %}
 
 
@@ -153,8 +234,18 @@
     subquery or second statement fits. Unset, it is not checked. -#}
 {% macro sql_expression_var(name, default=none) %}
     {%- set raw = var(name, default) -%}
+    {%- set error = sql_expression_var_error(name, raw) -%}
+    {%- if error -%}
+        {{ refund_recon_fail(error) }}
+    {%- endif -%}
+    {{- return(raw) -}}
+{% endmacro %}
+
+
+{% macro sql_expression_var_error(name, value) %}
+    {%- set raw = value -%}
     {%- if raw is none -%}
-        {{- return(raw) -}}
+        {{- return('') -}}
     {%- endif -%}
     {%- set functions = ['cast', 'try_cast', 'to_timestamp', 'strptime', 'try_strptime', 'epoch_ms', 'coalesce', 'nullif', 'timezone'] -%}
     {%- set types = ['timestamptz', 'timestamp', 'date', 'with', 'time', 'zone', 'varchar', 'text', 'bigint', 'integer', 'double'] -%}
@@ -178,17 +269,62 @@
         {%- endif -%}
     {%- endfor -%}
     {%- if ns.bad -%}
-        {{ refund_recon_fail("var " ~ name ~ " must be a simple expression over column names such as cast(created_at as timestamp), got '" ~ raw ~ "'") }}
+        {{- return("var " ~ name ~ " must be a simple expression over column names such as cast(created_at as timestamp), got '" ~ raw ~ "'") -}}
     {%- endif -%}
-    {{- return(raw) -}}
+    {{- return('') -}}
 {% endmacro %}
 
 
 {#- A var that is true or false (a YAML boolean, or the text true/false). -#}
 {% macro flag_var(name, default) %}
     {%- set raw = var(name, default) -%}
-    {%- if (raw | string | lower) not in ('true', 'false') -%}
-        {{ refund_recon_fail("var " ~ name ~ " must be true or false, got '" ~ raw ~ "'") }}
+    {%- set error = flag_var_error(name, raw) -%}
+    {%- if error -%}
+        {{ refund_recon_fail(error) }}
     {%- endif -%}
     {{- return((raw | string | lower) == 'true') -}}
+{% endmacro %}
+
+
+{% macro flag_var_error(name, value) %}
+    {%- if (value | string | lower) not in ('true', 'false') -%}
+        {{- return("var " ~ name ~ " must be true or false, got '" ~ value ~ "'") -}}
+    {%- endif -%}
+    {{- return('') -}}
+{% endmacro %}
+
+
+{#- For tests: each of `cases` ([check, var name, value]; check a wrapper's
+    name, or the name of a macro below that reads one var and checks it) with
+    the error that check gives the value ('' when valid, none when `check` is
+    no check), and the settings the on-run-start hook checks. Printed as one
+    line of JSON after `refund_recon_setting_errors: `. -#}
+{% macro refund_recon_setting_errors(cases) %}
+    {%- set wrappers = {
+        'name_var': name_var_error, 'identifier_var': identifier_var_error,
+        'sql_expression_var': sql_expression_var_error, 'flag_var': flag_var_error,
+        'netsuite_name_list_var': netsuite_name_list_var_error,
+    } -%}
+    {#- The macros that read one var each and check it, by the macro's name. -#}
+    {%- set macros = {
+        'refund_data_dir': refund_data_dir_error, 'input_encoding': input_encoding_error,
+        'amount_tolerance': amount_tolerance_error, 'business_timezone': business_timezone_error,
+        'suggested_match_min_score': suggested_match_min_score_error, 'adyen_variant': adyen_variant_error,
+        'adyen_settlement_refund_types': adyen_settlement_refund_types_error,
+        'paypal_refund_event_codes': paypal_refund_event_codes_error, 'netsuite_refund_types': netsuite_refund_types_error,
+    } -%}
+    {%- set results = [] -%}
+    {%- for kind, name, value in cases -%}
+        {%- if kind == 'whole_number_var' -%}
+            {%- set error = whole_number_var_error(name, value, 'units') -%}
+        {%- elif kind in macros -%}
+            {%- set error = macros[kind](value) -%}
+        {%- elif kind in wrappers -%}
+            {%- set error = wrappers[kind](name, value) -%}
+        {%- else -%}
+            {%- set error = none -%}
+        {%- endif -%}
+        {%- do results.append([kind, name, value, none if error is none else ('refund_recon: ' ~ error) if error else '']) -%}
+    {%- endfor -%}
+    {{- print('refund_recon_setting_errors: ' ~ tojson({'errors': results, 'hook': refund_input_settings()})) -}}
 {% endmacro %}

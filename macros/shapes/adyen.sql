@@ -4,9 +4,9 @@
     the Settlement details report; var adyen_variant forces one. -#}
 {% macro adyen_variant(notification_relation, report_relation) %}
     {%- set forced = var('adyen_variant', 'auto') | string | trim | lower -%}
-    {%- set names = ['webhooks', 'magento2', 'shopware6', 'settlement_details'] -%}
-    {%- if forced not in ['auto', ''] + names -%}
-        {{ refund_recon_fail("var adyen_variant must be auto, " ~ names | join(', ') ~ ", got '" ~ forced ~ "'") }}
+    {%- set error = adyen_variant_error(forced) -%}
+    {%- if error -%}
+        {{ refund_recon_fail(error) }}
     {%- endif -%}
     {%- set lint = not execute or flag_var('refund_recon_lint', false) -%}
     {%- if forced == 'settlement_details' or (forced in ['auto', ''] and notification_relation is none and report_relation is not none) -%}
@@ -29,18 +29,42 @@
 {% endmacro %}
 
 
+{#- The checks of adyen_variant and adyen_settlement_refund_types: '' or
+    the error (macros/settings/settings.sql). -#}
+{% macro adyen_variant_error(value) %}
+    {%- set forced = value | string | trim | lower -%}
+    {%- set names = ['webhooks', 'magento2', 'shopware6', 'settlement_details'] -%}
+    {%- if forced not in ['auto', ''] + names -%}
+        {{- return("var adyen_variant must be auto, " ~ names | join(', ') ~ ", got '" ~ forced ~ "'") -}}
+    {%- endif -%}
+    {{- return('') -}}
+{% endmacro %}
+
+
 {#- The Settlement details record types that are refund events (var
     adyen_settlement_refund_types), validated, lower-cased. -#}
 {% macro adyen_settlement_refund_types() %}
-    {%- set types = [] -%}
-    {%- for name in list_var('adyen_settlement_refund_types',
+    {%- set raw = var('adyen_settlement_refund_types',
         ['Refunded', 'RefundedExternally', 'RefundedExternallyWithInfo', 'RefundedBulk', 'RefundedReversed']) -%}
-        {%- if not modules.re.match('^[A-Za-z0-9_]{1,40}$', name | string) -%}
-            {{ refund_recon_fail("var adyen_settlement_refund_types must list record types such as Refunded, got '" ~ name ~ "'") }}
-        {%- endif -%}
+    {%- set error = adyen_settlement_refund_types_error(raw) -%}
+    {%- if error -%}
+        {{ refund_recon_fail(error) }}
+    {%- endif -%}
+    {%- set types = [] -%}
+    {%- for name in list_var_items(raw) -%}
         {%- do types.append(name | string | lower) -%}
     {%- endfor -%}
     {{ return(types) }}
+{% endmacro %}
+
+
+{% macro adyen_settlement_refund_types_error(value) %}
+    {%- for name in list_var_items(value) -%}
+        {%- if not modules.re.match('^[A-Za-z0-9_]{1,40}$', name | string) -%}
+            {{- return("var adyen_settlement_refund_types must list record types such as Refunded, got '" ~ name ~ "'") -}}
+        {%- endif -%}
+    {%- endfor -%}
+    {{- return('') -}}
 {% endmacro %}
 
 

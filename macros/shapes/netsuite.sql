@@ -1,28 +1,53 @@
 {#- The NetSuite transaction types that are refunds (var
     netsuite_refund_transaction_types), validated, lower-cased. -#}
 {% macro netsuite_refund_types() %}
+    {%- set raw = var('netsuite_refund_transaction_types', ['CustRfnd', 'CashRfnd']) -%}
+    {%- set error = netsuite_refund_types_error(raw) -%}
+    {%- if error -%}
+        {{ refund_recon_fail(error) }}
+    {%- endif -%}
     {%- set types = [] -%}
-    {%- for name in list_var('netsuite_refund_transaction_types', ['CustRfnd', 'CashRfnd']) -%}
-        {%- if not modules.re.match('^[A-Za-z0-9_]{1,40}$', name) -%}
-            {{ refund_recon_fail("var netsuite_refund_transaction_types must list type names such as CustRfnd, got '" ~ name ~ "'") }}
-        {%- endif -%}
+    {%- for name in list_var_items(raw) -%}
         {%- do types.append(name | lower) -%}
     {%- endfor -%}
     {{ return(types) }}
 {% endmacro %}
 
 
-{#- The value of list var `name` (read by the caller with list_var): plain
-    names (NetSuite codes such as V or Bank), validated, lower-cased. -#}
-{% macro netsuite_name_list(name, items) %}
-    {%- set names = [] -%}
-    {%- for item in items -%}
-        {%- if not modules.re.match('^[A-Za-z0-9_]{1,40}$', item | string) -%}
-            {{ refund_recon_fail("var " ~ name ~ " must list plain names such as V or Bank, got '" ~ item ~ "'") }}
+{#- The check of netsuite_refund_transaction_types: '' or its error (macros/settings/settings.sql). -#}
+{% macro netsuite_refund_types_error(value) %}
+    {%- for name in list_var_items(value) -%}
+        {%- if not modules.re.match('^[A-Za-z0-9_]{1,40}$', name) -%}
+            {{- return("var netsuite_refund_transaction_types must list type names such as CustRfnd, got '" ~ name ~ "'") -}}
         {%- endif -%}
+    {%- endfor -%}
+    {{- return('') -}}
+{% endmacro %}
+
+
+{#- The value of list var `name` (a list as list_var reads it): plain names
+    (NetSuite codes such as V or Bank), validated, lower-cased. -#}
+{% macro netsuite_name_list_var(name, default) %}
+    {%- set raw = var(name, default) -%}
+    {%- set error = netsuite_name_list_var_error(name, raw) -%}
+    {%- if error -%}
+        {{ refund_recon_fail(error) }}
+    {%- endif -%}
+    {%- set names = [] -%}
+    {%- for item in list_var_items(raw) -%}
         {%- do names.append(item | string | lower) -%}
     {%- endfor -%}
     {{ return(names) }}
+{% endmacro %}
+
+
+{% macro netsuite_name_list_var_error(name, value) %}
+    {%- for item in list_var_items(value) -%}
+        {%- if not modules.re.match('^[A-Za-z0-9_]{1,40}$', item | string) -%}
+            {{- return("var " ~ name ~ " must list plain names such as V or Bank, got '" ~ item ~ "'") -}}
+        {%- endif -%}
+    {%- endfor -%}
+    {{- return('') -}}
 {% endmacro %}
 
 

@@ -2,14 +2,27 @@
     paypal_refund_event_codes, default T1107: payment refund initiated by the
     merchant), validated, upper-cased. -#}
 {% macro paypal_refund_event_codes() %}
+    {%- set raw = var('paypal_refund_event_codes', ['T1107']) -%}
+    {%- set error = paypal_refund_event_codes_error(raw) -%}
+    {%- if error -%}
+        {{ refund_recon_fail(error) }}
+    {%- endif -%}
     {%- set codes = [] -%}
-    {%- for code in list_var('paypal_refund_event_codes', ['T1107']) -%}
-        {%- if not modules.re.match('^[A-Za-z0-9]{1,10}$', code | string) -%}
-            {{ refund_recon_fail("var paypal_refund_event_codes must list event codes such as T1107, got '" ~ code ~ "'") }}
-        {%- endif -%}
+    {%- for code in list_var_items(raw) -%}
         {%- do codes.append(code | string | upper) -%}
     {%- endfor -%}
     {{ return(codes) }}
+{% endmacro %}
+
+
+{#- The check of paypal_refund_event_codes: '' or its error (macros/settings/settings.sql). -#}
+{% macro paypal_refund_event_codes_error(value) %}
+    {%- for code in list_var_items(value) -%}
+        {%- if not modules.re.match('^[A-Za-z0-9]{1,10}$', code | string) -%}
+            {{- return("var paypal_refund_event_codes must list event codes such as T1107, got '" ~ code ~ "'") -}}
+        {%- endif -%}
+    {%- endfor -%}
+    {{- return('') -}}
 {% endmacro %}
 
 

@@ -77,7 +77,7 @@ def dbt_vars() -> set[str]:
     test_settings_injection.py, which fails when it misses one)."""
     from test_settings_injection import read_vars
 
-    return read_vars()[0]
+    return set(read_vars()[0])
 
 
 def runner_flags() -> dict[str, set[str]]:

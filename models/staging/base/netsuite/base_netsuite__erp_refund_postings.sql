@@ -45,8 +45,8 @@
 {%- set order_field = var('netsuite_order_id_field', '') | string | trim | lower %}
 {%- set order_field = name_var('netsuite_order_id_field') if order_field else none %}
 {%- set refund_types = netsuite_refund_types() %}
-{%- set voided_statuses = netsuite_name_list('netsuite_voided_statuses', list_var('netsuite_voided_statuses', ['V'])) %}
-{%- set line_account_types = netsuite_name_list('netsuite_refund_line_account_types', list_var('netsuite_refund_line_account_types', ['Bank'])) %}
+{%- set voided_statuses = netsuite_name_list_var('netsuite_voided_statuses', ['V']) %}
+{%- set line_account_types = netsuite_name_list_var('netsuite_refund_line_account_types', ['Bank']) %}
 {%- set book_relation = refund_source_relation('netsuite', 'accountingbook') %}
 {%- set line_relation = refund_source_relation('netsuite', 'transactionline') %}
 {%- set subsidiary_relation = refund_source_relation('netsuite', 'subsidiary') %}
