@@ -256,3 +256,37 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
         Path(folder).mkdir(parents=True, exist_ok=True)
         name = os.environ.get("PYTEST_XDIST_WORKER", "main")
         (Path(folder) / f"{name}.json").write_text(json.dumps(_cpu_by_file, indent=1, sort_keys=True))
+
+
+ACKNOWLEDGED = ("active", "superseded", "expired", "unknown_variance")
+
+
+def acknowledgements_seed(data: Path) -> str:
+    """variance_acknowledgements.csv acknowledging variances of the generated scenario in `data`
+    (the engine comparisons, test_postgres and test_spark),
+    one per state of ACKNOWLEDGED. A variance's id is the md5 of type|system|key system|refund
+    key (int_refund_variances_detected); the labels give those of processor-keyed refunds."""
+    import csv
+    import hashlib
+
+    with open(data / "ground_truth.csv", encoding="utf-8") as handle:
+        labelled = [row for row in csv.DictReader(handle)
+                    if row["variance_type"] in ("missing_in_erp", "amount_mismatch", "status_mismatch")
+                    and row["discrepancy_system"] == "erp" and row["amount_delta"]]
+    rows = []
+    for state, row in zip(ACKNOWLEDGED, labelled):
+        variance_id = hashlib.md5(
+            f"{row['variance_type']}|erp|processor|{row['refund_id']}".encode()).hexdigest()
+        delta = row["amount_delta"]
+        expires = ""
+        if state == "superseded":
+            delta = str(Decimal(delta) + 1)
+        elif state == "expired":
+            expires = "2020-01-31"
+        elif state == "unknown_variance":
+            variance_id = "0" * 32
+        rows.append([variance_id, row["variance_type"], delta, row["currency"], "ci", "2020-01-01",
+                     f"postgres comparison: {state}", "", expires])
+    assert len(rows) == len(ACKNOWLEDGED), "the scenario has too few labelled ERP variances"
+    header = "variance_id,variance_type,amount_delta,currency,acknowledged_by,acknowledged_at,reason,ticket,expires_on"
+    return "\n".join([header, *(",".join(row) for row in rows)]) + "\n"

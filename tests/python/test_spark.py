@@ -25,7 +25,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import dbt_build, generate, normalized
+from checkpoint_world import project_copy
+from conftest import ACKNOWLEDGED, acknowledgements_seed, dbt_build, generate, normalized
 from recon_runner.dbt import run_dbt
 
 
@@ -48,12 +49,12 @@ pytestmark = pytest.mark.skipif(_missing() is not None and not REQUIRED, reason=
 def test_spark_is_installed() -> None:
     assert _missing() is None, _missing()
 
-# fct_variance_acknowledgements is not compared row for row: with the shipped (empty) seed it
-# has no rows here. Its states are the dbt unit tests of fct_variance_acknowledgements and
-# fct_variance_history, which this engine's build runs (every state, expiry at the timezone's day).
+# fct_variance_acknowledgements: both builds read a project copy whose seed acknowledges variances
+# of the scenario in four states (conftest.acknowledgements_seed); `resolved` needs an earlier
+# checkpoint and is a dbt unit test, which this engine's build runs too.
 MARTS = ["fct_refund_variances", "rpt_refund_reconciliation", "fct_rejected_rows", "fct_expected_erp_postings",
          "fct_refund_audit_trail", "fct_checkpoint_runs", "fct_variance_history", "fct_checkpoint_totals",
-         "fct_proposed_erp_corrections", "fct_suggested_matches"]
+         "fct_proposed_erp_corrections", "fct_suggested_matches", "fct_variance_acknowledgements"]
 SPARK_SCHEMA = "refund_recon"
 
 
@@ -95,14 +96,16 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
     settings = generate(data, "--refunds", "10000", "--seed", "37", "--fault-rate", "0.4", "--trap-rate", "0.3",
                         "--id-fault-rate", "0.1", "--bad-rows", "30", "--business-timezone", "Europe/Berlin")
     (work / "duckdb").mkdir()
+    project = project_copy(work / "project", {})
+    (project / "seeds" / "variance_acknowledgements.csv").write_text(acknowledgements_seed(data), encoding="utf-8")
     started = time.monotonic()
-    duck = dbt_build(work / "duckdb", data, settings, "--exclude-resource-type", "unit_test")
+    duck = dbt_build(work / "duckdb", data, settings, "--exclude-resource-type", "unit_test", project_dir=project)
     duckdb_seconds = time.monotonic() - started
 
     spark_dir = work / "spark"
     started = time.monotonic()
     spark = run_dbt("build", "--target", "spark", "--exclude-resource-type", "unit_test", dbt_vars=duck.settings,
-                    artifacts=work / "spark_artifacts", capture=True,
+                    artifacts=work / "spark_artifacts", capture=True, project_dir=project,
                     env={"REFUND_RECON_SPARK_DIR": str(spark_dir), "REFUND_RECON_SPARK_SCHEMA": SPARK_SCHEMA})
     spark_seconds = time.monotonic() - started
     print(f"\n10,000-refund build: DuckDB {duckdb_seconds:.0f} s, Spark (local session) {spark_seconds:.0f} s")
@@ -124,6 +127,14 @@ def test_both_builds_pass_every_test(builds: dict) -> None:
     assert spark.returncode == 0, (spark.stdout + spark.stderr)[-3000:]
     assert builds["duckdb"].returncode == 0, builds["duckdb"].output[-3000:]
     assert "ERROR=0" in spark.stdout and "PASS=" in spark.stdout
+
+
+def test_each_acknowledgement_state_is_compared(builds: dict) -> None:
+    spark_rows, _ = builds["marts"]["fct_variance_acknowledgements"]
+    with duckdb.connect(str(builds["duckdb"].database), read_only=True) as con:
+        states = [row[0] for row in con.execute(
+            "select acknowledgement_state from fct_variance_acknowledgements order by 1").fetchall()]
+    assert states == sorted(ACKNOWLEDGED) and len(spark_rows) == len(ACKNOWLEDGED)
 
 
 @pytest.mark.parametrize("mart", MARTS)
