@@ -51,11 +51,10 @@ sample-db: setup
 	rm -f $(SAMPLE_DB) $(SAMPLE_DB).wal && mkdir -p $(dir $(SAMPLE_DB))
 	REFUND_RECON_DUCKDB=$(SAMPLE_DB) $(BIN)/dbt build --vars '{as_of: "$(SAMPLE_AS_OF)"}'
 
-## Three pytest workers (pytest-xdist) on two cores, one test file each at a
-## time, the longest files first (tests/python/conftest.py): the suite is CPU
-## bound, but some files wait (Spark's JVM, a killed or concurrent checkpoint,
-## Chromium), and a third worker keeps both cores busy meanwhile.
-PYTEST_WORKERS ?= 3
+## Two pytest workers (pytest-xdist), one test file each at a time, the longest
+## files first (tests/python/conftest.py): most of the suite's time is dbt
+## parsing, which uses one core.
+PYTEST_WORKERS ?= 2
 PYTEST := REFUND_RECON_SAMPLE_DB=$(SAMPLE_DB) $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 ## test-fast: before every commit (docs/testing.md, tiers): the sample built

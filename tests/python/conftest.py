@@ -194,28 +194,26 @@ FAST_FILES = {
     "test_yaml_layout.py",
 }
 
-# The longest test files first, so that with `pytest -n 3 --dist loadfile
-# --no-loadscope-reorder` (make test) each worker starts on a long file and the short ones fill the gaps at
+# The longest test files first (wall seconds in a full run of 2026-12-07, load 3 to 6),
+# so that with `pytest -n 2 --dist loadfile --no-loadscope-reorder` (make
+# test) each worker starts on a long file and the short ones fill the gaps at
 # the end: the suite takes about the longest file, not the sum of the long
 # files one after another.
-LONGEST_FIRST = [  # CPU-seconds in CI, 2026-12-07 (.ci/run, REFUND_RECON_TEST_CPU)
-    "test_checkpoint_sequences.py",  # 399
-    "test_spark.py",  # 188 s, 33 CPU-s: mostly waiting on the JVM, so it starts early beside CPU-bound files
-    "test_deliveries.py",  # 242
-    "test_erp_corrections.py",  # 196
-    "test_connector_fixtures.py",  # 171
-    "test_mapping_contracts.py",  # 130
-    "test_outputs_bi.py",  # 108
-    "test_change_checks.py",  # 103
-    "test_guarantees.py",  # 99
-    "test_checkpoint_runner.py",  # 86
-    "test_checkpoint_state_machine.py",  # 83
-    "test_acknowledgements.py",  # 73
-    "test_hostile_inputs.py",  # 70
-    "test_money_limits.py",  # 66
-    "test_source_shapes.py",  # 64
-    "test_postgres.py",  # 57
-    "test_stake_history.py",  # 55
+LONGEST_FIRST = [
+    "test_checkpoint_sequences.py",  # 1,069 s (502 CPU-s)
+    "test_deliveries.py",  # 478 s (280 CPU-s)
+    "test_checkpoint_state_machine.py",  # 332 s (115 CPU-s)
+    "test_spark.py",  # 289 s (the JVM's CPU not counted)
+    "test_guarantees.py",  # 245 s (205 CPU-s)
+    "test_connector_fixtures.py",  # 176 s
+    "test_outputs_bi.py",  # 144 s
+    "test_erp_corrections.py",  # 138 s
+    "test_mapping_contracts.py",  # 111 s
+    "test_change_checks.py",  # 101 s
+    "test_checkpoint_runner.py",  # 93 s
+    "test_postgres.py",  # 78 s
+    "test_acknowledgements.py",  # 74 s
+    "test_settings_injection.py",  # 33 s alone (32 CPU-s), 2026-12-07
 ]
 
 
