@@ -7,9 +7,7 @@
 {% macro suggested_match_min_score() %}
     {%- set raw = var('suggested_match_min_score', 0.7) | string | trim -%}
     {%- set error = suggested_match_min_score_error(raw) -%}
-    {%- if error -%}
-        {{ refund_recon_fail(error) }}
-    {%- endif -%}
+    {%- do refund_recon_fail_if(error) -%}
     cast({{ raw }} as decimal(5, 4))
 {%- endmacro %}
 

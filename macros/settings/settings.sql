@@ -8,6 +8,14 @@
 {% endmacro %}
 
 
+{#- Fails with `error` (a check's message, see the <check>_error macros) unless it is empty. -#}
+{% macro refund_recon_fail_if(error) %}
+    {%- if error -%}
+        {{ refund_recon_fail(error) }}
+    {%- endif -%}
+{% endmacro %}
+
+
 {% macro as_of_text() %}
     {#- The checkpoint clock as given: var as_of, else env REFUND_RECON_AS_OF
         (the runner's way: a var change makes dbt parse the whole project
@@ -50,9 +58,7 @@
 {% macro whole_number_var(name, default, unit) %}
     {%- set raw = var(name, default) | string | trim -%}
     {%- set error = whole_number_var_error(name, raw, unit) -%}
-    {%- if error -%}
-        {{ refund_recon_fail(error) }}
-    {%- endif -%}
+    {%- do refund_recon_fail_if(error) -%}
     {{- return(raw | int) -}}
 {%- endmacro %}
 
@@ -74,9 +80,7 @@
 {% macro amount_tolerance() %}
     {%- set raw = var('amount_tolerance', 0) | string | trim -%}
     {%- set error = amount_tolerance_error(raw) -%}
-    {%- if error -%}
-        {{ refund_recon_fail(error) }}
-    {%- endif -%}
+    {%- do refund_recon_fail_if(error) -%}
     cast({{ raw }} as {{ dbt.type_numeric() }})
 {%- endmacro %}
 
@@ -93,9 +97,7 @@
 {% macro business_timezone() %}
     {%- set raw = var('business_timezone', 'UTC') | string | trim -%}
     {%- set error = business_timezone_error(raw) -%}
-    {%- if error -%}
-        {{ refund_recon_fail(error) }}
-    {%- endif -%}
+    {%- do refund_recon_fail_if(error) -%}
     {{- raw -}}
 {%- endmacro %}
 
@@ -120,9 +122,7 @@
         {%- set raw = 'data/sample' -%}
     {%- endif -%}
     {%- set error = refund_data_dir_error(raw) -%}
-    {%- if error -%}
-        {{ refund_recon_fail(error) }}
-    {%- endif -%}
+    {%- do refund_recon_fail_if(error) -%}
     {{- return(raw.rstrip('/')) -}}
 {%- endmacro %}
 
@@ -149,9 +149,7 @@
     {#- The character encoding of CSV inputs: utf-8 (default), utf-16 or latin-1. -#}
     {%- set raw = var('input_encoding', 'utf-8') | string | trim | lower -%}
     {%- set error = input_encoding_error(raw) -%}
-    {%- if error -%}
-        {{ refund_recon_fail(error) }}
-    {%- endif -%}
+    {%- do refund_recon_fail_if(error) -%}
     {{- return(raw) -}}
 {%- endmacro %}
 
@@ -169,9 +167,7 @@
 {% macro name_var(name, default=none) %}
     {%- set raw = var(name, default) | string | trim | lower -%}
     {%- set error = name_var_error(name, raw) -%}
-    {%- if error -%}
-        {{ refund_recon_fail(error) }}
-    {%- endif -%}
+    {%- do refund_recon_fail_if(error) -%}
     {{- return(raw) -}}
 {% endmacro %}
 
@@ -211,9 +207,7 @@
 {% macro identifier_var(name, default=none) %}
     {%- set raw = var(name, default) -%}
     {%- set error = identifier_var_error(name, raw) -%}
-    {%- if error -%}
-        {{ refund_recon_fail(error) }}
-    {%- endif -%}
+    {%- do refund_recon_fail_if(error) -%}
     {{- return(raw) -}}
 {% endmacro %}
 
@@ -235,9 +229,7 @@
 {% macro sql_expression_var(name, default=none) %}
     {%- set raw = var(name, default) -%}
     {%- set error = sql_expression_var_error(name, raw) -%}
-    {%- if error -%}
-        {{ refund_recon_fail(error) }}
-    {%- endif -%}
+    {%- do refund_recon_fail_if(error) -%}
     {{- return(raw) -}}
 {% endmacro %}
 
@@ -279,9 +271,7 @@
 {% macro flag_var(name, default) %}
     {%- set raw = var(name, default) -%}
     {%- set error = flag_var_error(name, raw) -%}
-    {%- if error -%}
-        {{ refund_recon_fail(error) }}
-    {%- endif -%}
+    {%- do refund_recon_fail_if(error) -%}
     {{- return((raw | string | lower) == 'true') -}}
 {% endmacro %}
 

@@ -5,9 +5,7 @@
 {% macro adyen_variant(notification_relation, report_relation) %}
     {%- set forced = var('adyen_variant', 'auto') | string | trim | lower -%}
     {%- set error = adyen_variant_error(forced) -%}
-    {%- if error -%}
-        {{ refund_recon_fail(error) }}
-    {%- endif -%}
+    {%- do refund_recon_fail_if(error) -%}
     {%- set lint = not execute or flag_var('refund_recon_lint', false) -%}
     {%- if forced == 'settlement_details' or (forced in ['auto', ''] and notification_relation is none and report_relation is not none) -%}
         {%- if report_relation is none and not lint -%}
@@ -47,9 +45,7 @@
     {%- set raw = var('adyen_settlement_refund_types',
         ['Refunded', 'RefundedExternally', 'RefundedExternallyWithInfo', 'RefundedBulk', 'RefundedReversed']) -%}
     {%- set error = adyen_settlement_refund_types_error(raw) -%}
-    {%- if error -%}
-        {{ refund_recon_fail(error) }}
-    {%- endif -%}
+    {%- do refund_recon_fail_if(error) -%}
     {%- set types = [] -%}
     {%- for name in list_var_items(raw) -%}
         {%- do types.append(name | string | lower) -%}

@@ -3,9 +3,7 @@
 {% macro netsuite_refund_types() %}
     {%- set raw = var('netsuite_refund_transaction_types', ['CustRfnd', 'CashRfnd']) -%}
     {%- set error = netsuite_refund_types_error(raw) -%}
-    {%- if error -%}
-        {{ refund_recon_fail(error) }}
-    {%- endif -%}
+    {%- do refund_recon_fail_if(error) -%}
     {%- set types = [] -%}
     {%- for name in list_var_items(raw) -%}
         {%- do types.append(name | lower) -%}
@@ -30,9 +28,7 @@
 {% macro netsuite_name_list_var(name, default) %}
     {%- set raw = var(name, default) -%}
     {%- set error = netsuite_name_list_var_error(name, raw) -%}
-    {%- if error -%}
-        {{ refund_recon_fail(error) }}
-    {%- endif -%}
+    {%- do refund_recon_fail_if(error) -%}
     {%- set names = [] -%}
     {%- for item in list_var_items(raw) -%}
         {%- do names.append(item | string | lower) -%}

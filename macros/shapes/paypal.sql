@@ -4,9 +4,7 @@
 {% macro paypal_refund_event_codes() %}
     {%- set raw = var('paypal_refund_event_codes', ['T1107']) -%}
     {%- set error = paypal_refund_event_codes_error(raw) -%}
-    {%- if error -%}
-        {{ refund_recon_fail(error) }}
-    {%- endif -%}
+    {%- do refund_recon_fail_if(error) -%}
     {%- set codes = [] -%}
     {%- for code in list_var_items(raw) -%}
         {%- do codes.append(code | string | upper) -%}
