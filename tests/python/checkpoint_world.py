@@ -44,7 +44,7 @@ from conftest import INPUT_COLUMNS, PROJECT_DIR
 
 
 from compare_builds import differences
-from recon_runner.dbt import run_dbt
+from dbt_in_process import run_dbt_in_process
 
 EXIT_CODES = {"clean": 0, "variances_found": 1, "stale_sources": 2, "failed": 3, "busy": 4}
 SYSTEMS = {"storefront": "storefront_refunds", "processor": "processor_refunds", "erp": "erp_refund_postings"}
@@ -251,11 +251,11 @@ class World:
             building = self.root / "fresh_building" / "fresh.duckdb"
             building.parent.mkdir(parents=True, exist_ok=True)
             building.unlink(missing_ok=True)
-            result = run_dbt("build", "--resource-type", "seed", "--resource-type", "model",
-                             database=building, artifacts=self.root / "fresh_building", capture=True,
-                             target="duckdb", project_dir=self.project,
-                             dbt_vars={"data_dir": str(self.data), "source_freshness_hours": FRESHNESS_HOURS},
-                             env={"REFUND_RECON_AS_OF": stamp(as_of)})
+            result = run_dbt_in_process(
+                "build", "--resource-type", "seed", "--resource-type", "model",
+                database=building, artifacts=self.root / "fresh_building", target="duckdb", project_dir=self.project,
+                dbt_vars={"data_dir": str(self.data), "source_freshness_hours": FRESHNESS_HOURS},
+                env={"REFUND_RECON_AS_OF": stamp(as_of)})
             assert result.returncode == 0, result.stdout[-3000:]
             database.parent.mkdir(parents=True, exist_ok=True)
             building.rename(database)
