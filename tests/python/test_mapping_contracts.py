@@ -189,8 +189,9 @@ SEED_EDITS = [
      FINAL_TEST),
     ("duplicate key after trimming and case", "", "processor, Stripe ,SUCCEEDED ,pending,false",
      "unique_key_refund_status_map"),
+    # tests/generic/accepted_values_columns.sql: one test for the seed's columns with a value list
     ("canonical status in another case", "processor,stripe,succeeded,succeeded,true",
-     "processor,stripe,succeeded,Succeeded,true", "accepted_values_refund_status_map_canonical_status"),
+     "processor,stripe,succeeded,Succeeded,true", "accepted_values_columns_refund_status_map"),
     # tests/generic/not_null_columns.sql: one test for the seed's required columns
     ("canonical status empty", "processor,stripe,pending,pending,false", "processor,stripe,pending,,false",
      "not_null_columns_refund_status_map"),
