@@ -189,8 +189,14 @@ SEED_EDITS = [
      FINAL_TEST),
     ("duplicate key after trimming and case", "", "processor, Stripe ,SUCCEEDED ,pending,false",
      "unique_key_refund_status_map"),
+    # tests/generic/accepted_values_columns.sql: one test for the seed's columns with a value list
     ("canonical status in another case", "processor,stripe,succeeded,succeeded,true",
-     "processor,stripe,succeeded,Succeeded,true", "accepted_values_refund_status_map_canonical_status"),
+     "processor,stripe,succeeded,Succeeded,true", "accepted_values_columns_refund_status_map"),
+    ("source system unknown", "processor,stripe,pending,pending,false", "ledger,stripe,pending,pending,false",
+     "accepted_values_columns_refund_status_map"),
+    # tests/generic/unique_key.sql: a key with a null part fails the key test too, not only not_null_columns
+    ("raw status empty", "processor,stripe,pending,pending,false", "processor,stripe,,pending,false",
+     "unique_key_refund_status_map"),
     # tests/generic/not_null_columns.sql: one test for the seed's required columns
     ("canonical status empty", "processor,stripe,pending,pending,false", "processor,stripe,pending,,false",
      "not_null_columns_refund_status_map"),
