@@ -52,9 +52,9 @@ FIXABLE = ["missing_in_erp", "duplicate_erp_posting", "amount_mismatch", "status
 VARIANCES_SQL = "select variance_id, variance_type, discrepancy_system, refund_id from fct_refund_variances"
 # A build here runs seeds, models and data tests, not the project's dbt unit
 # tests: they read no input file (given rows, a model each), so a scenario
-# cannot change them; make test's sample build runs them (14 of the 25 CPU-
-# seconds of a build of 50 refunds). Nothing here reads dbt's manifest.json or
-# run_results.json: not written (about half a CPU-second a build).
+# cannot change them; make test's sample build runs them (about 13 of the 20
+# CPU-seconds of a build of 50 refunds in the dbt process). Nothing here reads
+# dbt's manifest.json or run_results.json: not written (about a CPU-second).
 FAST_BUILD = ("--exclude-resource-type", "unit_test", "--no-write-json")
 
 
