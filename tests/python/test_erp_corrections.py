@@ -50,6 +50,12 @@ INPUT_COLUMNS = ["erp_document_id", "processor_refund_id", "order_id", "gl_accou
 FIXABLE = ["missing_in_erp", "duplicate_erp_posting", "amount_mismatch", "status_mismatch",
            "partial_refund_collapsed", "wrong_period", "reason_mismatch", "orphan_erp_posting", "currency_mismatch"]
 VARIANCES_SQL = "select variance_id, variance_type, discrepancy_system, refund_id from fct_refund_variances"
+# A build here runs seeds, models and data tests, not the project's dbt unit
+# tests: they read no input file (given rows, a model each), so a scenario
+# cannot change them; make test's sample build runs them (about 13 of the 20
+# CPU-seconds of a build of 50 refunds in the dbt process). Nothing here reads
+# dbt's manifest.json or run_results.json: not written (about a CPU-second).
+FAST_BUILD = ("--exclude-resource-type", "unit_test", "--no-write-json")
 
 
 def as_deliveries(generated: Path, target: Path) -> Path:
@@ -174,13 +180,18 @@ def test_loop_closes_over_generated_faults(tmp_path_factory: pytest.TempPathFact
     generated = generate(root / "generated", "--refunds", str(refunds), "--seed", str(seed),
                          "--fault-rate", str(fault_rate), "--bad-rows", "1")
     data = as_deliveries(root / "generated", root / "data")
-    # The first build only proposes (models); the second runs every test too.
-    first = dbt_build(root / "first", data, generated, "--resource-type", "seed", "--resource-type", "model")
+    # The first build only proposes (models); the second runs every data test too
+    # (FAST_BUILD). The second builds in the first's folder, the first's database
+    # moved aside: the same vars, target folder and database path, so dbt reuses
+    # the first's parse instead of parsing the whole project again.
+    first = dbt_build(root / "build", data, generated, "--resource-type", "seed", "--resource-type", "model",
+                      "--no-write-json")
     assert first.returncode == 0, first.output[-3000:]
-    write_corrections_csv(data / "erp_refund_postings" / "delivery_002.csv", read_corrections(first.database))
-    second = dbt_build(root / "second", data, generated)
+    proposed = first.database.rename(root / "proposed.duckdb")
+    write_corrections_csv(data / "erp_refund_postings" / "delivery_002.csv", read_corrections(proposed))
+    second = dbt_build(root / "build", data, generated, *FAST_BUILD)
     assert second.returncode == 0, second.output[-3000:]
-    outcome = loop_outcome(first.database, second.database)
+    outcome = loop_outcome(proposed, second.database)
     assert outcome["still_open"] == [], (seed, fault_rate, refunds)
     assert outcome["opened"] == [], (seed, fault_rate, refunds)
     assert outcome["rejected"][0] == outcome["rejected"][1]
@@ -195,11 +206,11 @@ def test_loop_closes_in_periods_the_calendar_has_closed(tmp_path: Path) -> None:
     generated = generate(tmp_path / "generated", "--refunds", "150", "--seed", "5", "--fault-rate", "0.6",
                          "--erp-shape", "netsuite")
     first = dbt_build(tmp_path / "first", tmp_path / "generated", generated,
-                      "--resource-type", "seed", "--resource-type", "model")
+                      "--resource-type", "seed", "--resource-type", "model", "--no-write-json")
     assert first.returncode == 0, first.output[-3000:]
     write_corrections_csv(tmp_path / "generated" / "erp_refund_postings.csv", read_corrections(first.database))
     both = {**generated, "dbt_vars": {**generated["dbt_vars"], "erp_shapes": ["netsuite", "generic"]}}
-    second = dbt_build(tmp_path / "second", tmp_path / "generated", both)
+    second = dbt_build(tmp_path / "second", tmp_path / "generated", both, *FAST_BUILD)
     assert second.returncode == 0, second.output[-3000:]
     actions = dict(query(first.database, "select action, count(*) from fct_proposed_erp_corrections group by 1"))
     locked = query(first.database, "select count(*) from fct_refund_variances where variance_type = 'locked_period_posting'")
@@ -238,7 +249,7 @@ def test_bad_reversals_are_rejected_with_their_reason(tmp_path: Path) -> None:
         writer = csv.DictWriter(handle, fieldnames=INPUT_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    build = dbt_build(tmp_path / "build", data, generated)
+    build = dbt_build(tmp_path / "build", data, generated, *FAST_BUILD)
     assert build.returncode == 0, build.output[-3000:]
     rejected = dict(query(build.database, """
         select record_id, rejected_column || ': ' || rejection_reason from fct_rejected_rows

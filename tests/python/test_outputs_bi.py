@@ -38,8 +38,9 @@ import duckdb
 import pytest
 
 from conftest import PROJECT_DIR, Build, generate
+from dbt_in_process import run_dbt_in_process
 from recon_runner import publish
-from recon_runner.dbt import dbt_env, dbt_executable, run_dbt
+from recon_runner.dbt import dbt_env, dbt_executable
 from test_source_shapes import labelled_rows, variance_rows
 
 RUNNER = PROJECT_DIR / "scripts" / "checkpoint.py"
@@ -157,9 +158,12 @@ def named_builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
         folder = work / name
         folder.mkdir()
         database = folder / f"{name}.duckdb"
-        result = run_dbt("build", "--exclude-resource-type", "unit_test", database=database,
-                         dbt_vars={"data_dir": str(data), "as_of": settings["as_of"], **settings["dbt_vars"]},
-                         artifacts=folder, capture=True)
+        # In the pytest worker's dbt process, as conftest's builds; the checks read the
+        # database and dbt's output, not its JSON artifacts or debug log: none is written.
+        dbt_vars = {"data_dir": str(data), "as_of": settings["as_of"], **settings["dbt_vars"]}
+        result = run_dbt_in_process("build", "--exclude-resource-type", "unit_test", "--no-write-json",
+                                    "--log-level-file", "none", database=database, dbt_vars=dbt_vars,
+                                    artifacts=folder)
         builds[name] = Build(data, database, result.returncode, result.stdout + result.stderr, settings)
     # The same through the checkpoint runner (it builds a copy, reads the marts
     # and its input-file list, publishes for BI); main.duckdb a day later

@@ -33,7 +33,7 @@ import duckdb
 import pytest
 
 from conftest import PROJECT_DIR, generate
-from recon_runner.dbt import run_dbt
+from dbt_in_process import run_dbt_in_process
 from recon_runner.marts import attach_trend_money
 from recon_runner.reports import trend_chart
 
@@ -62,9 +62,12 @@ def sequence(tmp_path_factory: pytest.TempPathFactory) -> dict:
     marts, outputs = {}, {}
     for checkpoint, scenario, as_of in CHECKPOINTS:
         data, settings = scenarios[scenario]
-        result = run_dbt("build", "--exclude-resource-type", "unit_test", database=database,
-                         dbt_vars={"data_dir": str(data), "as_of": as_of, **settings["dbt_vars"]},
-                         artifacts=work / checkpoint, capture=True)
+        # In the pytest worker's dbt process (dbt_in_process), as conftest's builds; nothing
+        # reads the build's JSON artifacts or debug log, so none is written.
+        result = run_dbt_in_process("build", "--exclude-resource-type", "unit_test", "--no-write-json",
+                                    "--log-level-file", "none", database=database,
+                                    dbt_vars={"data_dir": str(data), "as_of": as_of, **settings["dbt_vars"]},
+                                    artifacts=work / checkpoint)
         outputs[checkpoint] = result.stdout + result.stderr
         assert result.returncode == 0, outputs[checkpoint][-4000:]
         with duckdb.connect(str(database)) as con:
