@@ -33,9 +33,9 @@ import duckdb
 import pytest
 
 from conftest import INPUT_COLUMNS, PROJECT_DIR
+from dbt_in_process import run_dbt_in_process
 
 from recon_runner import change_checks
-from recon_runner.dbt import run_dbt
 
 TODAY = datetime.now(timezone.utc).date()
 DAY0 = TODAY + timedelta(days=30)
@@ -275,11 +275,11 @@ def test_seed_contract_names_each_bad_row_and_fails_the_build(tmp_path: Path) ->
     lines = [SEED_HEADER] + [f"{key},{rest}" for key, (rest, _) in rows.items()] + [
         "dup,amount_mismatch,-1.50,USD,Ana,2026-03-01,why,,", " dup ,amount_mismatch,-1.50,USD,Ana,2026-03-01,why,,"]
     (project / "seeds" / "variance_acknowledgements.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    result = run_dbt("build", "--select", "variance_acknowledgements", "currencies",
-                     "assert_acknowledgements_are_well_formed", "--store-failures",
-                     dbt_vars={"data_dir": str(PROJECT_DIR / "data" / "sample")},
-                     database=tmp_path / "contract.duckdb", target="duckdb", artifacts=tmp_path, capture=True,
-                     project_dir=project)
+    result = run_dbt_in_process("build", "--select", "variance_acknowledgements", "currencies",
+                                "assert_acknowledgements_are_well_formed", "--store-failures",
+                                dbt_vars={"data_dir": str(PROJECT_DIR / "data" / "sample")},
+                                database=tmp_path / "contract.duckdb", target="duckdb", artifacts=tmp_path,
+                                project_dir=project)
     assert result.returncode != 0, result.stdout[-3000:]
     with duckdb.connect(str(tmp_path / "contract.duckdb"), read_only=True) as con:
         failures = dict(con.execute(

@@ -33,7 +33,7 @@ import pytest
 
 from compare_builds import differences
 from conftest import PROJECT_DIR, SAMPLE_DIR, dbt_build_vars, generate
-from recon_runner.dbt import run_dbt
+from dbt_in_process import run_dbt_in_process
 
 BASE_REVISION = "d249399b5fed251dfb08c6057cfa0f2185ff3534"
 
@@ -63,9 +63,9 @@ def export_revision(revision: str, into: Path) -> Path:
 def build(project_dir: Path, work: Path, data_dir: Path, settings: dict) -> Path:
     """Seeds and models (no tests: the working tree's build is tested elsewhere) into work/recon.duckdb."""
     database = work / "recon.duckdb"
-    result = run_dbt("build", "--exclude-resource-type", "unit_test", "--exclude-resource-type", "test",
-                     database=database, dbt_vars=dbt_build_vars(data_dir, settings), artifacts=work, capture=True,
-                     project_dir=project_dir)
+    result = run_dbt_in_process("build", "--exclude-resource-type", "unit_test", "--exclude-resource-type", "test",
+                                database=database, dbt_vars=dbt_build_vars(data_dir, settings), artifacts=work,
+                                project_dir=project_dir)
     assert result.returncode == 0, f"{project_dir}: {(result.stdout + result.stderr)[-3000:]}"
     return database
 

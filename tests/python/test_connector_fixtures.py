@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from conftest import INPUT_COLUMNS, PROJECT_DIR, Build, dbt_build
-from recon_runner.dbt import run_dbt
+from dbt_in_process import run_dbt_in_process
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "connectors"
 
@@ -157,8 +157,8 @@ def build_with_additions(work: Path, settings: dict, variants: list[Variant]) ->
                 "confirmation_sla_minutes": settings["confirmation_sla_minutes"],
                 "business_timezone": settings["business_timezone"], **settings["dbt_vars"]}
     database = work / "recon.duckdb"
-    result = run_dbt("build", *select, database=database, dbt_vars=dbt_vars, artifacts=work, capture=True,
-                     project_dir=project)
+    result = run_dbt_in_process("build", *select, database=database, dbt_vars=dbt_vars, artifacts=work,
+                                project_dir=project)
     return Build(work / "data", database, result.returncode, result.stdout + result.stderr, dbt_vars)
 
 
