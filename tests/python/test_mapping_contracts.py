@@ -190,20 +190,28 @@ SEED_EDITS = [
      FINAL_TEST),
     ("duplicate key after trimming and case", "", "processor, Stripe ,SUCCEEDED ,pending,false",
      "unique_key_refund_status_map"),
-    # tests/generic/accepted_values_columns.sql: one test for the seed's columns with a value list
+    # tests/generic/column_values.sql: one test for the seed's required columns and value lists
     ("canonical status in another case", "processor,stripe,succeeded,succeeded,true",
-     "processor,stripe,succeeded,Succeeded,true", "accepted_values_columns_refund_status_map"),
+     "processor,stripe,succeeded,Succeeded,true", "column_values_refund_status_map"),
     ("source system unknown", "processor,stripe,pending,pending,false", "ledger,stripe,pending,pending,false",
-     "accepted_values_columns_refund_status_map"),
-    # tests/generic/unique_key.sql: a key with a null part fails the key test too, not only not_null_columns
+     "column_values_refund_status_map"),
+    ("canonical status empty", "processor,stripe,pending,pending,false", "processor,stripe,pending,,false",
+     "column_values_refund_status_map"),
+    ("is_final empty", "processor,stripe,pending,pending,false", "processor,stripe,pending,pending,",
+     "column_values_refund_status_map"),
+    # tests/generic/unique_key.sql: a key with a null part fails the key test too, not only column_values
     ("raw status empty", "processor,stripe,pending,pending,false", "processor,stripe,,pending,false",
      "unique_key_refund_status_map"),
-    # tests/generic/not_null_columns.sql: one test for the seed's required columns
-    ("canonical status empty", "processor,stripe,pending,pending,false", "processor,stripe,pending,,false",
-     "not_null_columns_refund_status_map"),
-    ("is_final empty", "processor,stripe,pending,pending,false", "processor,stripe,pending,pending,",
-     "not_null_columns_refund_status_map"),
 ]
+
+
+# The failing row column_values gives for each of its edits: column, problem, value, rows.
+COLUMN_VALUES_ROWS = {
+    "canonical status in another case": ("canonical_status", "not accepted", "Succeeded", 1),
+    "source system unknown": ("source_system", "not accepted", "ledger", 1),
+    "canonical status empty": ("canonical_status", "null", None, 1),
+    "is_final empty": ("is_final", "null", None, 1),
+}
 
 
 @pytest.fixture(scope="module")
@@ -245,6 +253,12 @@ def test_each_mapping_contract_fails_the_build(name: str, old: str, new: str, co
     assert result.returncode == 1, result.stdout[-3000:]
     failed = set(re.findall(r"FAIL \d+ (\S+)", result.stdout))
     assert any(test.startswith(contract) for test in failed), (contract, failed)
+    if contract.startswith("column_values_"):
+        # The failing row names the column, the problem and the value (the build left the edited seed).
+        compiled = next((seed_project / "target" / "compiled").rglob(f"{contract}.sql"))
+        with duckdb.connect(str(seed_project.parent / "seeds.duckdb"), read_only=True) as database:
+            rows = database.execute(compiled.read_text(encoding="utf-8")).fetchall()
+        assert rows == [COLUMN_VALUES_ROWS[name]], (name, rows)
 
 
 def test_the_documented_settled_statuses_are_the_documented_codes() -> None:
