@@ -195,26 +195,26 @@ FAST_FILES = {
     "test_yaml_layout.py",
 }
 
-# The longest test files first (wall seconds in a full run of 2026-12-07, load 3 to 6),
+# The longest test files first (wall seconds in `.ci/run` on a fresh clone, 2026-12-07, 1,016 s),
 # so that with `pytest -n 2 --dist loadfile --no-loadscope-reorder` (make
 # test) each worker starts on a long file and the short ones fill the gaps at
 # the end: the suite takes about the longest file, not the sum of the long
 # files one after another.
 LONGEST_FIRST = [
-    "test_checkpoint_sequences.py",  # 1,069 s (502 CPU-s)
-    "test_deliveries.py",  # 478 s (280 CPU-s)
-    "test_checkpoint_state_machine.py",  # 332 s (115 CPU-s)
-    "test_spark.py",  # 289 s (the JVM's CPU not counted)
-    "test_guarantees.py",  # 245 s (205 CPU-s)
-    "test_connector_fixtures.py",  # 176 s
-    "test_outputs_bi.py",  # 144 s
-    "test_erp_corrections.py",  # 138 s
-    "test_mapping_contracts.py",  # 111 s
-    "test_change_checks.py",  # 101 s
-    "test_checkpoint_runner.py",  # 93 s
-    "test_postgres.py",  # 78 s
-    "test_acknowledgements.py",  # 74 s
-    "test_settings_injection.py",  # 33 s alone (32 CPU-s), 2026-12-07
+    "test_checkpoint_sequences.py",  # 345 s (276 CPU-s)
+    "test_deliveries.py",  # 213 s (168 CPU-s)
+    "test_spark.py",  # 176 s (24 CPU-s in Python; the JVM's, about 200, not counted)
+    "test_change_checks.py",  # 99 s
+    "test_guarantees.py",  # 96 s
+    "test_outputs_bi.py",  # 80 s
+    "test_checkpoint_runner.py",  # 78 s
+    "test_mapping_contracts.py",  # 75 s
+    "test_erp_corrections.py",  # 73 s
+    "test_connector_fixtures.py",  # 66 s
+    "test_acknowledgements.py",  # 64 s
+    "test_checkpoint_state_machine.py",  # 62 s
+    "test_postgres.py",  # 52 s
+    "test_settings_injection.py",  # 30 s
 ]
 
 
