@@ -2,7 +2,8 @@
 """Benchmark the project against the hand-written limit and against pandas.
 
 For each size it generates a labelled scenario with the project's generator
-(three systems, about 1% faults), then measures on the same files, side by
+(three systems, about 1% faults; --fault-rate for a broken integration's
+share), then measures on the same files, side by
 side: `dbt parse`; the full `dbt build`; models (`dbt run`) and tests
 (`dbt test`) separately; the hand-written DuckDB script
 (benchmarks/reference.sql); and the pandas implementation
@@ -120,13 +121,22 @@ def dbt_args(command: str, work: Path, data: Path, *extra: str, as_of: str = AS_
     return dbt_argv(command, *extra, dbt_vars={"data_dir": str(data), "as_of": as_of}, target="duckdb", artifacts=work)
 
 
+DEFAULT_FAULT_RATE = 0.01
+fault_rate = DEFAULT_FAULT_RATE   # --fault-rate: the generator's share of cases with one injected fault
+
+
+def scenario_folder(root: Path, size: int) -> Path:
+    """Where the scenario of `size` refunds at the --fault-rate lives (generated once, then reused)."""
+    return root / (f"n{size}" if fault_rate == DEFAULT_FAULT_RATE else f"n{size}_faults{fault_rate:g}")
+
+
 def generate(size: int, folder: Path) -> None:
     marker = folder / "scenario.json"
     if marker.exists() and json.loads(marker.read_text()).get("refunds_requested") == size:
         return
     print(f"  generating {size:,} refunds in {folder}", flush=True)
     subprocess.run([PYTHON, str(PROJECT_DIR / "scripts" / "generate_sample_data.py"), "--out", str(folder),
-                    "--refunds", str(size), "--seed", "2026", "--fault-rate", "0.01", "--trap-rate", "0.01"],
+                    "--refunds", str(size), "--seed", "2026", "--fault-rate", str(fault_rate), "--trap-rate", "0.01"],
                    check=True, capture_output=True)
 
 
@@ -153,7 +163,7 @@ def slowest_models(work: Path, top: int = 6) -> list[tuple[str, float]]:
 
 
 def bench_size(size: int, root: Path, runs: int, smoke: bool, memory_limit: str, pandas_max: int) -> dict:
-    folder = root / f"n{size}"
+    folder = scenario_folder(root, size)
     data = folder / "data"
     generate(size, data)
     rows = json.loads((data / "scenario.json").read_text())["rows"]
@@ -221,7 +231,7 @@ def bench_size(size: int, root: Path, runs: int, smoke: bool, memory_limit: str,
 
 def bench_daily(size: int, root: Path, days: int, memory_limit: str) -> dict:
     """The runner over the history, then `days` daily deliveries; then a fresh full build of the same files; checked equal."""
-    folder = root / f"n{size}"
+    folder = scenario_folder(root, size)
     deliveries = folder / "deliveries"
     manifest = split(folder / "data", deliveries, days)
     work = folder / "daily"
@@ -297,7 +307,7 @@ def bench_spark(size: int, root: Path) -> dict:
         reason = f"not installed: {', '.join(missing)}" if missing else "no Java"
         print(f"[{size:,}] Spark skipped ({reason})", flush=True)
         return {"skipped": reason}
-    folder = root / f"n{size}"
+    folder = scenario_folder(root, size)
     work = folder / "spark"
     shutil.rmtree(work, ignore_errors=True)
     print(f"[{size:,}] dbt build --target spark (local session)", flush=True)
@@ -329,7 +339,7 @@ def write_markdown(results: list[dict], out: Path, runs: int, large_runs: int, m
         "# Benchmarks", "",
         f"Measured by `scripts/benchmark.py` on {datetime.now(timezone.utc):%Y-%m-%d}: {machine()}.",
         f"Wall time: the median of {runs} run{'s' if runs != 1 else ''} ({large_runs} at 10M); peak resident memory of the measured process (dbt, with DuckDB in it; the reference and pandas scripts). Each size is a generated "
-        "scenario (about 1% faults, 1% clean traps), as_of 2026-03-01. DuckDB `memory_limit` "
+        f"scenario ({fault_rate:.0%} of cases with a fault, 1% clean traps), as_of 2026-03-01. DuckDB `memory_limit` "
         f"{memory_limit} for the build and the reference script (--memory-limit; the profile's default is "
         f"{duckdb_memory_limit(from_env=False)}, env REFUND_RECON_DUCKDB_MEMORY_LIMIT).", "",
         "| refunds | input rows (storefront / processor / ERP) | variances | dbt parse | dbt build | dbt run (models) "
@@ -436,6 +446,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/refund_recon_benchmark"),
                         help="where scenarios and databases go (generated scenarios are reused)")
     parser.add_argument("--out", type=Path, default=PROJECT_DIR / "BENCHMARKS.md", help="the results table")
+    parser.add_argument("--fault-rate", type=float, default=DEFAULT_FAULT_RATE,
+                        help="share of generated cases with one injected fault (default 0.01; 0.3: a broken integration)")
     parser.add_argument("--smoke", action="store_true", help="correctness of the three paths only, no timing")
     parser.add_argument("--memory-limit", default=duckdb_memory_limit(),
                         help="DuckDB memory_limit for the build and the reference (default: the profile's default)")
@@ -448,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spark-sizes", type=int, nargs="*", default=[100_000],
                         help="sizes (among --sizes) also built on a local Spark session (default 100k; none: skip)")
     args = parser.parse_args(argv)
+    global fault_rate
+    fault_rate = args.fault_rate
     results = []
     for size in args.sizes:
         results.append(bench_size(size, args.work_dir, args.large_runs if size >= 5_000_000 else args.runs, args.smoke,
