@@ -1,11 +1,16 @@
-"""One checkpoint, start to finish: lock, check inputs, build in a copy of the
-database, publish it, read the marts, publish them for BI tools (publish.py),
-write the report and notify.
+"""One checkpoint, start to finish: lock, check inputs, build the verdict's
+models and data tests in a copy of the database, read and announce the verdict
+(summary.json, the message, the webhook), build the rest (the audit trail,
+suggested matches, ERP corrections), publish the copy, publish the marts for
+BI tools (publish.py), write the report.
 
-Nothing the checkpoint changes is visible until the build and every data test
-passed: the marts and the history move together, in one rename (store.py).
-A failed checkpoint changes nothing but its own row in checkpoint_attempts
-and its own report folder (<checkpoint_id>-failed).
+Nothing the checkpoint changes is visible until the verdict's build and every
+data test of it passed: the marts and the history move together, in one
+rename (store.py). A failed checkpoint changes nothing but its own row in
+checkpoint_attempts and its own report folder (<checkpoint_id>-failed). A
+failure after the verdict is its own line (summary.json `after_verdict`) and
+never changes the verdict: the marts built after it that did not build keep
+the previous checkpoint's rows, each row naming its checkpoint_id.
 """
 
 from __future__ import annotations
@@ -13,20 +18,21 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from . import publish, store
-from .dbt import PROJECT_DIR, duckdb_memory_limit, run_dbt
-from .marts import VARIANCE_COLUMNS, read_checkpoint
+from .dbt import PROJECT_DIR, DbtSession, duckdb_memory_limit
+from .marts import VARIANCE_COLUMNS, read_after_verdict, read_checkpoint
 from .message import message, printable, within_tolerance
 from .notify import mask_url, post_json, slack_payload, webhook_url_problem
-from .reports import write_report_folder
+from .reports import write_json, write_report_folder
 from .store import Busy, CheckpointError
 
 EXIT_CODES = {"clean": 0, "variances_found": 1, "stale_sources": 2, "failed": 3, "busy": 4, "usage": 64}
@@ -280,8 +286,27 @@ def deliver(settings: Settings, url: str | None, text: str, summary: dict[str, A
             "attempts": result.attempts, "detail": result.detail}
 
 
-def build(settings: Settings, work: Path) -> None:
-    """dbt build of models and data tests into the work copy (unit tests run in CI)."""
+# The marts the verdict reads (marts.read_checkpoint): the outcome and its
+# rules, the open variances, the acknowledgements, the booked totals, the
+# rejected rows. A checkpoint builds them, their parents and every data test
+# whose models are all among these first ("verdict"), records the outcome,
+# then builds everything else ("after_verdict"): the audit trail, the
+# suggested matches, the expected and proposed ERP entries, and the tests
+# that read one of them. The two selections are disjoint and together the
+# whole build (tests/python/test_verdict_first.py).
+VERDICT_MARTS = ("fct_checkpoint_runs", "fct_checkpoint_totals", "fct_refund_variances",
+                 "fct_variance_acknowledgements", "fct_rejected_rows")
+PHASES = ("verdict", "after_verdict")
+
+
+def phase_selection(phase: str) -> list[str]:
+    """dbt's selection arguments of a checkpoint phase (PHASES)."""
+    parents = [f"+{name}" for name in VERDICT_MARTS]
+    return ["--select" if phase == "verdict" else "--exclude", *parents, "--indirect-selection", "cautious"]
+
+
+def build(settings: Settings, work: Path, phase: str, dbt: DbtSession) -> None:
+    """dbt build of one phase's models and data tests into the work copy (unit tests run in CI)."""
     results = settings.artifacts / "target" / "run_results.json"
     results.unlink(missing_ok=True)   # what a failure names is this build's, never an earlier one's
     log = settings.artifacts / "logs" / "dbt.log"
@@ -290,7 +315,7 @@ def build(settings: Settings, work: Path) -> None:
     # project again whenever a var changes, so with the clock out of the vars the checkpoints of
     # one database reuse its partial parse (settings.artifacts) while the project is unchanged.
     dbt_vars = {name: value for name, value in settings.dbt_vars().items() if name != "as_of"}
-    result = run_dbt("build", "--exclude-resource-type", "unit_test",
+    result = dbt.run("build", "--exclude-resource-type", "unit_test", *phase_selection(phase),
                      *(["--full-refresh"] if settings.full_refresh else []),
                      database=work, dbt_vars=dbt_vars, target=settings.target,
                      artifacts=settings.artifacts, env={"REFUND_RECON_AS_OF": settings.as_of})
@@ -298,7 +323,11 @@ def build(settings: Settings, work: Path) -> None:
         nodes = failed_nodes(settings.artifacts)
         named = "; ".join(f"{node['resource_type']} {node['name']} {node['status']}"
                           + (f": {node['message']}" if node["message"] else "") for node in nodes)
-        raise BuildFailed(f"dbt build failed (exit {result.returncode}): "
+        if result.returncode < 0:
+            raise BuildFailed(f"the dbt process died during the {phase.replace('_', ' ')} build (killed, or out of "
+                              "memory: see REFUND_RECON_DUCKDB_MEMORY_LIMIT in docs/settings.md)", [])
+        raise BuildFailed(("dbt build failed" if phase == "verdict" else "dbt build after the verdict failed")
+                          + f" (exit {result.returncode}): "
                           + (named or stopped_error(log, log_start)) + out_of_memory_hint(settings.artifacts), nodes)
 
 
@@ -376,9 +405,20 @@ def out_of_memory_hint(artifacts: Path | None) -> str:
             "to build one model at a time")
 
 
-def run(settings: Settings, started: datetime) -> tuple[dict[str, Any], list[dict], dict[str, Any], str | None]:
+def run(settings: Settings, started: datetime, announce: Callable[[dict, list[dict], str | None], None]
+        ) -> tuple[dict[str, Any], list[dict], dict[str, Any], str | None]:
+    """See steps(): the same, with the dbt process closed at the end."""
+    with DbtSession() as dbt:
+        return steps(settings, started, announce, dbt)
+
+
+def steps(settings: Settings, started: datetime, announce: Callable[[dict, list[dict], str | None], None],
+          dbt: DbtSession) -> tuple[dict[str, Any], list[dict], dict[str, Any], str | None]:
     """The checkpoint under the lock: (summary, variances, report details, webhook URL).
-    Raises CheckpointError (failed) or Busy; records a failed attempt itself."""
+    Raises CheckpointError (failed) or Busy before the verdict, and records a
+    failed attempt itself. Once the verdict's models and tests passed, calls
+    `announce` with it; nothing after that raises or changes the verdict:
+    summary["after_verdict"] says how the rest went."""
     database = settings.database
     attempt = {"attempt_id": f"{settings.checkpoint_id}@{started:%Y%m%dT%H%M%S.%fZ}",
                "checkpoint_id": settings.checkpoint_id, "as_of": settings.as_of_utc, "started_at": started,
@@ -386,21 +426,16 @@ def run(settings: Settings, started: datetime) -> tuple[dict[str, Any], list[dic
     work = database.with_name(database.name + ".building")
     try:
         url = webhook(settings)
-        print("[1/4] inputs present", flush=True)
+        print("[1/5] inputs present", flush=True)
         check_inputs(settings)
         store.settle(database)
         work = store.work_copy(database)
-        print("[2/4] dbt build (models and data tests, in a copy of the database)", flush=True)
-        build(settings, work)
-        print("[3/4] reading the marts", flush=True)
+        print("[2/5] dbt build: the verdict's models and data tests (in a copy of the database)", flush=True)
+        build(settings, work, "verdict", dbt)
+        print("[3/5] the verdict", flush=True)
         summary, variances, details = read_checkpoint(work, settings.checkpoint_id, settings.data_dir,
                                                       settings.artifacts)
         summary["input_files"] = input_file_list(work, settings)
-        store.record_attempt(work, {**attempt, "finished_at": store.now_utc(), "outcome": summary["outcome"],
-                                    "exit_code": EXIT_CODES[summary["outcome"]],
-                                    "reason": summary["outcome_reasons"]})
-        store.publish(work, database)
-        return summary, variances, details, url
     except BaseException as error:
         store.discard(work)
         if isinstance(error, Busy):
@@ -412,6 +447,51 @@ def run(settings: Settings, started: datetime) -> tuple[dict[str, Any], list[dic
         except Exception as failure:  # noqa: BLE001 (the record is best effort; the exit code is not)
             print(f"  (the failure could not be recorded in {database}: {one_line(failure)})")
         raise CheckpointError(reason) from error
+    summary["after_verdict"] = {"outcome": "running",
+                                "detail": "the audit trail, suggested matches and ERP corrections are being built"}
+    announce(summary, variances, url)
+    print("[4/5] dbt build after the verdict: audit trail, suggested matches, ERP corrections", flush=True)
+    summary["after_verdict"] = after_verdict(settings, work, variances, details, dbt)
+    reason = summary["outcome_reasons"]
+    if summary["after_verdict"]["outcome"] != "completed":
+        reason = f"{reason}; after the verdict: {summary['after_verdict']['error']}"
+    try:
+        store.record_attempt(work, {**attempt, "finished_at": store.now_utc(), "outcome": summary["outcome"],
+                                    "exit_code": EXIT_CODES[summary["outcome"]], "reason": reason})
+        store.publish(work, database)
+    except Exception as error:  # noqa: BLE001 (after the verdict: its own line, see the docstring)
+        store.discard(work)
+        problem = (f"the checkpoint database could not be replaced ({one_line(error)}): it still holds the "
+                   "previous checkpoint, so this verdict is in this report only")
+        print(f"  AFTER THE VERDICT: FAILED: {printable(problem)}", flush=True)
+        summary["after_verdict"] = {"outcome": "failed", "error": problem, "published": False}
+        try:
+            store.record_attempt(database, {**attempt, "finished_at": store.now_utc(), "outcome": "failed",
+                                            "exit_code": EXIT_CODES["failed"],
+                                            "reason": f"verdict {summary['outcome']}, then {problem}"})
+        except Exception as failure:  # noqa: BLE001 (best effort, as above)
+            print(f"  (the failure could not be recorded in {database}: {one_line(failure)})")
+    return summary, variances, details, url
+
+
+def after_verdict(settings: Settings, work: Path, variances: list[dict], details: dict[str, Any],
+                  dbt: DbtSession) -> dict[str, Any]:
+    """Build the rest of the project into the work copy and read what the report
+    shows of it into `details`: {"outcome": "completed"}, or "failed" with the
+    error and the failing nodes. Never raises: the verdict is already out."""
+    try:
+        build(settings, work, "after_verdict", dbt)
+        details.update(read_after_verdict(work, variances + (details.get("acknowledged_variances") or []),
+                                          settings.artifacts))
+        return {"outcome": "completed"}
+    except Exception as error:  # noqa: BLE001 (reported as its own outcome line)
+        if settings.debug:
+            traceback.print_exc()
+        result: dict[str, Any] = {"outcome": "failed", "error": one_line(error)}
+        if getattr(error, "nodes", None):
+            result["failed_nodes"] = error.nodes
+        print(f"  AFTER THE VERDICT: FAILED: {printable(result['error'])}", flush=True)
+        return result
 
 
 def report_url_base_problem(base: str) -> str | None:
@@ -499,50 +579,51 @@ def checkpoint_steps(settings: Settings) -> int:
         return EXIT_CODES["failed"]
     variances: list[dict] = []
     details: dict[str, Any] = {}
-    url = None
+    announced: dict[str, Any] = {}
+
+    def announce(verdict: dict[str, Any], open_variances: list[dict], url: str | None) -> None:
+        announced.update(summary=verdict, url=url)
+        announce_verdict(settings, verdict, open_variances, url, started_clock)
+
+    started_clock = time.monotonic()
     try:
         with store.exclusive(settings.database):
-            summary, variances, details, url = run(settings, started)
-            summary["bi"] = publish_for_bi(settings)
+            summary, variances, details, url = run(settings, started, announce)
+            if summary["after_verdict"]["outcome"] == "completed":
+                summary["bi"] = publish_for_bi(settings)
+            else:
+                summary["bi"] = {"published": False, "detail": "not published: the marts after the verdict did not "
+                                 "build; BI tools still read the previous publication"}
     except Busy as busy:
         print(f"BUSY: {busy}. Nothing was changed; run again when it has finished.")
         return EXIT_CODES["busy"]
     except (CheckpointError, Exception) as error:  # noqa: BLE001 (every error is a failed checkpoint)
         if settings.debug:
             traceback.print_exc()
-        summary = {"checkpoint_id": settings.checkpoint_id, "as_of": settings.as_of, "outcome": "failed",
-                   "error": one_line(error), "data_dir": str(settings.data_dir)}
-        nodes = getattr(error, "nodes", None) or getattr(error.__cause__, "nodes", None)
-        if nodes:
-            summary["failed_nodes"] = nodes
-        print(f"FAILED: {printable(summary['error'])}")
-        try:
-            url = webhook(settings)  # a failed checkpoint is announced too
-        except CheckpointError:
-            url = None  # the URL itself is what failed; its problem is the message
+        if announced:  # after the verdict (a defect if it gets here): its own line, the verdict stands
+            summary, url = announced["summary"], announced["url"]
+            summary["after_verdict"] = {"outcome": "failed", "error": one_line(error)}
+        else:
+            summary = {"checkpoint_id": settings.checkpoint_id, "as_of": settings.as_of, "outcome": "failed",
+                       "error": one_line(error), "data_dir": str(settings.data_dir)}
+            nodes = getattr(error, "nodes", None) or getattr(error.__cause__, "nodes", None)
+            if nodes:
+                summary["failed_nodes"] = nodes
+            print(f"FAILED: {printable(summary['error'])}")
+            try:
+                url = webhook(settings)  # a failed checkpoint is announced too
+            except CheckpointError:
+                url = None  # the URL itself is what failed; its problem is the message
+            announce_verdict(settings, summary, variances, url, started_clock)
     outcome = summary["outcome"]
-    folder = settings.checkpoint_id + ("-failed" if outcome == "failed" else "")
-    summary["settings"] = report_settings(settings)
-    summary["report_path"] = str(settings.reports_dir / folder / "report.html")
-    base = os.environ.get(REPORT_URL_ENV, "").strip()
-    problem = report_url_base_problem(base) if base else None
-    if problem:
-        warning = f"env {REPORT_URL_ENV} {problem}: no report link is given (the value is not shown)"
-        summary.setdefault("warnings", []).append(warning)
-        print(f"  WARNING: {warning}", flush=True)
-    elif base:
-        summary["report_url"] = f"{base.rstrip('/')}/{folder}/report.html"
     code = EXIT_CODES[outcome]
-    if outcome == "variances_found" and settings.tolerate_amount is not None:
-        summary["within_tolerance"] = within_tolerance(summary, variances, settings.tolerate_amount)
-    print("[4/4] report and alerts", flush=True)
-    text = message(summary, variances)
-    if summary.get("bi", {}).get("warning"):
-        summary.setdefault("warnings", []).append(summary["bi"]["warning"])
-        text += f"\nWarning: {printable(summary['bi']['warning'])}."
-    print("\n" + text + "\n")
-    summary["message"] = text
-    summary["deliveries"] = [{"channel": "terminal", "delivered": True}, deliver(settings, url, text, summary)]
+    print("[5/5] report", flush=True)
+    follow_up = after_verdict_text(summary)
+    if follow_up:
+        print("\n" + follow_up + "\n")
+        summary["message"] += "\n" + follow_up
+        summary["deliveries"].append(deliver(settings, url, follow_up, summary))
+    folder = report_folder(settings, summary)
     try:
         written = write_report_folder(settings.reports_dir, folder, summary, variances, VARIANCE_COLUMNS, details)
         print(f"  reports: {written}/report.html, audit.html, variances.csv, rejected_rows.csv, corrections.csv, "
@@ -558,3 +639,71 @@ def checkpoint_steps(settings: Settings) -> int:
         code = 0
     print(f"Outcome: {outcome} (exit {code})")
     return code
+
+
+def report_folder(settings: Settings, summary: dict[str, Any]) -> str:
+    return settings.checkpoint_id + ("-failed" if summary["outcome"] == "failed" else "")
+
+
+def announce_verdict(settings: Settings, summary: dict[str, Any], variances: list[dict], url: str | None,
+                     started_clock: float) -> None:
+    """Record the verdict as soon as it is known: the message on the terminal
+    and the webhook, and summary.json in the report folder (the whole folder
+    follows when the checkpoint ends; its summary.json keeps this outcome)."""
+    outcome = summary["outcome"]
+    folder = report_folder(settings, summary)
+    summary["settings"] = report_settings(settings)
+    summary["report_path"] = str(settings.reports_dir / folder / "report.html")
+    base = os.environ.get(REPORT_URL_ENV, "").strip()
+    problem = report_url_base_problem(base) if base else None
+    if problem:
+        warning = f"env {REPORT_URL_ENV} {problem}: no report link is given (the value is not shown)"
+        summary.setdefault("warnings", []).append(warning)
+        print(f"  WARNING: {warning}", flush=True)
+    elif base:
+        summary["report_url"] = f"{base.rstrip('/')}/{folder}/report.html"
+    if outcome == "variances_found" and settings.tolerate_amount is not None:
+        summary["within_tolerance"] = within_tolerance(summary, variances, settings.tolerate_amount)
+    code = 0 if summary.get("within_tolerance") else EXIT_CODES[outcome]
+    seconds = round(time.monotonic() - started_clock, 1)
+    print(f"Verdict: {outcome} (exit {code}), {seconds} s after the checkpoint started", flush=True)
+    text = message(summary, variances)
+    print("\n" + text + "\n")
+    summary["message"] = text
+    summary["deliveries"] = [{"channel": "terminal", "delivered": True}]
+    if outcome != "failed":   # recorded before it is sent, and again with the webhook's answer
+        write_verdict(settings.reports_dir / folder, summary)
+    summary["deliveries"].append(deliver(settings, url, text, summary))
+    if outcome != "failed":
+        write_verdict(settings.reports_dir / folder, summary)
+
+
+def write_verdict(folder: Path, summary: dict[str, Any]) -> None:
+    """summary.json as it is at the verdict (after_verdict: running), written whole (a temporary file renamed).
+    A failure is a warning: the whole report folder is written at the end, and its failure is the exit code."""
+    partial = folder / f".summary.json.partial-{os.getpid()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(partial, summary)
+        os.replace(partial, folder / "summary.json")
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        print(f"  WARNING: summary.json could not be written at the verdict: {printable(one_line(error))}")
+
+
+def after_verdict_text(summary: dict[str, Any]) -> str | None:
+    """The checkpoint's second message, only when something after the verdict
+    went wrong: which part, and that the verdict stands."""
+    lines = []
+    after = summary.get("after_verdict") or {}
+    if after.get("outcome") not in (None, "completed"):
+        lines.append(f"After the verdict: FAILED: {printable(after.get('error') or after.get('detail') or '')}. "
+                     "This checkpoint's audit trail, suggested matches and proposed corrections are not in its "
+                     "report; the verdict above stands.")
+    warning = (summary.get("bi") or {}).get("warning")
+    if warning:
+        summary.setdefault("warnings", []).append(warning)
+        lines.append(f"Warning: {printable(warning)}.")
+    if not lines:
+        return None
+    return f"Checkpoint {summary['checkpoint_id']}, after its verdict ({summary['outcome']}):\n" + "\n".join(lines)

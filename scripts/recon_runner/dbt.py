@@ -1,17 +1,24 @@
-"""The one way this project starts dbt from Python: a subprocess of the dbt
-that sits beside this interpreter, with the project's profiles and a chosen
-DuckDB file. A subprocess, not dbtRunner in-process: a finished dbt leaves
-no open handle on the database file, so the runner can swap the file in.
+"""How this project starts dbt from Python, with the project's profiles and a
+chosen DuckDB file: `run_dbt`, a subprocess of the dbt beside this
+interpreter, or a `DbtSession`, one spawned process that runs several dbt
+commands (a checkpoint's two builds) and pays dbt's start once. Neither runs
+dbt in the caller's process: the caller reads, copies and renames the
+database file between and after the commands, with no handle of dbt's left
+open on it.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import re
 import subprocess
 import sys
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -89,3 +96,92 @@ def relation(name: str, artifacts: Path | None = None, database: str | None = No
     """`"schema"."identifier"` of model or seed `name` (relation_parts), prefixed
     with `database` (an attached DuckDB file) when given."""
     return quoted(database, *relation_parts(name, artifacts))
+
+
+def invoke(argv: list[str], env: dict[str, str], cwd: str, capture: bool = False,
+           cache_jinja: bool = False) -> tuple[int, str]:
+    """In a process that runs dbt commands (DbtSession, the tests' dbt process):
+    `dbt <argv>` in `cwd` with `env`, then dbt-duckdb's database closed so the
+    caller can read, copy or move the file. (dbt's exit code: 0, 1 for a failed
+    node, 2 for an error before or outside the nodes; what it printed when
+    `capture`, else it prints to this process's stdout.) `cache_jinja`: dbt's
+    test-run cache of parsed Jinja sources (dbt_common.tests), for the tests."""
+    import contextlib
+    import io
+
+    from dbt.cli.main import dbtRunner
+
+    if cache_jinja:
+        from dbt_common.tests import enable_test_caching
+
+        enable_test_caching()
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed) if capture else contextlib.nullcontext(), \
+                contextlib.redirect_stderr(printed) if capture else contextlib.nullcontext():
+            result = dbtRunner().invoke(argv)
+    finally:
+        close_duckdb()
+        sys.stdout.flush()
+    text = printed.getvalue()
+    code = 0 if result.success else 1 if result.exception is None else 2
+    if result.exception is not None and str(result.exception) not in text:
+        message = f"\nEncountered an error:\n{result.exception}\n"   # an error before dbt's logging started
+        text += message
+        if not capture:
+            print(message, flush=True)
+    return code, text
+
+
+def close_duckdb() -> None:
+    """Close the database dbt-duckdb keeps open in this process for its next
+    command (its class-level environment: dbt-duckdb 1.11 has no public call
+    for this; tests/python/test_dbt_session.py checks that the file is free)."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:   # another adapter: nothing held in-process
+        return
+    if DuckDBConnectionManager._ENV is not None:
+        DuckDBConnectionManager._ENV.close()
+    DuckDBConnectionManager.close_all_connections()
+
+
+class DbtSession:
+    """dbt commands in one spawned process, one at a time: `run` takes
+    run_dbt's arguments and returns its CompletedProcess (dbt prints to this
+    process's stdout). A checkpoint's verdict build and the build after it
+    share one dbt start and one read of the saved parse. If the process dies
+    (killed, out of memory), `run` returns exit code -9 and the next command
+    starts another process."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> "DbtSession":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def run(self, command: str, *args: str, database: Path | None = None, dbt_vars: dict | None = None,
+            target: str | None = None, artifacts: Path | None = None, project_dir: Path = PROJECT_DIR,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        argv = dbt_argv(command, *args, dbt_vars=dbt_vars, target=target, artifacts=artifacts,
+                        project_dir=project_dir)
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        sys.stdout.flush()
+        try:
+            code, _ = self._pool.submit(invoke, argv[1:], dbt_env(database, env), str(project_dir)).result()
+        except BrokenProcessPool:
+            self._pool = None
+            code = -9
+        return subprocess.CompletedProcess(argv, code)

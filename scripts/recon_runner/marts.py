@@ -1,11 +1,13 @@
 """What a completed checkpoint's marts say, read from the built database.
 
-read_checkpoint returns (summary, variances, details): summary is what
-summary.json and the message carry; variances are the open variances no
-acknowledgement accepts (fct_refund_variances, contract columns, amounts as
-exact Decimals in major units; the acknowledged ones are in details); details are what only the HTML report shows (the trend with failed
-attempts, new and resolved variances, rejected rows, the audit trail of each
-refund with an open variance).
+read_checkpoint returns (summary, variances, details) from the verdict's
+marts: summary is what summary.json and the message carry; variances are the
+open variances no acknowledgement accepts (fct_refund_variances, contract
+columns, amounts as exact Decimals in major units; the acknowledged ones are
+in details); details are what only the HTML report shows (the trend with
+failed attempts, new and resolved variances, rejected rows).
+read_after_verdict adds what the marts built after the verdict hold: the
+audit trail of each refund with a variance, corrections, suggested matches.
 """
 
 from __future__ import annotations
@@ -256,12 +258,6 @@ def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path,
             new.append(row)
         else:
             resolved.append(row)
-    audit: dict[str, list[dict[str, Any]]] = {}
-    keys = sorted({row["refund_key"] for row in table_order(every_variance, AUDIT_LIMIT_REFUNDS)})
-    for row in exact(read(database, """
-            select * from fct_refund_audit_trail where refund_key in (select unnest(?))
-            order by refund_key, event_order""", [keys]), ("amount",)):
-        audit.setdefault(row["refund_key"], []).append(row)
     reasons = (run.get("outcome_reasons") or "").strip().rstrip(";")
     summary = {
         "checkpoint_id": run["checkpoint_id"], "as_of": str(run["as_of"]), "outcome": run["outcome"],
@@ -299,7 +295,23 @@ def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path,
         summary["variances_by_type"][key] = summary["variances_by_type"].get(key, 0) + 1
     summary.update(money_summary(variances))
     details = {"trend": trend, "new_variances": new, "resolved_variances": resolved, "rejected_rows": rejected_rows,
-               "audit": audit, "corrections": read_corrections(database),
-               "suggestions": read_suggestions(database, currency_units),
                "acknowledged_variances": acknowledged, "acknowledgements": acknowledgements}
     return summary, variances, details
+
+
+def read_after_verdict(database: Path, variances: list[dict[str, Any]], artifacts: Path) -> dict[str, Any]:
+    """The report details built after the verdict: the audit trail of each
+    refund with a variance (`variances`: open and acknowledged, the first
+    AUDIT_LIMIT_REFUNDS refunds in the report's order), the proposed ERP
+    corrections and the suggested matches."""
+    currencies = relation("currencies", artifacts)
+    currency_units = {row["currency"]: row["minor_units"]
+                      for row in read(database, f"select currency, minor_units from {currencies}")}
+    audit: dict[str, list[dict[str, Any]]] = {}
+    keys = sorted({row["refund_key"] for row in table_order(variances, AUDIT_LIMIT_REFUNDS)})
+    for row in exact(read(database, """
+            select * from fct_refund_audit_trail where refund_key in (select unnest(?))
+            order by refund_key, event_order""", [keys]), ("amount",)):
+        audit.setdefault(row["refund_key"], []).append(row)
+    return {"audit": audit, "corrections": read_corrections(database),
+            "suggestions": read_suggestions(database, currency_units)}

@@ -500,7 +500,7 @@ def render(summary: dict[str, Any], variances: list[dict[str, Any]],
 def write_report_folder(reports_dir: Path, name: str, summary: dict[str, Any], variances: list[dict[str, Any]],
                         columns: list[str], details: dict[str, Any] | None = None) -> Path:
     """report.html, audit.html, summary.json, variances.csv,
-    rejected_rows.csv and (unless failed) corrections.csv in reports_dir/name, all or nothing: written to a hidden
+    rejected_rows.csv and (unless failed, or not built after the verdict) corrections.csv in reports_dir/name, all or nothing: written to a hidden
     folder beside it, then renamed into place (a folder already there is moved
     aside first and removed after)."""
     final = reports_dir / name
@@ -512,7 +512,9 @@ def write_report_folder(reports_dir: Path, name: str, summary: dict[str, Any], v
         write_csv(staging / "variances.csv", variances + ((details or {}).get("acknowledged_variances") or []),
                   columns)
         write_csv(staging / "rejected_rows.csv", (details or {}).get("rejected_rows") or [], REJECTED_CSV_COLUMNS)
-        if summary.get("outcome") != "failed":  # a failed checkpoint proposes nothing
+        # a failed checkpoint proposes nothing; nor one whose corrections were not built (after the verdict)
+        if summary.get("outcome") != "failed" and (summary.get("after_verdict") or {}).get("outcome",
+                                                                                          "completed") == "completed":
             write_corrections_csv(staging / "corrections.csv",
                                   correction_groups((details or {}).get("corrections") or [])[0])
         write_json(staging / "summary.json", summary)

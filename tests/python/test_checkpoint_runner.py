@@ -29,6 +29,7 @@ import threading
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import Callable
 from urllib.parse import unquote
 
 import duckdb
@@ -122,13 +123,16 @@ def write_day(folder: Path, day: int, previous: Path | None) -> None:
 class Webhook:
     """A Slack-compatible endpoint on 127.0.0.1 that keeps what it receives."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_receive: Callable[[dict], None] | None = None) -> None:
+        """`on_receive(payload)` runs as each message arrives, before the sender gets its answer."""
         received: list[dict] = []
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 length = int(self.headers.get("Content-Length", 0))
                 received.append(json.loads(self.rfile.read(length)))
+                if on_receive is not None:
+                    on_receive(received[-1])
                 self.send_response(200)
                 self.end_headers()
                 self.wfile.write(b"ok")

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import duckdb
 import pytest
@@ -357,6 +358,19 @@ def run_results(rows: list[dict]) -> dict:
             "elapsed_time": 20.9, "args": {}}
 
 
+class StandIn:
+    """A DbtSession whose `run` is a stand-in for dbt."""
+
+    def __init__(self, run: Callable[..., object]) -> None:
+        self.run = run
+
+    def __enter__(self) -> "StandIn":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
 def test_a_failed_build_names_its_failing_nodes_everywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                            capsys: pytest.CaptureFixture) -> None:
     """Issue 24 obs. 16: a failed build says which node failed and dbt's message
@@ -379,7 +393,7 @@ def test_a_failed_build_names_its_failing_nodes_everywhere(tmp_path: Path, monke
              "unique_id": "model.refund_recon.int_refunds_matched"}])))
         return sp.CompletedProcess([command], 1)
 
-    monkeypatch.setattr(steps, "run_dbt", failing_dbt)
+    monkeypatch.setattr(steps, "DbtSession", lambda: StandIn(failing_dbt))
     hook = Webhook()
     monkeypatch.setenv("REFUND_RECON_WEBHOOK_URL", hook.url)
     try:
@@ -449,7 +463,7 @@ def test_a_build_that_stops_before_any_node_says_why(tmp_path: Path, monkeypatch
     (tmp_path / "recon.duckdb.dbt" / "logs").mkdir(parents=True)
     (tmp_path / "recon.duckdb.dbt" / "logs" / "dbt.log").write_text(   # an earlier build's error: not this one's
         "19:00:00.000000 [error] [MainThread]: Encountered an error:\nRuntime Error\n  an old failure\n")
-    monkeypatch.setattr(steps, "run_dbt", stopping_dbt)
+    monkeypatch.setattr(steps, "DbtSession", lambda: StandIn(stopping_dbt))
     code = cli.main(["run", "--as-of", AS_OF, "--data-dir", str(SAMPLE), "--database", str(tmp_path / "recon.duckdb"),
                      "--reports-dir", str(tmp_path / "reports"), "--no-bi"])
     assert code == 3
