@@ -5,11 +5,13 @@ dry run of a changed integration, and `mapping-impact`, the variances a
 mapping-seed change adds and removes; `acknowledge` and `acknowledgements`
 accept an open variance for a while and list them; see `--help` of each.)
 
-A checkpoint checks that every input is there, builds the models and data
-tests in a copy of the checkpoint database, swaps the copy in only when the
-whole build passed, reads the marts, publishes them for BI tools (bi/current/,
-replaced whole), writes the report files and sends one message: a clean run
-says so and why, any other outcome says which rule fired.
+A checkpoint checks that every input is there, builds the verdict's models
+and data tests in a copy of the checkpoint database, records the verdict
+(summary.json) and sends one message: a clean run says so and why, any other
+outcome says which rule fired. Then it builds the rest (audit trail, suggested
+matches, ERP corrections), swaps the copy in, publishes the marts for BI tools
+(bi/current/, replaced whole) and writes the report files. A failure after the
+verdict is a second message and never changes the verdict or its exit code.
 
 Outcomes and exit codes (for a scheduler):
   0   clean            zero open variances, zero rejected input rows, every source delivered
@@ -18,8 +20,9 @@ Outcomes and exit codes (for a scheduler):
   1   variances_found  open variances or rejected input rows; the report lists them
   2   stale_sources    a source delivered no rows, nothing fresh, or nothing new since the
                        previous checkpoint: never reported as clean
-  3   failed           any error: the build or a data test failed, an input is missing, a
-                       folder is unreadable, a setting is invalid; nothing was changed
+  3   failed           any error before the verdict: its build or a data test failed, an input
+                       is missing, a folder is unreadable, a setting is invalid; nothing was
+                       changed
   4   busy             another checkpoint, or a process writing the database, holds it;
                        nothing was changed
   64  usage            the command line is wrong

@@ -1,9 +1,9 @@
 """The checkpoint database (the finance history) and how a checkpoint changes it.
 
 A checkpoint never builds in the file readers use. It copies the database to
-<file>.building beside it, builds there, and only when the whole build and
-every data test passed renames the copy over the original (an atomic rename
-on one filesystem). A BI tool that has the old file open keeps reading the
+<file>.building beside it, builds there, and only when the verdict's build
+and every data test of it passed renames the copy over the original (an
+atomic rename on one filesystem), after the build that follows the verdict. A BI tool that has the old file open keeps reading the
 old, complete state; the next connection sees the new one (a tool that opens
 it read-write blocks the next checkpoint: BI tools read the copies publish.py
 makes in bi/current/ instead). A failed build

@@ -416,6 +416,9 @@ class World:
         else:  # it ended first: only a failure may end that fast
             assert process.returncode == EXIT_CODES["failed"], "a checkpoint completed before it could be killed"
         assert self.snapshot() == before, "a killed checkpoint changed what readers see"
+        announced = self.reports / cp_id(as_of) / "summary.json"
+        if announced.exists():   # killed after its verdict: said so, and the database is unchanged
+            assert json.loads(announced.read_text())["after_verdict"]["outcome"] == "running"
 
 
 def cp_id(as_of: datetime) -> str:
