@@ -4,8 +4,9 @@
 For each size it generates a labelled scenario with the project's generator
 (three systems, about 1% faults; --fault-rate for a broken integration's
 share), then measures on the same files, side by
-side: `dbt parse`; the full `dbt build`; models (`dbt run`) and tests
-(`dbt test`) separately; the hand-written DuckDB script
+side: `dbt parse`; the full `dbt build`; the time to verdict (the
+checkpoint's first build: the verdict's models and data tests); models
+(`dbt run`) and tests (`dbt test`) separately; the hand-written DuckDB script
 (benchmarks/reference.sql); and the pandas implementation
 (benchmarks/pandas_reconcile.py). Every measurement is a child process whose
 wall time and peak resident memory are recorded; the median of --runs is
@@ -21,8 +22,9 @@ DuckDB's. Skipped with a note when pyspark or Java is missing.
 The daily checkpoint (--daily-days N, default 3, sizes up to --daily-max-size): the same scenario split into
 a history file and N daily delivery files per input (split_deliveries.py);
 the runner (scripts/checkpoint.py) checkpoints the history, then each day at
-its own as_of, as a scheduler would run it: copy of the database, full build,
-swap, report. Then one plain full `dbt build` of the same files at the last
+its own as_of, as a scheduler would run it: copy of the database, the
+verdict's build, the verdict (its time from the start: the daily time to
+verdict), the rest of the build, swap, report. Then one plain full `dbt build` of the same files at the last
 as_of, in a fresh database; every model of the last checkpoint is checked
 equal to it (compare_builds.py) before the figures count.
 
@@ -53,17 +55,23 @@ AS_OF = "2026-03-01T00:00:00Z"
 HAND_WRITTEN_MARKER = "<!-- Written by hand from here on: scripts/benchmark.py keeps what follows. -->"
 
 from compare_builds import differences  # this script's folder is on sys.path
+from recon_runner.checkpoint import phase_selection
 from recon_runner.dbt import dbt_argv, duckdb_memory_limit
 from split_deliveries import split
 
-# Runs `argv` as its own child and prints its wall seconds and peak RSS (KiB) as JSON.
+# Runs `argv` as its own child and prints its wall seconds and peak RSS (KiB) as JSON, with
+# `verdict_seconds`: when the runner printed its "Verdict:" line (the checkpoint's time to verdict).
 MEASURE = textwrap.dedent("""
     import json, resource, subprocess, sys, time
     start = time.perf_counter()
-    code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).returncode
+    verdict = None
+    with subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as child:
+        for line in child.stdout:
+            if verdict is None and line.startswith("Verdict:"):
+                verdict = time.perf_counter() - start
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(json.dumps({"seconds": seconds, "peak_kib": peak, "code": code}))
+    print(json.dumps({"seconds": seconds, "peak_kib": peak, "code": child.returncode, "verdict_seconds": verdict}))
 """)
 
 REFERENCE_RUNNER = textwrap.dedent("""
@@ -184,7 +192,8 @@ def bench_size(size: int, root: Path, runs: int, smoke: bool, memory_limit: str,
         measure(dbt_args("seed", work, data), env)
 
     timings: dict[str, list[dict]] = {name: [] for name in
-                                      ("parse", "build", "run", "variance_path", "test", "reference", "pandas", "read")}
+                                      ("parse", "build", "verdict", "run", "variance_path", "test", "reference",
+                                       "pandas", "read")}
     result: dict = {"size": size, "rows": rows}
     for run in range(1 if smoke else runs):
         print(f"[{size:,}] run {run + 1}/{1 if smoke else runs}" + (" (also the correctness check)" if run == 0 else ""),
@@ -223,6 +232,11 @@ def bench_size(size: int, root: Path, runs: int, smoke: bool, memory_limit: str,
         fresh_seeded_database()
         timings["run"].append(measure(dbt_args("run", work, data), env))
         timings["test"].append(measure(dbt_args("test", work, data, "--exclude-resource-type", "unit_test"), env))
+        # Time to verdict: the checkpoint's first build (the verdict's models and data tests,
+        # recon_runner.checkpoint.phase_selection), from an empty database as the build above.
+        fresh_database()
+        timings["verdict"].append(measure(dbt_args("build", work, data, "--exclude-resource-type", "unit_test",
+                                                   *phase_selection("verdict")), env))
     result["median_seconds"] = {k: statistics.median(t["seconds"] for t in v)
                                 if v and not any(t.get("failed") for t in v) else None for k, v in timings.items()}
     result["peak_mib"] = {k: max(t["peak_kib"] for t in v) / 1024 if v else None for k, v in timings.items()}
@@ -266,6 +280,7 @@ def bench_daily(size: int, root: Path, days: int, memory_limit: str) -> dict:
         "days": days,
         "history_seconds": runs[0]["seconds"],
         "daily_seconds": [run["seconds"] for run in daily],
+        "daily_verdict_seconds": [run.get("verdict_seconds") for run in daily],
         "daily_peak_mib": max(run["peak_kib"] for run in daily) / 1024,
         "database_mib": daily_db.stat().st_size / 2**20,
         "full_seconds": full["seconds"],
@@ -334,6 +349,11 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {memory} GiB, {platform.system()} {platform.release()}, Python {platform.python_version()}"
 
 
+def median_of(values: list[float | None] | None) -> float | None:
+    """The median, or None when a value is missing (a run that never printed its verdict)."""
+    return None if not values or None in values else statistics.median(values)
+
+
 def write_markdown(results: list[dict], out: Path, runs: int, large_runs: int, memory_limit: str) -> None:
     lines = [
         "# Benchmarks", "",
@@ -342,11 +362,12 @@ def write_markdown(results: list[dict], out: Path, runs: int, large_runs: int, m
         f"scenario ({fault_rate:.0%} of cases with a fault, 1% clean traps), as_of 2026-03-01. DuckDB `memory_limit` "
         f"{memory_limit} for the build and the reference script (--memory-limit; the profile's default is "
         f"{duckdb_memory_limit(from_env=False)}, env REFUND_RECON_DUCKDB_MEMORY_LIMIT).", "",
-        "| refunds | input rows (storefront / processor / ERP) | variances | dbt parse | dbt build | dbt run (models) "
+        "| refunds | input rows (storefront / processor / ERP) | variances | dbt parse | dbt build "
+        "| time to verdict (the verdict's build) | dbt run (models) "
         "| dbt run, variance path only | dbt test | reference SQL | pandas | run / reference "
-        "| variance path / reference | build / reference | pandas / build | build peak MiB "
+        "| variance path / reference | build / reference | verdict / reference | pandas / build | build peak MiB "
         "| pandas peak MiB | build peak / pandas peak | reference peak MiB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     def fmt(value: float | None, suffix: str = " s", ran: bool = True, digits: int = 1) -> str:
         return "not run" if not ran else ("failed" if value is None else f"{value:.{digits}f}{suffix}")
@@ -358,11 +379,13 @@ def write_markdown(results: list[dict], out: Path, runs: int, large_runs: int, m
         t, m, rows = r["median_seconds"], r["peak_mib"], r["rows"]
         lines.append(
             f"| {r['size']:,} | {rows['storefront']:,} / {rows['processor']:,} / {rows['erp']:,} | {r['variances']:,} "
-            f"| {fmt(t['parse'])} | {fmt(t['build'])} | {fmt(t['run'])} | {fmt(t.get('variance_path'))} "
+            f"| {fmt(t['parse'])} | {fmt(t['build'])} | {fmt(t.get('verdict'))} | {fmt(t['run'])} "
+            f"| {fmt(t.get('variance_path'))} "
             f"| {fmt(t['test'])} | {fmt(t['reference'])} "
             f"| {fmt(t['pandas'], ran=r.get('pandas_run', True))} | {ratio(t['run'], t['reference'])} "
             f"| {ratio(t.get('variance_path'), t['reference'])} "
-            f"| {ratio(t['build'], t['reference'])} | {ratio(t['pandas'], t['build'])} | {m['build']:.0f} "
+            f"| {ratio(t['build'], t['reference'])} | {ratio(t.get('verdict'), t['reference'])} "
+            f"| {ratio(t['pandas'], t['build'])} | {m['build']:.0f} "
             f"| {fmt(m['pandas'], '', ran=r.get('pandas_run', True), digits=0)} | {ratio(m['build'], m['pandas'])} "
             f"| {m['reference']:.0f} |")
     lines += ["", "Correctness (same variances as the project, checked before timing):", ""]
@@ -384,9 +407,10 @@ def write_markdown(results: list[dict], out: Path, runs: int, large_runs: int, m
                   "build of models and data tests, swap, report files); then one plain `dbt build` of the same files "
                   "at the last as_of in a fresh database. One run each.", "",
                   "| refunds | days | new rows per day (share of all rows) | first checkpoint (history) "
-                  "| daily checkpoint (median; min to max) | plain full build | daily / plain build | daily peak MiB "
+                  "| daily checkpoint (median; min to max) | daily time to verdict (median) | plain full build "
+                  "| daily / plain build | daily peak MiB "
                   "| database file MiB | every model equal to the fresh build |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in daily:
             d = r["daily"]
             seconds = d["daily_seconds"]
@@ -394,7 +418,7 @@ def write_markdown(results: list[dict], out: Path, runs: int, large_runs: int, m
             lines.append(
                 f"| {r['size']:,} | {d['days']} | {min(d['new_row_share']):.1%} to {max(d['new_row_share']):.1%} "
                 f"| {d['history_seconds']:.1f} s | {median:.1f} s; {min(seconds):.1f} to {max(seconds):.1f} s "
-                f"| {d['full_seconds']:.1f} s | {median / d['full_seconds']:.0%} | {d['daily_peak_mib']:.0f} "
+                f"| {fmt(median_of(d.get('daily_verdict_seconds')))} | {d['full_seconds']:.1f} s | {median / d['full_seconds']:.0%} | {d['daily_peak_mib']:.0f} "
                 f"| {d['database_mib']:.0f} | {'yes' if d['equal'] else 'NO: ' + ', '.join(d['differ'])}"
                 f"{' (a run failed)' if d['failed'] else ''} |")
         lines += ["", "Where the last daily checkpoint's time goes (slowest models, seconds, from run_results.json):", ""]
