@@ -98,14 +98,20 @@ def relation(name: str, artifacts: Path | None = None, database: str | None = No
     return quoted(database, *relation_parts(name, artifacts))
 
 
+_parsed: dict[tuple[str, ...], Any] = {}   # in a DbtSession's process: parse argv -> dbt's Manifest
+
+
 def invoke(argv: list[str], env: dict[str, str], cwd: str, capture: bool = False,
-           cache_jinja: bool = False) -> tuple[int, str]:
+           cache_jinja: bool = False, parse_argv: list[str] | None = None) -> tuple[int, str]:
     """In a process that runs dbt commands (DbtSession, the tests' dbt process):
     `dbt <argv>` in `cwd` with `env`, then dbt-duckdb's database closed so the
     caller can read, copy or move the file. (dbt's exit code: 0, 1 for a failed
     node, 2 for an error before or outside the nodes; what it printed when
     `capture`, else it prints to this process's stdout.) `cache_jinja`: dbt's
-    test-run cache of parsed Jinja sources (dbt_common.tests), for the tests."""
+    test-run cache of parsed Jinja sources (dbt_common.tests), for the tests.
+    `parse_argv`: `dbt parse` with the same project, vars and target, run once
+    in this process; every command given the same one runs on its manifest
+    (no parse, no manifest.json written again)."""
     import contextlib
     import io
 
@@ -122,7 +128,14 @@ def invoke(argv: list[str], env: dict[str, str], cwd: str, capture: bool = False
     try:
         with contextlib.redirect_stdout(printed) if capture else contextlib.nullcontext(), \
                 contextlib.redirect_stderr(printed) if capture else contextlib.nullcontext():
-            result = dbtRunner().invoke(argv)
+            manifest = _parsed.get(tuple(parse_argv)) if parse_argv else None
+            result = None
+            if parse_argv and manifest is None:
+                result = dbtRunner().invoke(parse_argv)
+                if result.success:
+                    manifest = _parsed[tuple(parse_argv)] = result.result
+            if not parse_argv or manifest is not None:
+                result = dbtRunner(manifest=manifest).invoke(argv)
     finally:
         close_duckdb()
         sys.stdout.flush()
@@ -153,9 +166,11 @@ class DbtSession:
     """dbt commands in one spawned process, one at a time: `run` takes
     run_dbt's arguments and returns its CompletedProcess (dbt prints to this
     process's stdout). A checkpoint's verdict build and the build after it
-    share one dbt start and one read of the saved parse. If the process dies
-    (killed, out of memory), `run` returns exit code -9 and the next command
-    starts another process."""
+    share one dbt start and one parse: the first command of a project, vars
+    and target runs `dbt parse` first (which writes target/manifest.json),
+    and every command runs on that manifest. If the process dies (killed, out
+    of memory), `run` returns exit code -9 and the next command starts
+    another process."""
 
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
@@ -180,7 +195,10 @@ class DbtSession:
             self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
         sys.stdout.flush()
         try:
-            code, _ = self._pool.submit(invoke, argv[1:], dbt_env(database, env), str(project_dir)).result()
+            parse_argv = dbt_argv("parse", dbt_vars=dbt_vars, target=target, artifacts=artifacts,
+                                  project_dir=project_dir)[1:]
+            code, _ = self._pool.submit(invoke, argv[1:], dbt_env(database, env), str(project_dir),
+                                        parse_argv=parse_argv).result()
         except BrokenProcessPool:
             self._pool = None
             code = -9
