@@ -108,7 +108,7 @@ final as (
         cast(requirements.currency as {{ dbt.type_string() }}) as currency,
         cast(requirements.expected_reason_code as {{ dbt.type_string() }}) as expected_reason_code,
         cast(requirements.expected_posting_period as {{ dbt.type_string() }}) as expected_posting_period,
-        cast({{ checkpoint_id() }} as {{ dbt.type_string() }}) as checkpoint_id
+        {{ checkpoint_id_constant() }} as checkpoint_id
     from requirements
     left join accounts_ranked
         on

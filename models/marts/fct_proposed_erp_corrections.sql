@@ -351,7 +351,7 @@ final as (
         cast(entries.variance_id as {{ dbt.type_string() }}) as variance_id,
         cast(entries.correction_action as {{ dbt.type_string() }}) as action,  -- noqa: RF04
         cast(entries.explanation as {{ dbt.type_string() }}) as explanation,
-        cast({{ checkpoint_id() }} as {{ dbt.type_string() }}) as checkpoint_id
+        {{ checkpoint_id_constant() }} as checkpoint_id
     from entries
 
 )

@@ -352,7 +352,7 @@ final as (
         not is_accepted as is_rejected,
         cast(rejection_reason as {{ dbt.type_string() }}) as rejection_reason,
         {{ as_of_literal() }} as as_of,
-        cast({{ checkpoint_id() }} as {{ dbt.type_string() }}) as checkpoint_id
+        {{ checkpoint_id_constant() }} as checkpoint_id
     from keyed
 
 )

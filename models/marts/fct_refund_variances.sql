@@ -255,7 +255,7 @@ final as (
         cast(acknowledgement_reason as {{ dbt.type_string() }}) as acknowledgement_reason,
         cast(acknowledgement_expires_on as date) as acknowledgement_expires_on,
         as_of,
-        cast({{ checkpoint_id() }} as {{ dbt.type_string() }}) as checkpoint_id
+        {{ checkpoint_id_constant() }} as checkpoint_id
     from bucketed
 
 )

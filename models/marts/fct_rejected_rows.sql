@@ -39,7 +39,7 @@ final as (
         cast(amount_text as {{ dbt.type_string() }}) as amount_text,
         {{ minor_to_major('amount_minor', 'minor_units') }} as amount,
         cast(currency as {{ dbt.type_string() }}) as currency,
-        cast({{ checkpoint_id() }} as {{ dbt.type_string() }}) as checkpoint_id
+        {{ checkpoint_id_constant() }} as checkpoint_id
     from rejected
 
 )

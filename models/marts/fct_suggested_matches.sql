@@ -514,7 +514,7 @@ final as (
         score,
         cast(suggestion_rank as integer) as rank,  -- noqa: RF04
         cast(reason as {{ dbt.type_string() }}) as reason,
-        cast({{ checkpoint_id() }} as {{ dbt.type_string() }}) as checkpoint_id
+        {{ checkpoint_id_constant() }} as checkpoint_id
     from ranked
 
 )

@@ -152,7 +152,7 @@ final as (
         first_detected_at,
         last_seen_at,
         {{ as_of_literal() }} as as_of,
-        cast({{ checkpoint_id() }} as {{ dbt.type_string() }}) as checkpoint_id
+        {{ checkpoint_id_constant() }} as checkpoint_id
     from described
 
 )

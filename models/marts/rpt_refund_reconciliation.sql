@@ -46,7 +46,7 @@ final as (
         cast(storefront_refund_count as integer) as storefront_refund_count,
         cast(processor_refund_count as integer) as processor_refund_count,
         cast(erp_posting_count as integer) as erp_posting_count,
-        cast({{ checkpoint_id() }} as {{ dbt.type_string() }}) as checkpoint_id
+        {{ checkpoint_id_constant() }} as checkpoint_id
     from grouped
 
 )

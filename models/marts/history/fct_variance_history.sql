@@ -211,7 +211,7 @@ final as (
         acknowledgements.reason as acknowledgement_reason,
         acknowledgements.expires_on as acknowledgement_expires_on,
         -- last: an existing record gains it at the end (on_schema_change: append_new_columns)
-        cast({{ checkpoint_id() }} as {{ dbt.type_string() }}) as checkpoint_id
+        {{ checkpoint_id_constant() }} as checkpoint_id
     from recorded
     left join acknowledgements
         on recorded.variance_id = acknowledgements.variance_id
