@@ -48,6 +48,14 @@
     {{ adapter.dispatch('format_checkpoint_id', 'refund_recon')(as_of_literal()) }}
 {%- endmacro %}
 
+{#- checkpoint_id() as a column of a mart: one value for every row, computed
+    once per statement. A scalar subquery: PostgreSQL's to_char is stable, not
+    immutable, so the bare expression would run on every row (millions in the
+    audit trail); DuckDB and Spark fold either form to a literal. -#}
+{% macro checkpoint_id_constant() -%}
+    cast((select {{ checkpoint_id() }}) as {{ dbt.type_string() }})
+{%- endmacro %}
+
 {% macro default__format_checkpoint_id(as_of) -%}
     'cp_' || to_char({{ as_of }}, 'YYYYMMDD"T"HH24MISS')
     || case when to_char({{ as_of }}, 'US') = '000000' then '' else '.' || to_char({{ as_of }}, 'US') end

@@ -107,7 +107,8 @@ final as (
         {{ minor_to_major('requirements.amount_minor', 'requirements.minor_units') }} as amount,
         cast(requirements.currency as {{ dbt.type_string() }}) as currency,
         cast(requirements.expected_reason_code as {{ dbt.type_string() }}) as expected_reason_code,
-        cast(requirements.expected_posting_period as {{ dbt.type_string() }}) as expected_posting_period
+        cast(requirements.expected_posting_period as {{ dbt.type_string() }}) as expected_posting_period,
+        {{ checkpoint_id_constant() }} as checkpoint_id
     from requirements
     left join accounts_ranked
         on

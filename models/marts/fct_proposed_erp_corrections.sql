@@ -350,7 +350,8 @@ final as (
         ) as correction_id,
         cast(entries.variance_id as {{ dbt.type_string() }}) as variance_id,
         cast(entries.correction_action as {{ dbt.type_string() }}) as action,  -- noqa: RF04
-        cast(entries.explanation as {{ dbt.type_string() }}) as explanation
+        cast(entries.explanation as {{ dbt.type_string() }}) as explanation,
+        {{ checkpoint_id_constant() }} as checkpoint_id
     from entries
 
 )

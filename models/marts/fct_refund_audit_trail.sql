@@ -349,7 +349,8 @@ final as (
         cast(source_row_number as {{ dbt.type_bigint() }}) as source_row,
         not is_accepted as is_rejected,
         cast(rejection_reason as {{ dbt.type_string() }}) as rejection_reason,
-        {{ as_of_literal() }} as as_of
+        {{ as_of_literal() }} as as_of,
+        {{ checkpoint_id_constant() }} as checkpoint_id
     from keyed
 
 )

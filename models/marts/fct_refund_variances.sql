@@ -254,7 +254,8 @@ final as (
         cast(acknowledged_by as {{ dbt.type_string() }}) as acknowledged_by,
         cast(acknowledgement_reason as {{ dbt.type_string() }}) as acknowledgement_reason,
         cast(acknowledgement_expires_on as date) as acknowledgement_expires_on,
-        as_of
+        as_of,
+        {{ checkpoint_id_constant() }} as checkpoint_id
     from bucketed
 
 )

@@ -38,7 +38,8 @@ final as (
         cast(rejection_reason as {{ dbt.type_string() }}) as rejection_reason,
         cast(amount_text as {{ dbt.type_string() }}) as amount_text,
         {{ minor_to_major('amount_minor', 'minor_units') }} as amount,
-        cast(currency as {{ dbt.type_string() }}) as currency
+        cast(currency as {{ dbt.type_string() }}) as currency,
+        {{ checkpoint_id_constant() }} as checkpoint_id
     from rejected
 
 )

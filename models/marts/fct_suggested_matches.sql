@@ -513,7 +513,8 @@ final as (
         cast(time_delta_minutes as integer) as time_delta_minutes,
         score,
         cast(suggestion_rank as integer) as rank,  -- noqa: RF04
-        cast(reason as {{ dbt.type_string() }}) as reason
+        cast(reason as {{ dbt.type_string() }}) as reason,
+        {{ checkpoint_id_constant() }} as checkpoint_id
     from ranked
 
 )

@@ -151,7 +151,8 @@ final as (
         cast(amount_at_stake as decimal(38, 4)) as amount_at_stake,
         first_detected_at,
         last_seen_at,
-        {{ as_of_literal() }} as as_of
+        {{ as_of_literal() }} as as_of,
+        {{ checkpoint_id_constant() }} as checkpoint_id
     from described
 
 )

@@ -45,7 +45,8 @@ final as (
         {{ minor_to_major('erp_amount_minor - storefront_amount_minor', 'minor_units') }} as net_variance,
         cast(storefront_refund_count as integer) as storefront_refund_count,
         cast(processor_refund_count as integer) as processor_refund_count,
-        cast(erp_posting_count as integer) as erp_posting_count
+        cast(erp_posting_count as integer) as erp_posting_count,
+        {{ checkpoint_id_constant() }} as checkpoint_id
     from grouped
 
 )

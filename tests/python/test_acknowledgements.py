@@ -247,6 +247,13 @@ def test_a_changed_variance_supersedes_and_an_expiry_lapses(world: dict) -> None
         "USD -35.00" in world["day2_report"]
 
 
+def test_acknowledgements_name_the_checkpoint_that_judged_them(world: dict) -> None:
+    """After three checkpoints the mart's rows are the last one's, and say so (checkpoint_id)."""
+    latest = world["world"].query("select checkpoint_id from fct_checkpoint_runs order by as_of desc limit 1")
+    assert latest == [(world["day2"][1]["checkpoint_id"],)]
+    assert world["world"].query("select distinct checkpoint_id from fct_variance_acknowledgements") == latest
+
+
 CONTRACT_ROWS = {
     # variance_id: (row after the id, the column the contract names)
     "ok_row": ("amount_mismatch,-1.50,usd,Ana,2026-02-28,fine,,", None),

@@ -42,12 +42,15 @@ MART_QUERIES = {
     "fct_refund_variances": "select * from {schema}.fct_refund_variances",
     "rpt_refund_reconciliation": "select * from {schema}.rpt_refund_reconciliation",
     "fct_rejected_rows": "select input_name, record_id, order_id, processor_refund_id, rejected_column, "
-                         "rejection_reason, amount_text, amount, currency from {schema}.fct_rejected_rows",
+                         "rejection_reason, amount_text, amount, currency, checkpoint_id from {schema}.fct_rejected_rows",
     "fct_checkpoint_runs": "select * from {schema}.fct_checkpoint_runs",
     "fct_variance_history": "select * from {schema}.fct_variance_history",
     "fct_proposed_erp_corrections": "select * from {schema}.fct_proposed_erp_corrections",
     "fct_suggested_matches": "select * from {schema}.fct_suggested_matches",
     "fct_variance_acknowledgements": "select * from {schema}.fct_variance_acknowledgements",
+    "fct_expected_erp_postings": "select * from {schema}.fct_expected_erp_postings",
+    # The trail's rows name files and rows a warehouse has not: its checkpoint is compared.
+    "fct_refund_audit_trail": "select distinct checkpoint_id, as_of from {schema}.fct_refund_audit_trail",
 }
 def connect():
     import psycopg2

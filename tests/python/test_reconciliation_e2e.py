@@ -9,6 +9,7 @@ computed here independently with pandas from the raw files.
 from __future__ import annotations
 
 import shutil
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 import yaml
 
 from conftest import PROJECT_DIR, Build, dbt_build
+from recon_runner.checkpoint import checkpoint_id_at
 
 VARIANCE_TYPES = {
     "missing_in_erp", "missing_in_storefront", "missing_at_processor", "orphan_erp_posting",
@@ -474,3 +476,33 @@ def test_variance_history_in_major_units(sample_build: Build) -> None:
             continue
         amount = Decimal(str(row.amount_delta))
         assert amount == Decimal(int(row.amount_delta_minor)).scaleb(-int(row.minor_units)) == Decimal(str(row.mart_delta))
+
+
+@pytest.mark.parametrize("build_name", ["labelled_build", "sample_build"])
+def test_every_mart_carries_the_checkpoint_id_of_its_build(build_name: str, request: pytest.FixtureRequest) -> None:
+    """Every model under models/marts/ has a checkpoint_id column whose only value is the id of the
+    checkpoint that built it (fct_checkpoint_runs' latest, the runner's id for as_of): a mart a
+    failed later build left as it was is told apart from one it rebuilt."""
+    build: Build = request.getfixturevalue(build_name)
+    latest = build.query("select checkpoint_id from fct_checkpoint_runs order by as_of desc limit 1")["checkpoint_id"]
+    as_of = datetime.fromisoformat(build.settings["as_of"].replace("Z", "+00:00"))
+    assert list(latest) == [checkpoint_id_at(as_of)]
+    marts = sorted({path.stem for path in (PROJECT_DIR / "models" / "marts").rglob("*.sql")})
+    assert "fct_refund_audit_trail" in marts and "fct_checkpoint_runs" in marts
+    found = {}
+    for mart in marts:
+        columns = build.query("select column_name, data_type from duckdb_columns() "
+                              "where schema_name = 'main' and table_name = ?", [mart])
+        assert len(columns) > 0, f"{mart} is not in the database"
+        types = dict(columns.itertuples(index=False, name=None))
+        if "checkpoint_id" not in types:
+            found[mart] = "no checkpoint_id column"
+            continue
+        values = build.query(f"select distinct checkpoint_id from main.{mart}")["checkpoint_id"]
+        if types["checkpoint_id"] != "VARCHAR" or list(values) not in ([], [latest.iloc[0]]):
+            found[mart] = (types["checkpoint_id"], list(values))
+    assert not found, found
+    # The sample's marts have rows, so the value is checked, not only the column.
+    if build_name == "sample_build":
+        empty = [mart for mart in marts if build.query(f"select count(*) as n from main.{mart}")["n"].iloc[0] == 0]
+        assert empty == ["fct_suggested_matches", "fct_variance_acknowledgements"], empty

@@ -10,8 +10,8 @@ generated scenarios of ~300 refunds with every variance type (NetSuite's
 period calendar gives locked_period_posting):
 
   cp1  scenario A at its as_of. Then its record is made as a build from
-       before this change left it: the stake columns dropped from
-       fct_variance_history and unvalued_variance_count from
+       before this change left it: the stake columns and checkpoint_id
+       dropped from fct_variance_history and unvalued_variance_count from
        fct_checkpoint_totals (dbt adds them back, null, at the next build).
   cp2  A again a day later: nothing new, stale, cp1's open set carried
        forward from those older rows.
@@ -79,6 +79,7 @@ def sequence(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 con.execute("alter table fct_variance_history drop column amount_at_stake")
                 con.execute("alter table fct_variance_history drop column amount_at_stake_minor")
                 con.execute("alter table fct_checkpoint_totals drop column unvalued_variance_count")
+                con.execute("alter table fct_variance_history drop column if exists checkpoint_id")
     with duckdb.connect(str(database), read_only=True) as con:
         as_ofs = {checkpoint: con.execute("select cast(? as timestamp)", [as_of[:-1]]).fetchone()[0]
                   for checkpoint, _, as_of in CHECKPOINTS}
@@ -190,6 +191,18 @@ def test_history_written_before_the_stake_is_unknown_never_zero(sequence: dict) 
     assert sequence["trend"]["cp1"]["at_stake"] is None and sequence["trend"]["cp2"]["at_stake"] is None
     assert sequence["chart"]["rows"][0]["money"] == [None] * len(sequence["chart"]["currencies"])
     assert sequence["chart"]["rows"][1]["money"] == [None] * len(sequence["chart"]["currencies"])
+
+
+def test_each_history_row_names_its_checkpoint(sequence: dict) -> None:
+    """fct_variance_history.checkpoint_id is fct_checkpoint_runs' id of the row's checkpoint_as_of;
+    null on cp1's rows, written before the column existed (dbt added it back at cp2)."""
+    ids = {run["as_of"]: run["checkpoint_id"] for run in sequence["runs"]}
+    assert len(ids) == len(CHECKPOINTS)
+    named: dict = defaultdict(set)
+    for row in sequence["history"]:
+        named[row["checkpoint_as_of"]].add(row["checkpoint_id"])
+    assert named == {as_of: {None} if as_of == sequence["as_of"]["cp1"] else {checkpoint_id}
+                     for as_of, checkpoint_id in ids.items()}
 
 
 def test_an_older_totals_row_is_not_read_as_money_at_stake(sequence: dict, tmp_path: Path) -> None:

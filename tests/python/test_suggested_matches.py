@@ -10,6 +10,7 @@ larger figures are in BENCHMARKS.md (scripts/suggestion_quality.py).
 from __future__ import annotations
 
 import csv
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pytest
 from conftest import Build, dbt_build, generate
 from suggestion_quality import measure, read_truth
 
+from recon_runner.checkpoint import checkpoint_id_at
 from recon_runner.dbt import relation
 
 UNLINKED_TYPES = ("orphan_erp_posting", "missing_in_erp", "missing_at_processor", "missing_in_storefront")
@@ -99,6 +101,12 @@ def test_both_variances_stay_open(build: Build, con) -> None:
             on suggestions.candidate_variance_id = variances.variance_id
         where variances.variance_id is null""").fetchone()[0]
     assert orphans == 0
+
+
+def test_each_suggestion_names_its_checkpoint(build: Build, con) -> None:
+    as_of = datetime.fromisoformat(build.settings["as_of"].replace("Z", "+00:00"))
+    assert con.execute("select distinct checkpoint_id from main.fct_suggested_matches").fetchall() == [
+        (checkpoint_id_at(as_of),)]
 
 
 def test_the_sample_shows_no_suggestion(sample_build: Build) -> None:

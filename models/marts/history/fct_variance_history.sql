@@ -209,7 +209,9 @@ final as (
         ) as acknowledgement_state,
         acknowledgements.acknowledged_by,
         acknowledgements.reason as acknowledgement_reason,
-        acknowledgements.expires_on as acknowledgement_expires_on
+        acknowledgements.expires_on as acknowledgement_expires_on,
+        -- last: an existing record gains it at the end (on_schema_change: append_new_columns)
+        {{ checkpoint_id_constant() }} as checkpoint_id
     from recorded
     left join acknowledgements
         on recorded.variance_id = acknowledgements.variance_id
