@@ -481,7 +481,8 @@ def after_verdict(settings: Settings, work: Path, variances: list[dict], details
     error and the failing nodes. Never raises: the verdict is already out."""
     try:
         build(settings, work, "after_verdict", dbt)
-        details.update(read_after_verdict(work, variances + (details.get("acknowledged_variances") or []),
+        details.update(read_after_verdict(work, settings.checkpoint_id,
+                                          variances + (details.get("acknowledged_variances") or []),
                                           settings.artifacts))
         return {"outcome": "completed"}
     except Exception as error:  # noqa: BLE001 (reported as its own outcome line)

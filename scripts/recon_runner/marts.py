@@ -171,25 +171,36 @@ def attach_trend_money(database: Path, trend: list[dict[str, Any]], as_of: Any) 
                 row["as_of"], [] if not row.get("open_variance_count") else None)
 
 
-def read_corrections(database: Path) -> list[dict[str, Any]]:
+def of_checkpoint(checkpoint_id: str | None) -> tuple[str, list[Any]]:
+    """The condition and parameter that keep a mart's rows of one checkpoint
+    (every mart names its checkpoint_id); none when `checkpoint_id` is None."""
+    return ("checkpoint_id = ?", [checkpoint_id]) if checkpoint_id is not None else ("1 = 1", [])
+
+
+def read_corrections(database: Path, checkpoint_id: str | None = None) -> list[dict[str, Any]]:
     """fct_proposed_erp_corrections (empty where the build has no such mart),
-    each refund's reversals before its (re)post."""
+    each refund's reversals before its (re)post; of `checkpoint_id` only when given."""
     if not columns_of(database, "fct_proposed_erp_corrections"):
         return []
-    return read(database, """
+    condition, parameters = of_checkpoint(checkpoint_id)
+    return read(database, f"""
         select * from fct_proposed_erp_corrections
-        order by variance_id, reverses_document_id is null, reverses_document_id, erp_document_id""")
+        where {condition}
+        order by variance_id, reverses_document_id is null, reverses_document_id, erp_document_id""", parameters)
 
 
-def read_suggestions(database: Path, currency_units: dict[str, int]) -> dict[str, list[dict[str, Any]]]:
+def read_suggestions(database: Path, currency_units: dict[str, int],
+                     checkpoint_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
     """variance_id -> its best suggested matches (fct_suggested_matches, rank
-    1 to SUGGESTIONS_SHOWN), for the report to show under the variance."""
-    rows = read(database, """
+    1 to SUGGESTIONS_SHOWN), for the report to show under the variance; of
+    `checkpoint_id` only when given."""
+    condition, parameters = of_checkpoint(checkpoint_id)
+    rows = read(database, f"""
         select variance_id, candidate_variance_id, candidate_system, candidate_record_id, order_id_matches,
             amount_delta, currency, time_delta_minutes, score, rank, reason
         from fct_suggested_matches
-        where rank <= ?
-        order by variance_id, rank""", [SUGGESTIONS_SHOWN])
+        where rank <= ? and {condition}
+        order by variance_id, rank""", [SUGGESTIONS_SHOWN, *parameters])
     for row in rows:
         row["minor_units"] = currency_units.get(row["currency"])
     suggestions: dict[str, list[dict[str, Any]]] = {}
@@ -299,19 +310,21 @@ def read_checkpoint(database: Path, checkpoint_id: str, data_dir: Path,
     return summary, variances, details
 
 
-def read_after_verdict(database: Path, variances: list[dict[str, Any]], artifacts: Path) -> dict[str, Any]:
-    """The report details built after the verdict: the audit trail of each
-    refund with a variance (`variances`: open and acknowledged, the first
-    AUDIT_LIMIT_REFUNDS refunds in the report's order), the proposed ERP
-    corrections and the suggested matches."""
+def read_after_verdict(database: Path, checkpoint_id: str, variances: list[dict[str, Any]],
+                       artifacts: Path) -> dict[str, Any]:
+    """The report details built after the verdict, of `checkpoint_id` only
+    (a mart another checkpoint left is never shown as this one's): the audit
+    trail of each refund with a variance (`variances`: open and acknowledged,
+    the first AUDIT_LIMIT_REFUNDS refunds in the report's order), the
+    proposed ERP corrections and the suggested matches."""
     currencies = relation("currencies", artifacts)
     currency_units = {row["currency"]: row["minor_units"]
                       for row in read(database, f"select currency, minor_units from {currencies}")}
     audit: dict[str, list[dict[str, Any]]] = {}
     keys = sorted({row["refund_key"] for row in table_order(variances, AUDIT_LIMIT_REFUNDS)})
     for row in exact(read(database, """
-            select * from fct_refund_audit_trail where refund_key in (select unnest(?))
-            order by refund_key, event_order""", [keys]), ("amount",)):
+            select * from fct_refund_audit_trail where refund_key in (select unnest(?)) and checkpoint_id = ?
+            order by refund_key, event_order""", [keys, checkpoint_id]), ("amount",)):
         audit.setdefault(row["refund_key"], []).append(row)
-    return {"audit": audit, "corrections": read_corrections(database),
-            "suggestions": read_suggestions(database, currency_units)}
+    return {"audit": audit, "corrections": read_corrections(database, checkpoint_id),
+            "suggestions": read_suggestions(database, currency_units, checkpoint_id)}

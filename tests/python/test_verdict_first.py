@@ -8,8 +8,8 @@ failure after the verdict is its own line and never changes the verdict.
   named few (a cross-check of a late mart against the verdict's).
 - Three checkpoints on the bundled sample: the first announces its verdict
   (webhook, summary.json) before the second phase has run; on the second, a
-  hand-made table referencing fct_suggested_matches breaks the build after
-  the verdict: the outcome and exit code stay the verdict's, the database
+  hand-made table referencing fct_expected_erp_postings breaks the build
+  after the verdict: the outcome and exit code stay the verdict's, the database
   still records the checkpoint, the broken mart keeps the previous
   checkpoint's rows (its checkpoint_id says so), BI tools keep the previous
   publication, and a second message says what failed; the third, with the
@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import SAMPLE_DIR
+from conftest import PROJECT_DIR, SAMPLE_DIR
 from dbt_in_process import run_dbt_in_process
 from recon_runner import cli
 from recon_runner.checkpoint import PHASES, VERDICT_MARTS, phase_selection
@@ -101,19 +101,38 @@ def three_days(tmp_path_factory: pytest.TempPathFactory) -> dict:
         try:
             codes = [checkpoint(root, 0)]
             with duckdb.connect(str(root / "recon.duckdb")) as con:   # a hand-made table that blocks a late mart
-                con.execute("create or replace table fct_suggested_matches as "
-                            "select * from fct_suggested_matches")
-                con.execute("alter table fct_suggested_matches add primary key (suggestion_id)")
-                con.execute("create table hand_made_links (suggestion_id varchar "
-                            "references fct_suggested_matches (suggestion_id))")
+                con.execute("create or replace table fct_expected_erp_postings as "
+                            "select * from fct_expected_erp_postings")
+                con.execute("alter table fct_expected_erp_postings add primary key (processor_refund_id)")
+                con.execute("create table hand_made_links (processor_refund_id varchar "
+                            "references fct_expected_erp_postings (processor_refund_id))")
             codes.append(checkpoint(root, 1))
             with duckdb.connect(str(root / "recon.duckdb")) as con:
+                marts = mart_checkpoints(con)
                 con.execute("drop table hand_made_links")
             codes.append(checkpoint(root, 2))
         finally:
             hook.close()
     summaries = [json.loads((root / "reports" / name / "summary.json").read_text()) for name in CHECKPOINT]
-    return {"root": root, "codes": codes, "messages": at_verdict, "summaries": summaries}
+    with duckdb.connect(str(root / "recon.duckdb"), read_only=True) as con:
+        marts_after = mart_checkpoints(con)
+    return {"root": root, "codes": codes, "messages": at_verdict, "summaries": summaries,
+            "marts_after_failure": marts, "marts_after_recovery": marts_after}
+
+
+MARTS = sorted(path.stem for path in (PROJECT_DIR / "models" / "marts").rglob("*.sql"))
+
+
+def mart_checkpoints(con: duckdb.DuckDBPyConnection) -> dict[str, set]:
+    """Each mart's checkpoint ids (its rows'; a history mart's latest)."""
+    found = {}
+    for mart in MARTS:
+        column = "max(checkpoint_id)" if mart in HISTORY else "checkpoint_id"
+        found[mart] = {row[0] for row in con.execute(f"select distinct {column} from {mart}").fetchall()}
+    return found
+
+
+HISTORY = {path.stem for path in (PROJECT_DIR / "models" / "marts" / "history").glob("*.sql")}
 
 
 def test_the_verdict_is_announced_before_the_late_marts_are_built(three_days: dict) -> None:
@@ -131,12 +150,12 @@ def test_a_failure_after_the_verdict_keeps_the_verdict(three_days: dict) -> None
     root, summary = three_days["root"], three_days["summaries"][1]
     assert three_days["codes"][1] == 2 and summary["outcome"] == "stale_sources"
     after = summary["after_verdict"]
-    assert after["outcome"] == "failed" and "fct_suggested_matches" in after["error"]
-    assert [node["name"] for node in after["failed_nodes"]][:1] == ["fct_suggested_matches"]
+    assert after["outcome"] == "failed" and "fct_expected_erp_postings" in after["error"]
+    assert [node["name"] for node in after["failed_nodes"]] == ["fct_expected_erp_postings"]
     texts = [message["text"] for message in three_days["messages"][1:3]]
     assert three_days["messages"][1]["summary"]["after_verdict"]["outcome"] == "running"
     assert summary["message"] == texts[0] + "\n" + texts[1]
-    assert "After the verdict: FAILED" in texts[1] and "fct_suggested_matches" in texts[1]
+    assert "After the verdict: FAILED" in texts[1] and "fct_expected_erp_postings" in texts[1]
     assert "(stale_sources)" in texts[1]
     folder = root / "reports" / CHECKPOINT[1]
     assert 'id="after-verdict"' in (folder / "report.html").read_text()
@@ -150,6 +169,12 @@ def test_a_failure_after_the_verdict_keeps_the_verdict(three_days: dict) -> None
     assert runs == [(CHECKPOINT[0], "variances_found"), (CHECKPOINT[1], "stale_sources"),
                     (CHECKPOINT[2], "stale_sources")]
     assert attempts[1][:2] == (CHECKPOINT[1], "stale_sources") and "after the verdict" in attempts[1][2]
+    # the mart the failure blocked, and the one built from it, still hold the first checkpoint's
+    # rows and say so; the rest are the second's
+    marts = three_days["marts_after_failure"]
+    assert marts.pop("fct_expected_erp_postings") == marts.pop("fct_proposed_erp_corrections") == {CHECKPOINT[0]}
+    assert all(ids <= {CHECKPOINT[1]} for ids in marts.values()), marts
+    assert marts["fct_refund_audit_trail"] == {CHECKPOINT[1]}
 
 
 def test_the_next_checkpoint_completes_and_every_mart_is_its_own(three_days: dict) -> None:
@@ -157,8 +182,9 @@ def test_the_next_checkpoint_completes_and_every_mart_is_its_own(three_days: dic
     assert three_days["codes"][2] == 2 and summary["after_verdict"] == {"outcome": "completed"}
     assert len(three_days["messages"]) == 4   # one message each, and one after the second's verdict
     assert summary["bi"]["published"] is True
-    with duckdb.connect(str(root / "recon.duckdb"), read_only=True) as con:
-        assert con.execute("select count(*) from fct_refund_audit_trail").fetchone()[0] > 0
+    marts = three_days["marts_after_recovery"]
+    assert all(ids <= {CHECKPOINT[2]} for ids in marts.values()), marts
+    assert marts["fct_refund_audit_trail"] == marts["fct_checkpoint_runs"] == {CHECKPOINT[2]}
 
 
 def test_the_report_of_a_completed_checkpoint_has_no_after_verdict_line(three_days: dict) -> None:
