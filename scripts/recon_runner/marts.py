@@ -328,3 +328,12 @@ def read_after_verdict(database: Path, checkpoint_id: str, variances: list[dict[
         audit.setdefault(row["refund_key"], []).append(row)
     return {"audit": audit, "corrections": read_corrections(database, checkpoint_id),
             "suggestions": read_suggestions(database, currency_units, checkpoint_id)}
+
+
+def read_report(database: Path, checkpoint_id: str, data_dir: Path, artifacts: Path) -> tuple[dict, list[dict], dict]:
+    """read_checkpoint with read_after_verdict's details: everything the report
+    of a completed checkpoint shows, for a reader of a database built whole."""
+    summary, variances, details = read_checkpoint(database, checkpoint_id, data_dir, artifacts)
+    details.update(read_after_verdict(database, checkpoint_id,
+                                      variances + (details.get("acknowledged_variances") or []), artifacts))
+    return summary, variances, details

@@ -19,7 +19,7 @@ import pytest
 from conftest import Build
 from html_probe import Page, chromium, dump_dom, layout, png_size, screenshot
 from recon_runner import money
-from recon_runner.marts import VARIANCE_COLUMNS, read_checkpoint
+from recon_runner.marts import VARIANCE_COLUMNS, read_report
 from recon_runner.reports import TABLE_LIMIT, write_report_folder
 
 PATTERN = {"JPY": r"-?¥[\d,]+", "KWD": r"-?KWD[\d,]+\.\d{3}", "USD": r"-?\$[\d,]+\.\d{2}",
@@ -32,7 +32,7 @@ def report(labelled_build: Build, tmp_path_factory: pytest.TempPathFactory) -> d
     if browser is None:
         pytest.skip("Chromium is not installed here (Debian package `chromium`; CI installs it)")
     checkpoint_id = labelled_build.query("select checkpoint_id from fct_checkpoint_runs")["checkpoint_id"][0]
-    summary, variances, details = read_checkpoint(labelled_build.database, checkpoint_id, labelled_build.data_dir,
+    summary, variances, details = read_report(labelled_build.database, checkpoint_id, labelled_build.data_dir,
                                                   labelled_build.database.parent)
     work = tmp_path_factory.mktemp("labelled_report")
     folder = write_report_folder(work, checkpoint_id, summary, variances, VARIANCE_COLUMNS, details)
@@ -209,7 +209,7 @@ def test_the_report_fits_a_1280_px_screen(report: dict, tmp_path: Path) -> None:
     audit trail. The screenshot is 1280 px wide."""
     browser, profile = report["browser"], report["profile"]
     pages = [report["folder"] / "report.html", report["folder"] / "audit.html"]
-    summary, variances, details = read_checkpoint(report["build"].database, report["folder"].name,
+    summary, variances, details = read_report(report["build"].database, report["folder"].name,
                                                   report["build"].data_dir, report["build"].database.parent)
     long_ids = write_report_folder(tmp_path, "long_ids", *with_long_ids(summary, variances, details)[:2],
                                    VARIANCE_COLUMNS, details)
