@@ -106,8 +106,11 @@ def slack_payload(text: str, summary: dict) -> dict:
     text to Slack, never a mention, a channel link or a link. The report's
     address is printed as is (Slack links a bare URL; escaping keeps a `>` in
     it from closing anything)."""
-    return {"text": slack_escape(text), "outcome": slack_escape(printable(summary.get("outcome", ""))),
-            "checkpoint_id": slack_escape(printable(summary.get("checkpoint_id", "")))}
+    payload = {"text": slack_escape(text), "outcome": slack_escape(printable(summary.get("outcome", ""))),
+               "checkpoint_id": slack_escape(printable(summary.get("checkpoint_id", "")))}
+    if summary.get("after_verdict"):  # running with the verdict; failed on the message after it
+        payload["after_verdict"] = slack_escape(printable(summary["after_verdict"].get("outcome", "")))
+    return payload
 
 
 def retry_after(error: urllib.error.HTTPError, longest: float = 60.0) -> float | None:

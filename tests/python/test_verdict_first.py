@@ -91,7 +91,8 @@ def three_days(tmp_path_factory: pytest.TempPathFactory) -> dict:
         # the messages: the first checkpoint's, the second's and its after-verdict one, the third's
         folder = root / "reports" / CHECKPOINT[[0, 1, 1, 2][len(at_verdict)]]
         results = json.loads((artifacts / "run_results.json").read_text())["results"]
-        at_verdict.append({"text": payload["text"], "ran": {row["unique_id"] for row in results},
+        at_verdict.append({"text": payload["text"], "after_verdict": payload.get("after_verdict"),
+                           "ran": {row["unique_id"] for row in results},
                            "summary": json.loads((folder / "summary.json").read_text())
                            if (folder / "summary.json").exists() else None})
 
@@ -155,6 +156,8 @@ def test_a_failure_after_the_verdict_keeps_the_verdict(three_days: dict) -> None
     texts = [message["text"] for message in three_days["messages"][1:3]]
     assert three_days["messages"][1]["summary"]["after_verdict"]["outcome"] == "running"
     assert summary["message"] == texts[0] + "\n" + texts[1]
+    assert [message["after_verdict"] for message in three_days["messages"]] == ["running", "running", "failed",
+                                                                                 "running"]
     assert "After the verdict: FAILED" in texts[1] and "fct_expected_erp_postings" in texts[1]
     assert "(stale_sources)" in texts[1]
     folder = root / "reports" / CHECKPOINT[1]
