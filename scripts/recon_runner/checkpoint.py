@@ -324,8 +324,9 @@ def build(settings: Settings, work: Path, phase: str, dbt: DbtSession) -> None:
         named = "; ".join(f"{node['resource_type']} {node['name']} {node['status']}"
                           + (f": {node['message']}" if node["message"] else "") for node in nodes)
         if result.returncode < 0:
-            raise BuildFailed(f"the dbt process died during the {phase.replace('_', ' ')} build (killed, or out of "
-                              "memory: see REFUND_RECON_DUCKDB_MEMORY_LIMIT in docs/settings.md)", [])
+            raise BuildFailed(f"the dbt process ended without a result during the {phase.replace('_', ' ')} "
+                              f"build (exit {result.returncode}): killed, or out of memory (see "
+                              "REFUND_RECON_DUCKDB_MEMORY_LIMIT in docs/settings.md)", [])
         raise BuildFailed(("dbt build failed" if phase == "verdict" else "dbt build after the verdict failed")
                           + f" (exit {result.returncode}): "
                           + (named or stopped_error(log, log_start)) + out_of_memory_hint(settings.artifacts), nodes)

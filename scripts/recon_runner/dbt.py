@@ -1,6 +1,6 @@
 """How this project starts dbt from Python, with the project's profiles and a
 chosen DuckDB file: `run_dbt`, a subprocess of the dbt beside this
-interpreter, or a `DbtSession`, one spawned process that runs several dbt
+interpreter, or a `DbtSession`, one process that runs several dbt
 commands (a checkpoint's two builds) and pays dbt's start once. Neither runs
 dbt in the caller's process: the caller reads, copies and renames the
 database file between and after the commands, with no handle of dbt's left
@@ -10,13 +10,10 @@ open on it.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import re
 import subprocess
 import sys
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -163,17 +160,24 @@ def close_duckdb() -> None:
 
 
 class DbtSession:
-    """dbt commands in one spawned process, one at a time: `run` takes
+    """dbt commands in one process of their own, one at a time: `run` takes
     run_dbt's arguments and returns its CompletedProcess (dbt prints to this
     process's stdout). A checkpoint's verdict build and the build after it
     share one dbt start and one parse: the first command of a project, vars
     and target runs `dbt parse` first (which writes target/manifest.json),
-    and every command runs on that manifest. If the process dies (killed, out
-    of memory), `run` returns exit code -9 and the next command starts
-    another process."""
+    and every command runs on that manifest.
+
+    The process is `python -m recon_runner.dbt` (serve, below), given its
+    commands on one pipe and answering on another: a new interpreter that
+    imports nothing of the caller's (multiprocessing's spawn would import the
+    caller's __main__ again, running a script's unguarded code twice). If it
+    dies (killed, out of memory), `run` returns its negative exit code (or
+    -9) and the next command starts another process."""
 
     def __init__(self) -> None:
-        self._pool: ProcessPoolExecutor | None = None
+        self._process: subprocess.Popen | None = None
+        self._requests: Any = None
+        self._replies: Any = None
 
     def __enter__(self) -> "DbtSession":
         return self
@@ -182,24 +186,67 @@ class DbtSession:
         self.close()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
+        if self._process is None:
+            return
+        for pipe in (self._requests, self._replies):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+        try:
+            self._process.wait(timeout=60)   # it ends when its request pipe closes
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+    def _start(self, project_dir: Path) -> None:
+        requests_read, requests_write = os.pipe()
+        replies_read, replies_write = os.pipe()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "recon_runner.dbt", str(requests_read), str(replies_write)],
+            pass_fds=(requests_read, replies_write), stdin=subprocess.DEVNULL, cwd=project_dir)
+        os.close(requests_read)
+        os.close(replies_write)
+        self._requests = os.fdopen(requests_write, "w", encoding="utf-8")
+        self._replies = os.fdopen(replies_read, "r", encoding="utf-8")
 
     def run(self, command: str, *args: str, database: Path | None = None, dbt_vars: dict | None = None,
             target: str | None = None, artifacts: Path | None = None, project_dir: Path = PROJECT_DIR,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         argv = dbt_argv(command, *args, dbt_vars=dbt_vars, target=target, artifacts=artifacts,
                         project_dir=project_dir)
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        parse_argv = dbt_argv("parse", dbt_vars=dbt_vars, target=target, artifacts=artifacts,
+                              project_dir=project_dir)[1:]
+        if self._process is None:
+            self._start(project_dir)
         sys.stdout.flush()
+        request = {"argv": argv[1:], "env": dbt_env(database, env), "cwd": str(project_dir), "parse_argv": parse_argv}
         try:
-            parse_argv = dbt_argv("parse", dbt_vars=dbt_vars, target=target, artifacts=artifacts,
-                                  project_dir=project_dir)[1:]
-            code, _ = self._pool.submit(invoke, argv[1:], dbt_env(database, env), str(project_dir),
-                                        parse_argv=parse_argv).result()
-        except BrokenProcessPool:
-            self._pool = None
-            code = -9
-        return subprocess.CompletedProcess(argv, code)
+            self._requests.write(json.dumps(request) + "\n")
+            self._requests.flush()
+            reply = self._replies.readline()
+        except OSError:
+            reply = ""
+        if not reply:   # the process ended without answering
+            process, self._process = self._process, None
+            code = process.wait()
+            return subprocess.CompletedProcess(argv, code if code < 0 else -9)
+        return subprocess.CompletedProcess(argv, json.loads(reply)["code"])
+
+
+def serve(requests_fd: int, replies_fd: int) -> None:
+    """A DbtSession's process: one JSON request per line on `requests_fd`
+    (argv, env, cwd, parse_argv), one {"code": ...} line back on `replies_fd`
+    when it has run; ends when the request pipe closes."""
+    with os.fdopen(requests_fd, "r", encoding="utf-8") as requests, \
+            os.fdopen(replies_fd, "w", encoding="utf-8") as replies:
+        for line in requests:
+            request = json.loads(line)
+            code, _ = invoke(request["argv"], request["env"], request["cwd"], parse_argv=request["parse_argv"])
+            replies.write(json.dumps({"code": code}) + "\n")
+            replies.flush()
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]), int(sys.argv[2]))

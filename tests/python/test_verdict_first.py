@@ -19,6 +19,8 @@ failure after the verdict is its own line and never changes the verdict.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -194,3 +196,30 @@ def test_the_report_of_a_completed_checkpoint_has_no_after_verdict_line(three_da
     folder = three_days["root"] / "reports" / CHECKPOINT[2]
     assert 'id="after-verdict"' not in (folder / "report.html").read_text()
     assert (folder / "corrections.csv").exists()
+
+
+CALLER = """\
+import sys
+from pathlib import Path
+
+Path(sys.argv[1]).open("a").write("ran\\n")   # no `if __name__ == "__main__":` guard, on purpose
+from recon_runner.dbt import DbtSession
+
+with DbtSession() as dbt:
+    result = dbt.run("ls", "--quiet", "--select", "fct_checkpoint_runs", artifacts=Path(sys.argv[2]),
+                     dbt_vars={"data_dir": sys.argv[3]}, database=Path(sys.argv[2]) / "ls.duckdb")
+print("exit", result.returncode)
+"""
+
+
+def test_the_dbt_process_runs_nothing_of_its_caller(tmp_path: Path) -> None:
+    """The checkpoint's dbt process is a fresh interpreter: a script that runs
+    checkpoints without a main guard runs once (multiprocessing's spawn would
+    import it again in the dbt process)."""
+    script, marks = tmp_path / "caller.py", tmp_path / "marks.txt"
+    script.write_text(CALLER)
+    done = subprocess.run([sys.executable, str(script), str(marks), str(tmp_path), str(SAMPLE_DIR)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.stdout.strip().splitlines()[-1] == "exit 0", done.stdout[-2000:] + done.stderr[-2000:]
+    assert "fct_checkpoint_runs" in done.stdout
+    assert marks.read_text() == "ran\n"
