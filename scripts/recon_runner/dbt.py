@@ -149,7 +149,7 @@ def invoke(argv: list[str], env: dict[str, str], cwd: str, capture: bool = False
 def close_duckdb() -> None:
     """Close the database dbt-duckdb keeps open in this process for its next
     command (its class-level environment: dbt-duckdb 1.11 has no public call
-    for this; tests/python/test_dbt_session.py checks that the file is free)."""
+    for this; test_verdict_first.py reads the database between the two builds)."""
     try:
         from dbt.adapters.duckdb.connections import DuckDBConnectionManager
     except ImportError:   # another adapter: nothing held in-process

@@ -25,16 +25,13 @@ before or outside the nodes) and what it printed.
 from __future__ import annotations
 
 import atexit
-import contextlib
-import io
 import multiprocessing
-import os
 import subprocess
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from recon_runner.dbt import PROJECT_DIR, dbt_argv, dbt_env
+from recon_runner.dbt import PROJECT_DIR, dbt_argv, dbt_env, invoke
 
 _pool: ProcessPoolExecutor | None = None
 cpu_seconds = 0.0   # used by the dbt process's commands so far (conftest's per-file CPU figures add it)
@@ -48,31 +45,11 @@ def _cpu() -> float:
 
 
 def _invoke(argv: list[str], env: dict[str, str], cwd: str) -> tuple[int, str, float]:
-    """In the dbt process: one dbt command, as `dbt <argv>` run in `cwd` with `env`; its exit code,
-    what it printed and the CPU seconds it used."""
+    """In the dbt process: one dbt command, as `dbt <argv>` run in `cwd` with `env` (recon_runner.dbt.invoke,
+    the database closed after it, dbt's Jinja cache for test runs on); its exit code, what it printed and
+    the CPU seconds it used."""
     started = _cpu()
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    from dbt.cli.main import dbtRunner
-    from dbt_common.tests import enable_test_caching
-
-    enable_test_caching()
-    os.environ.clear()
-    os.environ.update(env)
-    os.chdir(cwd)
-    printed = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
-            result = dbtRunner().invoke(argv)
-    finally:
-        # dbt-duckdb keeps its database open for the next command in the process: close it, so that
-        # the test can read, move or delete the file.
-        if DuckDBConnectionManager._ENV is not None:
-            DuckDBConnectionManager._ENV.close()
-            DuckDBConnectionManager.close_all_connections()
-    text = printed.getvalue()
-    code = 0 if result.success else 1 if result.exception is None else 2
-    if result.exception is not None and str(result.exception) not in text:
-        text += f"\nEncountered an error:\n{result.exception}\n"   # an error before dbt's logging started
+    code, text = invoke(argv, env, cwd, capture=True, cache_jinja=True)
     return code, text, _cpu() - started
 
 

@@ -41,6 +41,7 @@ import duckdb
 import pytest
 
 from conftest import PROJECT_DIR, generate
+from recon_runner.dbt import close_duckdb
 
 # var('name' ...), and the project's validating wrappers (name_var, list_var,
 # identifier_var, ...) whose first argument is a var name; not env_var, and
@@ -184,11 +185,7 @@ def invoke(folder: Path, dbt_vars: dict, *command: str) -> tuple[str | None, str
                                      "--log-path", str(folder / "logs"), "--vars", json.dumps(dbt_vars)])
     # dbt-duckdb keeps its database open in the process for the next invocation: close it, so that this
     # test can look into the file.
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-    if DuckDBConnectionManager._ENV is not None:
-        DuckDBConnectionManager._ENV.close()
-        DuckDBConnectionManager.close_all_connections()
+    close_duckdb()
     results = getattr(result.result, "results", None) or []
     errors = [str(result.exception)] if result.exception else []
     errors += [f"{getattr(item, 'unique_id', None) or item.node.unique_id}: {item.status}: {item.message}"
