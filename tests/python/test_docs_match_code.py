@@ -225,3 +225,25 @@ def test_the_readers_find_what_a_doc_names() -> None:
     assert command_flags(text) == [("run", "--as-of"), ("run", "--no-such-flag"), ("mapping-impact", "--base")]
     assert documented_vars(text) == {"as_of", "storefront_shapes", "processor_shapes", "erp_shapes", "not_a_var",
                                      "other_var"}
+
+
+SHARED_SPEC = PROJECT_DIR.parent / "shared" / "spec"
+
+
+def test_the_spec_copies_keep_every_line_of_the_shared_spec() -> None:
+    """docs/spec/ is the shared specification with the project's additions: no
+    line of the shared spec (a section, a column, a rule) is left out of the copy.
+    Where the shared spec is not beside the project (a clone on its own), the
+    copy is all there is to compare."""
+    if not SHARED_SPEC.is_dir():
+        import pytest  # noqa: PLC0415
+
+        pytest.skip(f"no shared specification at {SHARED_SPEC}")
+    missing = []
+    for shared in sorted(SHARED_SPEC.glob("*.md")):
+        copy = PROJECT_DIR / "docs" / "spec" / shared.name
+        assert copy.is_file(), f"docs/spec/{shared.name} is missing"
+        lines = set(copy.read_text(encoding="utf-8").splitlines())
+        missing += [f"{shared.name}: {line}" for line in shared.read_text(encoding="utf-8").splitlines()
+                    if line.strip() and line not in lines and not line.startswith("|")]
+    assert not missing, "lines of the shared spec the project's copy lacks:\n" + "\n".join(missing)
