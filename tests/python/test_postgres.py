@@ -49,9 +49,18 @@ MART_QUERIES = {
     "fct_suggested_matches": "select * from {schema}.fct_suggested_matches",
     "fct_variance_acknowledgements": "select * from {schema}.fct_variance_acknowledgements",
     "fct_expected_erp_postings": "select * from {schema}.fct_expected_erp_postings",
-    # The trail's rows name files and rows a warehouse has not: its checkpoint is compared.
-    "fct_refund_audit_trail": "select distinct checkpoint_id, as_of from {schema}.fct_refund_audit_trail",
+    # The trail, the sources and the totals name files and rows a warehouse has not (the trail's
+    # audit_record_id, source_file, source_row and a rejected row's refund_key, which is its place;
+    # a source's delivery files and their md5s): every other column is compared.
+    "fct_refund_audit_trail": "select case when is_rejected then null else refund_key end, refund_id, order_id, system, record_id, event, raw_status, "
+                              "canonical_status, amount, currency, minor_units, recorded_at, event_order, "
+                              "is_rejected, rejection_reason, as_of, checkpoint_id from {schema}.fct_refund_audit_trail",
+    "fct_checkpoint_sources": "select checkpoint_id, checkpoint_as_of, system_name, rows_read, rows_rejected, "
+                              "latest_record_at, previous_checkpoint_id, stale_reason from {schema}.fct_checkpoint_sources",
+    "fct_checkpoint_totals": "select * from {schema}.fct_checkpoint_totals",
 }
+
+
 def connect():
     import psycopg2
 
