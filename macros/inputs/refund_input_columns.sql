@@ -80,7 +80,7 @@
         {%- set files = run_query('select distinct _source_file from ' ~ relation ~ ' order by 1 limit 5').columns[0].values() | list -%}
         {{- return(files | join(', ') if files else duckdb_refund_input_files(input_name) | join(', ')) -}}
     {%- elif target.type == 'spark' and flag_var('read_inputs_from_files', true) -%}
-        {{- return(spark_refund_input_files(input_name) | join(', ')) -}}
+        {{- return(spark_refund_input_files(input_name) | map(attribute='path') | join(', ')) -}}
     {%- endif -%}
     {{- return('table ' ~ relation) -}}
 {% endmacro %}

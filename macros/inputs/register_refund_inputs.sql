@@ -74,7 +74,7 @@
             {%- if refund_file -%}
                 {%- set discovery = duckdb_refund_input_discovery(refund_file) -%}
                 {%- for file in discovery.files + discovery.ignored -%}
-                    {%- do recorded.append(duckdb_refund_input_file_row(refund_input_system(node.source_name), refund_file, file)) -%}
+                    {%- do recorded.append(refund_input_file_row(refund_input_system(node.source_name), refund_file, file)) -%}
                 {%- endfor -%}
                 {%- do statements.append(
                     'create or replace view ' ~ catalog ~ '.' ~ duckdb_quoted(node.schema) ~ '.' ~ duckdb_quoted(node.identifier) ~ ' as '
@@ -101,16 +101,19 @@
 {% endmacro %}
 
 
-{#- The table the hook lists every input file in (DuckDB, files): one row
-    per file, status read, repeat (same content as another file of the same
-    input at this run: not read) or ignored (hidden, AppleDouble or not a
-    delivery file). -#}
+{#- The table the hook lists every input file in (DuckDB and Spark reading
+    files): one row per file, status read, repeat (same content as another
+    file of the same input at this run: not read) or ignored (hidden,
+    AppleDouble or not a delivery file). -#}
 {% macro refund_input_files_relation() %}
     {%- set schema = identifier_var('refund_inputs_schema', 'refund_inputs') -%}
     {%- if not modules.re.match('^[A-Za-z_][A-Za-z0-9_]*$', schema) -%}
-        {{ refund_recon_fail("var refund_inputs_schema must be a plain identifier on DuckDB, got '" ~ schema ~ "'") }}
+        {{ refund_recon_fail("var refund_inputs_schema must be a plain identifier on " ~ target.type ~ ", got '" ~ schema ~ "'") }}
     {%- endif -%}
-    {{- return(duckdb_quoted(target.database) ~ '.' ~ duckdb_quoted(schema) ~ '.refund_input_files') -}}
+    {%- if target.type == 'duckdb' -%}
+        {{- return(duckdb_quoted(target.database) ~ '.' ~ duckdb_quoted(schema) ~ '.refund_input_files') -}}
+    {%- endif -%}
+    {{- return(schema ~ '.refund_input_files') -}}
 {% endmacro %}
 
 
@@ -120,9 +123,9 @@
 {% endmacro %}
 
 
-{#- Are the inputs files this run (DuckDB reading the data folder)? -#}
+{#- Are the inputs files this run (DuckDB or Spark reading the data folder)? -#}
 {% macro refund_inputs_are_files() %}
-    {{- return(target.type == 'duckdb' and flag_var('read_inputs_from_files', true)) -}}
+    {{- return(target.type in ('duckdb', 'spark') and flag_var('read_inputs_from_files', true)) -}}
 {% endmacro %}
 
 
@@ -135,7 +138,7 @@
 
 
 {#- One row of the files table, as a SQL values tuple. -#}
-{% macro duckdb_refund_input_file_row(system_name, input_name, file) %}
+{% macro refund_input_file_row(system_name, input_name, file) %}
     {%- set cells = [] -%}
     {%- for value in [system_name, input_name, file.name, file.get('md5'), file.get('size'), file.status, file.get('same_as')] -%}
         {%- if value is none -%}
@@ -344,7 +347,7 @@
 
 
 {#- One row per item of a ','-separated list column (fct_checkpoint_sources'
-    new_content_md5s). Only DuckDB reads files, so only DuckDB needs it. -#}
+    new_content_md5s). Only the engines that read files (DuckDB, Spark) need it. -#}
 {% macro unnest_comma_list(column) %}
     {{- return(adapter.dispatch('unnest_comma_list', 'refund_recon')(column)) -}}
 {% endmacro %}
@@ -353,6 +356,10 @@
     unnest(string_split({{ column }}, ','))
 {%- endmacro %}
 
+{% macro spark__unnest_comma_list(column) -%}
+    explode(split({{ column }}, ','))
+{%- endmacro %}
+
 {% macro default__unnest_comma_list(column) %}
-    {{ refund_recon_fail("content identity of input files is DuckDB only (" ~ target.type ~ " reads tables)") }}
+    {{ refund_recon_fail("content identity of input files is DuckDB and Spark only (" ~ target.type ~ " reads tables)") }}
 {% endmacro %}

@@ -5,8 +5,8 @@
     delivered no rows, no accepted row, nothing newer than the freshness
     window, or nothing new since the previous checkpoint:
 
-      files (DuckDB)      no file read whose content (md5) an earlier
-                          checkpoint had not read: a file sent again under
+      files (DuckDB,      no file read whose content (md5) an earlier
+       Spark)             checkpoint had not read: a file sent again under
                           any name is a repeat (docs/running.md "What makes
                           a delivery new");
       tables (warehouse)  no more rows and no newer record than the previous
@@ -137,7 +137,7 @@ previous_checkpoint as (
 
 seen_content as (
 
-    -- every content an earlier checkpoint read first (DuckDB only: files)
+    -- every content an earlier checkpoint read first (files: DuckDB, Spark)
     select distinct
         system_name,
         {{ unnest_comma_list('new_content_md5s') }} as content_md5
