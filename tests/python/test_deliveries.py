@@ -15,13 +15,14 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from checkpoint_world import APPLE_DOUBLE, START, SYSTEMS, World, cp_id
+from conftest import INPUT_COLUMNS, dbt_build, generate
 
 pytestmark = pytest.mark.slow
 
@@ -57,6 +58,52 @@ def test_a_file_sent_again_after_a_stale_checkpoint_is_a_repeat(tmp_path: Path) 
     repeats = files_by_status(world, START + timedelta(hours=12))["repeat"]
     # the first in name order is read, the others are repeats of it
     assert sorted(repeats) == ["erp_refund_postings/delivery_001 (1).csv", "erp_refund_postings/delivery_001.csv"]
+
+
+def test_a_table_batch_appended_again_is_nothing_new(tmp_path: Path) -> None:
+    """Warehouse tables (read_inputs_from_files false) have no files to know a
+    delivery by. A batch appended again (a connector's append mode re-sending
+    rows) adds rows, not rows of new content: nothing new, stale. The first
+    checkpoint after an upgrade reads a history made before distinct_rows_read
+    existed: it builds, gains the column and compares rows_read there."""
+    data = tmp_path / "data"
+    settings = generate(data, "--refunds", "300", "--seed", "5")
+    with duckdb.connect(str(tmp_path / "recon.duckdb")) as con:
+        con.execute("create schema refund_inputs")
+        for table in INPUT_COLUMNS:
+            con.execute(f"create table refund_inputs.{table} as select * from read_csv(?, all_varchar = true)",
+                        [str(data / f"{table}.csv")])
+    first = datetime.fromisoformat(settings["as_of"].replace("Z", "+00:00"))
+
+    def checkpoint(hours: int) -> dict[str, tuple]:
+        as_of = first + timedelta(hours=hours)
+        build = dbt_build(tmp_path, data, {**settings, "as_of": as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                           "dbt_vars": {"read_inputs_from_files": False}},
+                          "--select", "+fct_checkpoint_sources", "--exclude-resource-type", "test",
+                          "--exclude-resource-type", "unit_test")
+        assert build.returncode == 0, build.output[-3000:]
+        with duckdb.connect(str(build.database), read_only=True) as con:
+            return {row[0]: row[1:] for row in con.execute(
+                "select system_name, rows_read, distinct_rows_read, stale_reason from fct_checkpoint_sources "
+                "where checkpoint_as_of = ?", [as_of.replace(tzinfo=None)]).fetchall()}
+
+    def append_again(count: int) -> None:
+        with duckdb.connect(str(tmp_path / "recon.duckdb")) as con:
+            con.execute("insert into refund_inputs.storefront_refunds "
+                        f"select * from refund_inputs.storefront_refunds order by storefront_refund_id limit {count}")
+
+    before = checkpoint(0)
+    assert before["storefront"][1] and before["storefront"][2] is None, before
+    with duckdb.connect(str(tmp_path / "recon.duckdb")) as con:   # a history recorded before the column
+        con.execute("alter table main.fct_checkpoint_sources drop column distinct_rows_read")
+    append_again(20)
+    upgraded = checkpoint(1)
+    rows, distinct, _ = before["storefront"]
+    assert upgraded["storefront"] == (rows + 20, distinct, None)   # more rows: new, by the rule it had
+    assert upgraded["processor"][2] == upgraded["erp"][2] == f"nothing new since {cp_id(first)}"
+    append_again(20)
+    again = checkpoint(2)
+    assert again["storefront"] == (rows + 40, distinct, f"nothing new since {cp_id(first + timedelta(hours=1))}")
 
 
 def test_a_file_repeated_within_one_checkpoint_is_read_once(tmp_path: Path) -> None:

@@ -5,8 +5,8 @@
       stale_sources    a source delivered no rows, nothing newer than the
                        freshness window, or nothing new since the previous
                        checkpoint (fct_checkpoint_sources states the rule:
-                       a file with new content, or on a warehouse more rows
-                       or a newer record);
+                       a file with new content, or on a warehouse more
+                       distinct rows or a newer record);
       variances_found  otherwise, any open variance not acknowledged (an
                        active row of variance_acknowledgements) or any
                        rejected input row

@@ -9,8 +9,10 @@
        Spark)             checkpoint had not read: a file sent again under
                           any name is a repeat (docs/running.md "What makes
                           a delivery new");
-      tables (warehouse)  no more rows and no newer record than the previous
-                          checkpoint (there are no files to identify).
+      tables (warehouse)  no more distinct rows and no newer record than
+                          the previous checkpoint (there are no files to
+                          identify): a batch appended again, its rows the
+                          same as rows already there, is nothing new.
 
     Incremental and never fully refreshed: it is the record. -#}
 
@@ -19,6 +21,22 @@
 {%- set window_hours = source_freshness_hours() | int -%}
 {%- set files = refund_inputs_are_files() -%}
 {%- set hours_before_as_of = dbt.datediff('deliveries.latest_record_at', as_of_literal(), 'hour') -%}
+{#- A table row's content, for distinct_rows_read: what staging read of it. -#}
+{%- set content = [] -%}
+{%- for column in ['record_id', 'order_id', 'processor_refund_id', 'product_name', 'raw_status', 'recorded_at',
+                   'received_at', 'amount_text', 'currency', 'rejection_reason'] -%}
+    {%- do content.append("coalesce(cast(input_rows." ~ column ~ " as " ~ dbt.type_string() ~ "), '')") -%}
+    {%- if not loop.last -%}{%- do content.append("'|'") -%}{%- endif -%}
+{%- endfor -%}
+{#- distinct_rows_read came after the first checkpoints: a table recorded
+    before it has no such column until this build appends it (a unit test's
+    `this` is its fixture, text here, which has it). -#}
+{%- set previous_has_distinct = true -%}
+{%- if is_incremental() and execute and this is not string -%}
+    {%- set previous_has_distinct = 'distinct_rows_read' in (
+        adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list
+    ) -%}
+{%- endif -%}
 
 with
 
@@ -54,7 +72,13 @@ deliveries as (
                 else 1
             end
         ) as rows_rejected,
-        max(case when input_rows.is_accepted then input_rows.received_at end) as latest_record_at
+        max(case when input_rows.is_accepted then input_rows.received_at end) as latest_record_at,
+        {%- if files %}
+        cast(null as {{ dbt.type_bigint() }}) as distinct_rows_read
+        {%- else %}
+        count(distinct case when input_rows.input_name is not null then {{ dbt.hash(dbt.concat(content)) }} end)
+            as distinct_rows_read
+        {%- endif %}
     from systems
     left join input_rows
         on systems.system_name = input_rows.system_name
@@ -99,7 +123,16 @@ earlier_checkpoints as (
 
 previous_checkpoint as (
 
-    select earlier_checkpoints.*
+    select
+        earlier_checkpoints.checkpoint_id,
+        earlier_checkpoints.system_name,
+        earlier_checkpoints.rows_read,
+        earlier_checkpoints.latest_record_at,
+        {% if previous_has_distinct -%}
+            earlier_checkpoints.distinct_rows_read
+        {%- else -%}
+            cast(null as {{ dbt.type_bigint() }}) as distinct_rows_read
+        {%- endif %}
     from earlier_checkpoints
     inner join (
         select max(checkpoint_as_of) as checkpoint_as_of
@@ -126,7 +159,8 @@ previous_checkpoint as (
         cast(null as {{ dbt.type_string() }}) as checkpoint_id,
         cast(null as {{ dbt.type_string() }}) as system_name,
         cast(null as {{ dbt.type_bigint() }}) as rows_read,
-        cast(null as timestamp) as latest_record_at
+        cast(null as timestamp) as latest_record_at,
+        cast(null as {{ dbt.type_bigint() }}) as distinct_rows_read
     where false
 
 ),
@@ -193,6 +227,7 @@ judged as (
         deliveries.rows_read,
         deliveries.rows_rejected,
         deliveries.latest_record_at,
+        deliveries.distinct_rows_read,
         files_by_system.delivery_files,
         new_content.new_delivery_files,
         new_content.new_content_md5s,
@@ -215,7 +250,11 @@ judged as (
                     || ' (every file it read was read before, under this or another name)'
             {%- else %}
             when coalesce(
-                deliveries.rows_read <= previous_checkpoint.rows_read
+                -- an older record has no distinct_rows_read: its rows_read is compared
+                coalesce(
+                    deliveries.distinct_rows_read <= previous_checkpoint.distinct_rows_read,
+                    deliveries.rows_read <= previous_checkpoint.rows_read
+                )
                 and deliveries.latest_record_at <= previous_checkpoint.latest_record_at,
                 false
             ) then 'nothing new since ' || previous_checkpoint.checkpoint_id
@@ -247,7 +286,9 @@ final as (
         ) as new_delivery_files,
         cast(new_content_md5s as {{ dbt.type_string() }}) as new_content_md5s,
         cast(previous_checkpoint_id as {{ dbt.type_string() }}) as previous_checkpoint_id,
-        cast(stale_reason as {{ dbt.type_string() }}) as stale_reason
+        cast(stale_reason as {{ dbt.type_string() }}) as stale_reason,
+        -- last: an existing record gains it at the end (on_schema_change: append_new_columns)
+        cast(distinct_rows_read as {{ dbt.type_bigint() }}) as distinct_rows_read
     from judged
 
 )
