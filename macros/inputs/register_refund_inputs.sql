@@ -319,13 +319,16 @@
         {{ return({'files': files, 'ignored': ignored}) }}
     {%- endif -%}
     {#- The content identity of each file: its md5, so a file sent again
-        under any name is known as a repeat. -#}
+        under any name is known as a repeat. refund_recon_file_md5 (the
+        project's dbt-duckdb plugin) reads the file in pieces: DuckDB's
+        md5(content) holds a whole file in memory, over memory_limit for a
+        file of a few GB. -#}
     {%- set hashes = {} -%}
     {%- set patterns = [] -%}
     {%- for file in files -%}
         {%- do patterns.append(duckdb_literal_path(file.path)) -%}
     {%- endfor -%}
-    {%- for row in run_query('select filename, md5(content), size from read_blob([' ~ patterns | join(', ') ~ '])') -%}
+    {%- for row in run_query('select filename, refund_recon_file_md5(filename), size from read_blob([' ~ patterns | join(', ') ~ '])') -%}
         {%- do hashes.update({row[0]: [row[1], row[2]]}) -%}
     {%- endfor -%}
     {%- set first_with = {} -%}

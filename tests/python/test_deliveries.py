@@ -13,6 +13,7 @@ exit 3.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import shutil
 from datetime import datetime, timedelta
@@ -22,7 +23,9 @@ import duckdb
 import pytest
 
 from checkpoint_world import APPLE_DOUBLE, START, SYSTEMS, World, cp_id
-from conftest import INPUT_COLUMNS, dbt_build, generate
+from conftest import INPUT_COLUMNS, dbt_build, dbt_build_vars, generate
+from dbt_in_process import run_dbt_in_process
+from recon_runner.duckdb_functions import register
 
 pytestmark = pytest.mark.slow
 
@@ -58,6 +61,38 @@ def test_a_file_sent_again_after_a_stale_checkpoint_is_a_repeat(tmp_path: Path) 
     repeats = files_by_status(world, START + timedelta(hours=12))["repeat"]
     # the first in name order is read, the others are repeats of it
     assert sorted(repeats) == ["erp_refund_postings/delivery_001 (1).csv", "erp_refund_postings/delivery_001.csv"]
+
+
+def test_an_input_file_larger_than_duckdb_memory_is_known_by_its_md5(tmp_path: Path) -> None:
+    """DuckDB's md5(content) over read_blob holds a whole file in memory: a
+    2.6 GB processor export at 10M refunds stopped the build in its first
+    hook at the default 3GB limit. The hook's md5 (the project's
+    refund_recon_file_md5) reads the file in pieces: at a 64MB limit, a
+    processor file of over 100 MB is registered with the md5 of its bytes
+    (`dbt seed`: the hook runs before any command that builds)."""
+    data = tmp_path / "data"
+    settings = generate(data, "--refunds", "50", "--seed", "3")
+    processor = data / "processor_refunds.csv"
+    rows = "".join(processor.read_text(encoding="utf-8").splitlines(keepends=True)[1:])
+    with processor.open("a", encoding="utf-8") as handle:
+        while processor.stat().st_size < 100 * 2**20:
+            handle.write(rows * 100)
+    with duckdb.connect() as con:
+        con.execute("set memory_limit = '64MB'")
+        with pytest.raises(duckdb.OutOfMemoryException):
+            con.execute("select md5(content) from read_blob(?)", [str(processor)]).fetchall()
+        register(con)
+        small = data / "storefront_refunds.csv"
+        assert con.execute("select refund_recon_file_md5(?), (select md5(content) from read_blob(?))",
+                           [str(small), str(small)]).fetchone() == (hashlib.md5(small.read_bytes()).hexdigest(),) * 2
+    build = run_dbt_in_process("seed", "--select", "currencies", "--log-level-file", "none",
+                               database=tmp_path / "recon.duckdb", dbt_vars=dbt_build_vars(data, settings),
+                               artifacts=tmp_path, env={"REFUND_RECON_DUCKDB_MEMORY_LIMIT": "64MB"})
+    assert build.returncode == 0, build.stdout[-3000:]
+    with duckdb.connect(str(tmp_path / "recon.duckdb"), read_only=True) as con:
+        md5, size = con.execute("select content_md5, size_bytes from refund_inputs.refund_input_files "
+                                "where input_name = 'processor_refunds'").fetchone()
+    assert (md5, size) == (hashlib.md5(processor.read_bytes()).hexdigest(), processor.stat().st_size)
 
 
 def test_a_table_batch_appended_again_is_nothing_new(tmp_path: Path) -> None:
