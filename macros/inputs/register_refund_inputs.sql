@@ -54,6 +54,10 @@
             ~ run_query('select current_database()').columns[0].values()[0] ~ "', not '" ~ target.database
             ~ "' as the profile names it (database: " ~ target.database ~ "): attach it under the name DuckDB gives it, as profiles.yml does for main.duckdb") }}
     {%- endif -%}
+    {%- if run_query("select count(*) from duckdb_functions() where function_name = 'refund_recon_file_md5'"
+                     ).columns[0].values()[0] == 0 -%}
+        {{ refund_recon_fail("the DuckDB profile lacks the project's SQL functions: add `plugins: [{module: recon_runner.duckdb_functions}]` and `module_paths: [scripts]` to the output, as the committed profiles.yml has (docs/warehouses.md)") }}
+    {%- endif -%}
     {%- set statements = [] -%}
     {%- set recorded = [] -%}
     {%- for node in graph.sources.values() | sort(attribute='unique_id') if node.package_name == project_name -%}

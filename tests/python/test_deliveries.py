@@ -7,7 +7,9 @@ the rules) and asserts what the observation got wrong: a re-sent file is a
 repeat whatever its name; a file name is never a pattern; .CSV, .csv.gz are
 read and hidden or AppleDouble files ignored and listed; a stale checkpoint
 keeps every open variance's state and age; an unreadable link is one line,
-exit 3.
+exit 3. Beyond the observations, the same class: a file larger than DuckDB's
+memory is still known by its md5, and on warehouse tables (no files) a batch
+appended again is nothing new.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from checkpoint_world import APPLE_DOUBLE, START, SYSTEMS, World, cp_id
+from checkpoint_world import APPLE_DOUBLE, START, SYSTEMS, World, cp_id, project_copy
 from conftest import INPUT_COLUMNS, dbt_build, dbt_build_vars, generate
 from dbt_in_process import run_dbt_in_process
 from recon_runner.duckdb_functions import register
@@ -93,6 +95,24 @@ def test_an_input_file_larger_than_duckdb_memory_is_known_by_its_md5(tmp_path: P
         md5, size = con.execute("select content_md5, size_bytes from refund_inputs.refund_input_files "
                                 "where input_name = 'processor_refunds'").fetchone()
     assert (md5, size) == (hashlib.md5(processor.read_bytes()).hexdigest(), processor.stat().st_size)
+
+
+def test_a_duckdb_profile_without_the_projects_functions_is_named(tmp_path: Path) -> None:
+    """A DuckDB output of the user's own without the plugins entry: the hook
+    says what to add, before it reads any file."""
+    project = project_copy(tmp_path / "project", {})
+    profiles = (project / "profiles.yml").read_text(encoding="utf-8")
+    for line in ('      module_paths: ["scripts"]\n', "      plugins:\n", "        - module: recon_runner.duckdb_functions\n"):
+        assert line in profiles
+        profiles = profiles.replace(line, "")
+    (project / "profiles.yml").write_text(profiles, encoding="utf-8")
+    data = tmp_path / "data"
+    settings = generate(data, "--refunds", "20", "--seed", "3")
+    seed = run_dbt_in_process("seed", "--select", "currencies", "--log-level-file", "none",
+                              database=tmp_path / "recon.duckdb", dbt_vars=dbt_build_vars(data, settings),
+                              artifacts=tmp_path, project_dir=project)
+    assert seed.returncode != 0
+    assert "lacks the project's SQL functions: add `plugins: [{module: recon_runner.duckdb_functions}]`" in seed.stdout
 
 
 def test_a_table_batch_appended_again_is_nothing_new(tmp_path: Path) -> None:
