@@ -73,3 +73,18 @@
     || case when date_format({{ as_of }}, 'SSSSSS') = '000000' then '' else '.' || date_format({{ as_of }}, 'SSSSSS') end
     || 'Z'
 {%- endmacro %}
+
+
+{#- A hash of an int_input_rows row's content, what staging read of it (not
+    its file or row number): fct_checkpoint_sources counts the distinct ones
+    of a warehouse table, where a batch appended again adds rows, not
+    distinct rows. -#}
+{% macro input_row_content_hash(alias) %}
+    {%- set parts = [] -%}
+    {%- for column in ['record_id', 'order_id', 'processor_refund_id', 'product_name', 'raw_status', 'recorded_at',
+                       'received_at', 'amount_text', 'currency', 'rejection_reason'] -%}
+        {%- do parts.append("coalesce(cast(" ~ alias ~ "." ~ column ~ " as " ~ dbt.type_string() ~ "), '')") -%}
+        {%- if not loop.last -%}{%- do parts.append("'|'") -%}{%- endif -%}
+    {%- endfor -%}
+    {{- return(dbt.hash(dbt.concat(parts))) -}}
+{% endmacro %}

@@ -21,13 +21,6 @@
 {%- set window_hours = source_freshness_hours() | int -%}
 {%- set files = refund_inputs_are_files() -%}
 {%- set hours_before_as_of = dbt.datediff('deliveries.latest_record_at', as_of_literal(), 'hour') -%}
-{#- A table row's content, for distinct_rows_read: what staging read of it. -#}
-{%- set content = [] -%}
-{%- for column in ['record_id', 'order_id', 'processor_refund_id', 'product_name', 'raw_status', 'recorded_at',
-                   'received_at', 'amount_text', 'currency', 'rejection_reason'] -%}
-    {%- do content.append("coalesce(cast(input_rows." ~ column ~ " as " ~ dbt.type_string() ~ "), '')") -%}
-    {%- if not loop.last -%}{%- do content.append("'|'") -%}{%- endif -%}
-{%- endfor -%}
 {#- distinct_rows_read came after the first checkpoints: a table recorded
     before it has no such column until this build appends it (a unit test's
     `this` is its fixture, text here, which has it). -#}
@@ -76,7 +69,7 @@ deliveries as (
         {%- if files %}
         cast(null as {{ dbt.type_bigint() }}) as distinct_rows_read
         {%- else %}
-        count(distinct case when input_rows.input_name is not null then {{ dbt.hash(dbt.concat(content)) }} end)
+        count(distinct case when input_rows.input_name is not null then {{ input_row_content_hash('input_rows') }} end)
             as distinct_rows_read
         {%- endif %}
     from systems
