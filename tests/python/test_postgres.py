@@ -52,7 +52,8 @@ MART_QUERIES = {
     # The trail, the sources and the totals name files and rows a warehouse has not (the trail's
     # audit_record_id, source_file, source_row and a rejected row's refund_key, which is its place;
     # a source's delivery files and their md5s): every other column is compared.
-    "fct_refund_audit_trail": "select case when is_rejected then null else refund_key end, refund_id, order_id, system, record_id, event, raw_status, "
+    "fct_refund_audit_trail": "select case when is_rejected then null else refund_key end, refund_id, order_id, "
+                              "system, record_id, event, raw_status, "
                               "canonical_status, amount, currency, minor_units, recorded_at, event_order, "
                               "is_rejected, rejection_reason, as_of, checkpoint_id from {schema}.fct_refund_audit_trail",
     "fct_checkpoint_sources": "select checkpoint_id, checkpoint_as_of, system_name, rows_read, rows_rejected, "
