@@ -59,12 +59,39 @@ def dbt_env(database: Path | None = None, env: dict[str, str] | None = None) -> 
     return full_env
 
 
+def keep_parse_of_this_project(artifacts: Path | None, project_dir: Path) -> None:
+    """Remove dbt's saved parse in `artifacts` (target/partial_parse.msgpack) unless it was made
+    from `project_dir`, and record that the next one will be (target/partial_parse.project).
+
+    dbt reuses its saved parse when the project's files have the same contents, wherever the
+    project now is, and a seed's node keeps the folder it was parsed in: dbt loads the seed's
+    file from there. A checkpoint's artifacts live beside its database, not in the project, so
+    after a run from a copy of the project (another checkout, a release folder), a run from the
+    project itself loaded every seed it had not changed from the copy: the copy's edited
+    mapping, or a failed seed once the copy was gone. Unknown origin counts as another project:
+    one full parse, never a seed read from elsewhere."""
+    if artifacts is None:
+        return
+    target = artifacts / "target"
+    recorded = target / "partial_parse.project"
+    here = str(project_dir.resolve())
+    try:
+        same = recorded.read_text(encoding="utf-8") == here
+    except OSError:
+        same = False
+    if not same:
+        (target / "partial_parse.msgpack").unlink(missing_ok=True)
+        target.mkdir(parents=True, exist_ok=True)
+        recorded.write_text(here, encoding="utf-8")
+
+
 def run_dbt(command: str, *args: str, database: Path | None = None, dbt_vars: dict | None = None,
             target: str | None = None, artifacts: Path | None = None, capture: bool = False,
             project_dir: Path = PROJECT_DIR, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """`dbt <command>` on the project, into `database`; `artifacts` is a folder for
     target/ and logs/ (default the project's own). Output goes to the terminal
     unless `capture`."""
+    keep_parse_of_this_project(artifacts, project_dir)
     return subprocess.run(dbt_argv(command, *args, dbt_vars=dbt_vars, target=target, artifacts=artifacts,
                                    project_dir=project_dir),
                           cwd=project_dir, env=dbt_env(database, env), text=True, capture_output=capture,
@@ -218,6 +245,7 @@ class DbtSession:
                         project_dir=project_dir)
         parse_argv = dbt_argv("parse", dbt_vars=dbt_vars, target=target, artifacts=artifacts,
                               project_dir=project_dir)[1:]
+        keep_parse_of_this_project(artifacts, project_dir)
         if self._process is None:
             self._start(project_dir)
         sys.stdout.flush()

@@ -89,6 +89,34 @@ def project_copy(target: Path, edits: dict[str, tuple[str, str]]) -> Path:
     return target
 
 
+# dbt's saved parse of a World's two builds, the runner's (its database's artifacts) and the
+# oracle's (fresh_build), each with the project folder it was made from
+# (recon_runner.dbt.keep_parse_of_this_project): world_folder keeps them when it empties a World's folder.
+SAVED_PARSES = tuple(f"{folder}/target/partial_parse.{kind}" for folder in ("checkpoints.duckdb.dbt", "fresh_building")
+                     for kind in ("msgpack", "project"))
+
+
+def world_folder(base: Path) -> Path:
+    """The folder of a new World: `base`/world, emptied but for dbt's saved parses (SAVED_PARSES).
+
+    dbt reuses its saved parse only when the database path, the target folder and the vars (the
+    data folder among them) are those it was saved with; in a new folder each World's first
+    checkpoint and first fresh build parsed the whole project, about 3.3 CPU-seconds each. With
+    `base` a pytest worker's base temp (fixture world_root), every World of the worker is built in
+    this one folder: the first parses in full, the later ones as a user's later checkpoints on
+    one database do (dbt still parses again whatever changed: a project copy, an edited seed,
+    other vars). The folder holds the last World's files only: run a failing test alone to keep
+    them."""
+    root = base / "world"
+    kept = {name: (root / name).read_bytes() for name in SAVED_PARSES if (root / name).is_file()}
+    shutil.rmtree(root, ignore_errors=True)
+    for name, content in kept.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(content)
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
 def stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 

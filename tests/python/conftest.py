@@ -113,6 +113,15 @@ def shared_build(tmp_path_factory: pytest.TempPathFactory, name: str, make: Call
                  saved["settings"])
 
 
+@pytest.fixture
+def world_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder for a checkpoint_world.World: the same for every test of a pytest worker, emptied
+    but for dbt's saved parses (checkpoint_world.world_folder)."""
+    from checkpoint_world import world_folder
+
+    return world_folder(tmp_path_factory.getbasetemp())
+
+
 @pytest.fixture(scope="session")
 def labelled_build(tmp_path_factory: pytest.TempPathFactory) -> Build:
     """A CSV scenario with every fault kind, traps and bad rows, in a non-UTC business timezone."""

@@ -31,7 +31,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from recon_runner.dbt import PROJECT_DIR, dbt_argv, dbt_env, invoke
+from recon_runner.dbt import PROJECT_DIR, dbt_argv, dbt_env, invoke, keep_parse_of_this_project
 
 _pool: ProcessPoolExecutor | None = None
 cpu_seconds = 0.0   # used by the dbt process's commands so far (conftest's per-file CPU figures add it)
@@ -65,6 +65,7 @@ def run_dbt_in_process(command: str, *args: str, database: Path | None = None, d
     dbt printed, stderr is empty."""
     global _pool, cpu_seconds
     argv = dbt_argv(command, *args, dbt_vars=dbt_vars, target=target, artifacts=artifacts, project_dir=project_dir)
+    keep_parse_of_this_project(artifacts, project_dir)
     if _pool is None:
         _pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
         atexit.register(_shutdown)

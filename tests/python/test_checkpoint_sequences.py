@@ -20,7 +20,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from checkpoint_world import START, World, cp_id
+from checkpoint_world import START, World, cp_id, project_copy
+from conftest import PROJECT_DIR
 
 pytestmark = pytest.mark.slow
 
@@ -35,10 +36,10 @@ def summary(world: World, as_of) -> dict:
     return json.loads((world.reports / cp_id(as_of) / "summary.json").read_text())
 
 
-def test_a_failed_checkpoint_does_not_make_a_repeat_look_clean(tmp_path: Path) -> None:
+def test_a_failed_checkpoint_does_not_make_a_repeat_look_clean(world_root: Path) -> None:
     """Observation 1: clean at 12:00, the ERP input missing at 13:00, the same
     files again at 14:00: a repeat is stale (exit 2), and the report is written."""
-    world = World(tmp_path)
+    world = World(world_root)
     day = START + timedelta(hours=10)
     world.deliver([world.refund_rows(day), world.refund_rows(day + timedelta(minutes=30))])
     assert world.checkpoint(START + timedelta(hours=12)).returncode == 0
@@ -54,9 +55,9 @@ def test_a_failed_checkpoint_does_not_make_a_repeat_look_clean(tmp_path: Path) -
                         ("cp_20260301T140000Z", "stale_sources", 2)]
 
 
-def test_bad_rows_at_the_same_row_number_in_two_deliveries(tmp_path: Path) -> None:
+def test_bad_rows_at_the_same_row_number_in_two_deliveries(world_root: Path) -> None:
     """Observation 2: two delivery files with a bad row at row 1 are two rejected rows, not a failed checkpoint."""
-    world = World(tmp_path)
+    world = World(world_root)
     world.deliver([world.refund_rows(START + timedelta(hours=1))], bad_row_first=True)
     world.deliver([world.refund_rows(START + timedelta(hours=2))], bad_row_first=True)
     result = world.checkpoint(START + timedelta(hours=6))
@@ -66,11 +67,11 @@ def test_bad_rows_at_the_same_row_number_in_two_deliveries(tmp_path: Path) -> No
     assert len(ids) == 6 and len(set(ids)) == 6
 
 
-def test_a_row_dated_past_the_clock_is_judged_again_later(tmp_path: Path) -> None:
+def test_a_row_dated_past_the_clock_is_judged_again_later(world_root: Path) -> None:
     """Observation 3: an ERP posting dated three days after its refund,
     delivered early, is rejected while it lies in the future and read once the
     clock passes it: confirmation_lag, never missing_in_erp."""
-    world = World(tmp_path)
+    world = World(world_root)
     confirmed = START + timedelta(days=9, hours=10)           # 03-10
     late = world.refund_rows(confirmed, erp_received=START + timedelta(days=12, hours=9))  # 03-13
     world.deliver([late, world.refund_rows(confirmed)])
@@ -81,9 +82,9 @@ def test_a_row_dated_past_the_clock_is_judged_again_later(tmp_path: Path) -> Non
     assert variance_types(world, "re_0001") == {"confirmation_lag"}
 
 
-def test_a_rejected_row_is_never_clean(tmp_path: Path) -> None:
+def test_a_rejected_row_is_never_clean(world_root: Path) -> None:
     """Observation 4: one unreadable ERP row among clean data: variances_found, and the message says so."""
-    world = World(tmp_path)
+    world = World(world_root)
     world.deliver([world.refund_rows(START + timedelta(hours=1))])
     world.deliver([], systems=("erp",), bad_row_first=True)
     result = world.checkpoint(START + timedelta(hours=6))
@@ -93,31 +94,35 @@ def test_a_rejected_row_is_never_clean(tmp_path: Path) -> None:
     assert "erp_refund_postings missing erp_document_id 1" in result.stdout
 
 
-def test_a_tolerance_forgives_amounts_only(tmp_path: Path) -> None:
+def test_a_tolerance_forgives_amounts_only(world_root: Path) -> None:
     """Issue 24, observation 5, over days: a wrong ERP amount within
     --tolerate-amount exits 0; the next day a never-booked refund beside it
     exits 1 whatever the tolerance; the oracle (checkpoint_world.tolerated)
     judges each from a fresh build."""
-    world = World(tmp_path)
+    world = World(world_root)
     world.deliver([world.refund_rows(START + timedelta(hours=1), erp_amount="1.00")])
     first = world.checkpoint(START + timedelta(hours=6), tolerate=Decimal("1000"))
     assert first.returncode == 0 and "within --tolerate-amount 1000" in first.stdout
+    log = world.database.with_name(world.database.name + ".dbt") / "logs" / "dbt.log"
+    first_part = log.stat().st_size
     world.deliver([world.refund_rows(START + timedelta(hours=7), with_erp=False)])
     second = world.checkpoint(START + timedelta(hours=12), tolerate=Decimal("1000000"))
     assert second.returncode == 1, second.stdout[-2000:]
     # The clock is not a dbt var (env REFUND_RECON_AS_OF): the second checkpoint reused the first's
-    # parse, and the oracle (a fresh build, parsed in full) found its marts equal all the same.
-    log = (world.database.with_name(world.database.name + ".dbt") / "logs" / "dbt.log").read_text()
-    assert log.count("Unable to do partial parsing") == 1, "only the first checkpoint parses the whole project"
-    assert "Nothing changed, skipping partial parsing" in log
+    # parse, and the oracle (a fresh build) found its marts equal all the same.
+    with log.open(encoding="utf-8") as handle:
+        handle.seek(first_part)
+        second_part = handle.read()
+    assert "Unable to do partial parsing" not in second_part, "a later checkpoint parsed the whole project"
+    assert "Nothing changed, skipping partial parsing" in second_part
 
 
-def test_a_mapping_edit_never_makes_a_never_booked_refund_clean(tmp_path: Path) -> None:
+def test_a_mapping_edit_never_makes_a_never_booked_refund_clean(world_root: Path) -> None:
     """Issue 24, observation 1, over days: a settled refund the ERP never booked;
     the seed then maps the processor's settled status to pending (and, later,
     keeps it succeeded but not final): each checkpoint fails on the mapping
     contract and changes nothing; restored, the refund is a variance again."""
-    world = World(tmp_path)
+    world = World(world_root)
     world.deliver([world.refund_rows(START + timedelta(hours=1), with_erp=False),
                    world.refund_rows(START + timedelta(hours=1, minutes=5))])
     assert world.checkpoint(START + timedelta(hours=3)).returncode == 1
@@ -130,11 +135,34 @@ def test_a_mapping_edit_never_makes_a_never_booked_refund_clean(tmp_path: Path) 
     assert world.checkpoint(START + timedelta(hours=8)).returncode == 1
 
 
-def test_the_clean_message_compares_like_with_like(tmp_path: Path) -> None:
+def test_a_checkpoint_reads_the_seeds_of_its_own_project_folder(world_root: Path) -> None:
+    """dbt reuses its saved parse while the project's files are unchanged, and loads each seed
+    from the folder it was parsed in. A checkpoint from a copy of the project (another checkout,
+    a release folder), the copy's reason map then edited, and a checkpoint from the project
+    itself on the same database: the second must read the project's own map, where the storefront
+    reason `broken` has no row (unmapped_reason, exit 1), not the copy's, where it maps (a false
+    clean before the runner kept a saved parse to the folder it was made from)."""
+    world = World(world_root)
+    world.project = project_copy(world.root / "project", {})
+    world.deliver([world.refund_rows(START + timedelta(hours=1))])
+    assert world.checkpoint(START + timedelta(hours=3)).returncode == 0
+    reasons = world.project / "seeds" / "refund_reason_map.csv"
+    reasons.write_text(reasons.read_text(encoding="utf-8") + "storefront,generic,broken,damaged_or_defective,RC-DMG\n",
+                       encoding="utf-8")
+    world.project = PROJECT_DIR
+    broken = world.refund_rows(START + timedelta(hours=4))
+    broken["storefront"][0][6] = "broken"
+    world.deliver([broken])
+    later = world.checkpoint(START + timedelta(hours=6))
+    assert later.returncode == 1, later.stdout[-2000:]
+    assert variance_types(world, "re_0002") == {"unmapped_reason"}
+
+
+def test_the_clean_message_compares_like_with_like(world_root: Path) -> None:
     """Observation 5: pending and failed refunds are in the storefront and the
     processor but not the ledger; the confirmation counts the refunds the
     ledger must book, so its net variance is literally zero."""
-    world = World(tmp_path)
+    world = World(world_root)
     moment = START + timedelta(hours=1)
     world.deliver([world.refund_rows(moment), world.refund_rows(moment, status="pending"),
                    world.refund_rows(moment, status="failed")])
@@ -148,10 +176,10 @@ def test_the_clean_message_compares_like_with_like(tmp_path: Path) -> None:
                        "processor_refunds": 1, "erp_postings": 1}]
 
 
-def test_a_failed_or_killed_backfill_changes_nothing(tmp_path: Path) -> None:
+def test_a_failed_or_killed_backfill_changes_nothing(world_root: Path) -> None:
     """Observation 6: a backfill that fails or is killed writes no history and
     replaces no mart; the next day keeps each variance's first-detected date."""
-    world = World(tmp_path)
+    world = World(world_root)
     world.deliver([world.refund_rows(START + timedelta(hours=1), erp_amount="1.00")])
     world.checkpoint(START + timedelta(hours=6))
     world.deliver([world.refund_rows(START + timedelta(days=1, hours=1))])
@@ -165,9 +193,9 @@ def test_a_failed_or_killed_backfill_changes_nothing(tmp_path: Path) -> None:
     assert first == [(START + timedelta(hours=6),)]
 
 
-def test_the_build_counts_the_rows_the_runner_reports(tmp_path: Path) -> None:
+def test_the_build_counts_the_rows_the_runner_reports(world_root: Path) -> None:
     """Observation 9: a field with a quoted line break; the rows reported are the rows the build read."""
-    world = World(tmp_path)
+    world = World(world_root)
     rows = world.refund_rows(START + timedelta(hours=1))
     rows["storefront"][0][10] = "online\nweb shop"  # channel, quoted by the CSV writer
     world.deliver([rows, world.refund_rows(START + timedelta(hours=2))])
@@ -187,14 +215,14 @@ print(count(), flush=True)
 """
 
 
-def test_a_reader_never_blocks_a_checkpoint_and_keeps_a_whole_state(tmp_path: Path) -> None:
+def test_a_reader_never_blocks_a_checkpoint_and_keeps_a_whole_state(tmp_path: Path, world_root: Path) -> None:
     """A BI tool (another process) with the database open read-only does not
     make the next checkpoint busy, and keeps reading the complete state it
     opened; a new connection sees the new checkpoint."""
     import subprocess
     import sys
 
-    world = World(tmp_path)
+    world = World(world_root)
     world.deliver([world.refund_rows(START + timedelta(hours=1), erp_amount="1.00")])
     world.checkpoint(START + timedelta(hours=6))
     done = tmp_path / "checkpoint_done"

@@ -31,7 +31,7 @@ import pytest
 from hypothesis import HealthCheck, seed, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
-from checkpoint_world import START, SYSTEMS, World
+from checkpoint_world import START, SYSTEMS, World, world_folder
 
 # ci: a fixed seed (on the machine, below), so CI tries the same sequences
 # every run: hypothesis's first two are always the simplest (here: failed
@@ -54,7 +54,7 @@ class CheckpointSequences(RuleBasedStateMachine):
 
     @initialize()
     def start(self) -> None:
-        self.world = World(Path(self._tmp.mktemp("sequence")))
+        self.world = World(world_folder(self._tmp.getbasetemp()))
         self.clock = START + timedelta(hours=2)
         self.faulty: list[dict] = []
         self.world.deliver([self.world.refund_rows(START + timedelta(hours=1))])

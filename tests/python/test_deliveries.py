@@ -43,10 +43,10 @@ def files_by_status(world: World, as_of) -> dict[str, list[str]]:
     return result
 
 
-def test_a_file_sent_again_after_a_stale_checkpoint_is_a_repeat(tmp_path: Path) -> None:
+def test_a_file_sent_again_after_a_stale_checkpoint_is_a_repeat(world_root: Path) -> None:
     """Observation 2: a stale checkpoint (the ERP sent nothing), then the ERP's
     first file again under another name: nothing new, stale (exit 2), not clean."""
-    world = World(tmp_path)
+    world = World(world_root)
     world.deliver([world.refund_rows(START + timedelta(hours=1))])
     assert world.checkpoint(START + timedelta(hours=6)).returncode == 0
     world.deliver([world.refund_rows(START + timedelta(hours=7), status="pending")], systems=("storefront", "processor"))
@@ -164,10 +164,10 @@ def test_a_table_batch_appended_again_is_nothing_new(tmp_path: Path) -> None:
     assert again["storefront"] == (rows + 40, distinct, f"nothing new since {cp_id(first + timedelta(hours=1))}")
 
 
-def test_a_file_repeated_within_one_checkpoint_is_read_once(tmp_path: Path) -> None:
+def test_a_file_repeated_within_one_checkpoint_is_read_once(world_root: Path) -> None:
     """The same content twice in one checkpoint (a copy beside the original):
     read once, listed as a repeat; no double-counted posting."""
-    world = World(tmp_path)
+    world = World(world_root)
     world.deliver([world.refund_rows(START + timedelta(hours=1))])
     erp = world.data / SYSTEMS["erp"]
     shutil.copyfile(erp / "delivery_001.csv", erp / "delivery_001 copy.csv")
@@ -178,11 +178,11 @@ def test_a_file_repeated_within_one_checkpoint_is_read_once(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize("data_name", ["data", "d[a]ta*?"])
-def test_file_names_are_never_patterns(tmp_path: Path, data_name: str) -> None:
+def test_file_names_are_never_patterns(world_root: Path, data_name: str) -> None:
     """Observation 3: erp[1].csv beside erp1.csv, batch_?.csv beside batch_1.csv,
     delivery*.csv beside the others, in a data folder whose own name may hold
     * ? [ ]: each file is read once, itself."""
-    world = World(tmp_path, data_name=data_name)
+    world = World(world_root, data_name=data_name)
     for hour in range(1, 5):
         world.deliver([world.refund_rows(START + timedelta(hours=hour))])
     names = ["erp[1].csv", "erp1.csv", "batch_?.csv", "batch_1.csv"]
@@ -199,11 +199,11 @@ def test_file_names_are_never_patterns(tmp_path: Path, data_name: str) -> None:
         f"{folder}/{name}" for folder in SYSTEMS.values() for name in names + ["delivery_*005?.csv"])
 
 
-def test_every_delivery_file_name_is_read_or_listed(tmp_path: Path) -> None:
+def test_every_delivery_file_name_is_read_or_listed(world_root: Path) -> None:
     """Observation 7: DAY2.CSV and day3.csv.gz are read, a macOS ._day1.csv
     (AppleDouble) and .DS_Store beside them are ignored and listed in
     summary.json, and the checkpoint is clean."""
-    world = World(tmp_path)
+    world = World(world_root)
     world.deliver([world.refund_rows(START + timedelta(hours=1))])
     world.deliver([world.refund_rows(START + timedelta(hours=2))], style="upper")
     world.deliver([world.refund_rows(START + timedelta(hours=3))], style="gzip")
@@ -223,10 +223,10 @@ def test_every_delivery_file_name_is_read_or_listed(tmp_path: Path) -> None:
     assert "ignored: erp_refund_postings/._delivery_001.csv" in result.stdout
 
 
-def test_a_single_input_file_in_any_extension_case(tmp_path: Path) -> None:
+def test_a_single_input_file_in_any_extension_case(world_root: Path) -> None:
     """Observation 7, single files: storefront_refunds.CSV, processor_refunds.csv.gz
     and erp_refund_postings.Parquet are the three inputs."""
-    world = World(tmp_path)
+    world = World(world_root)
     world.deliver([world.refund_rows(START + timedelta(hours=1)), world.refund_rows(START + timedelta(hours=2))])
     for name, single in (("storefront_refunds", "storefront_refunds.CSV"),
                          ("processor_refunds", "processor_refunds.csv.gz"),
@@ -248,11 +248,11 @@ def test_a_single_input_file_in_any_extension_case(tmp_path: Path) -> None:
         "erp_refund_postings.Parquet", "processor_refunds.csv.gz", "storefront_refunds.CSV"]
 
 
-def test_a_stale_checkpoint_changes_no_variance(tmp_path: Path) -> None:
+def test_a_stale_checkpoint_changes_no_variance(tmp_path: Path, world_root: Path) -> None:
     """Observation 4: the ERP's export of a day is empty (stale: no rows); the
     open variance is neither resolved that day nor new the day after: it keeps
     its first-detected checkpoint and age."""
-    world = World(tmp_path)
+    world = World(world_root)
     world.deliver([world.refund_rows(START + timedelta(hours=1), erp_amount="1.00"),
                    world.refund_rows(START + timedelta(hours=2))])
     first = START + timedelta(hours=6)
@@ -285,11 +285,11 @@ def loop(path: Path) -> None:
 
 @pytest.mark.parametrize("case", ["data folder is a loop", "input folder is a loop", "delivery file is a loop",
                                   "delivery file links to nothing", "input file is a loop"])
-def test_an_unreadable_link_is_one_line_and_exit_3(tmp_path: Path, case: str) -> None:
+def test_an_unreadable_link_is_one_line_and_exit_3(tmp_path: Path, world_root: Path, case: str) -> None:
     """Observation 12: a symlink loop or a dangling link where the runner looks
     for inputs: FAILED in one line naming it, exit 3, no traceback; nothing
     silently skipped."""
-    world = World(tmp_path)
+    world = World(world_root)
     world.deliver([world.refund_rows(START + timedelta(hours=1))])
     erp = world.data / SYSTEMS["erp"]
     data_dir, culprit = None, erp / "delivery_002.csv"
