@@ -92,8 +92,8 @@ def project_copy(target: Path, edits: dict[str, tuple[str, str]]) -> Path:
 # dbt's saved parse of a World's two builds, the runner's (its database's artifacts) and the
 # oracle's (fresh_build), each with the project folder it was made from
 # (recon_runner.dbt.keep_parse_of_this_project): world_folder keeps them when it empties a World's folder.
-SAVED_PARSES = tuple(f"{folder}/target/partial_parse.{kind}" for folder in ("checkpoints.duckdb.dbt", "fresh_building")
-                     for kind in ("msgpack", "project"))
+SAVED_PARSES = tuple(f"{folder}/target/partial_parse.{kind}"
+                     for folder in ("checkpoints.duckdb.dbt", "fresh_building") for kind in ("msgpack", "project"))
 
 
 def world_folder(base: Path) -> Path:

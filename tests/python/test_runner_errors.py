@@ -541,3 +541,35 @@ def test_no_file_edits_the_import_path() -> None:
              if "sys.path." in line and not line.lstrip().startswith("#")
              and any(verb in line for verb in ("insert(", "append(", "extend(", "+="))]
     assert edits == []
+
+
+def test_a_saved_dbt_parse_is_kept_only_for_its_own_project_folder(tmp_path: Path) -> None:
+    """dbt loads a seed from the folder its saved parse was made in
+    (test_checkpoint_sequences: a copy's edited mapping read by the project's
+    checkpoint): a saved parse is kept for the same project folder only; one
+    of another folder or of unknown origin is removed before dbt runs."""
+    from recon_runner.dbt import keep_parse_of_this_project
+
+    artifacts = tmp_path / "recon.duckdb.dbt"
+    saved = artifacts / "target" / "partial_parse.msgpack"
+    elsewhere = tmp_path / "release-2"
+    elsewhere.mkdir()
+
+    def save() -> None:
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        saved.write_bytes(b"parse")
+
+    save()                                              # no record of its folder: unknown origin
+    keep_parse_of_this_project(artifacts, PROJECT_DIR)
+    assert not saved.exists()
+    save()                                              # made from PROJECT_DIR, run from it again
+    keep_parse_of_this_project(artifacts, PROJECT_DIR)
+    assert saved.exists()
+    keep_parse_of_this_project(artifacts, elsewhere)    # another folder: removed, the new folder recorded
+    assert not saved.exists()
+    assert (saved.parent / "partial_parse.project").read_text(encoding="utf-8") == str(elsewhere.resolve())
+    save()
+    keep_parse_of_this_project(artifacts, elsewhere / ".." / "release-2")   # the same folder by another path
+    assert saved.exists()
+    keep_parse_of_this_project(None, elsewhere)         # dbt's own target/ inside the project: nothing to do
+    assert saved.exists()
