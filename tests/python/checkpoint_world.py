@@ -109,7 +109,8 @@ def world_folder(base: Path) -> Path:
     them."""
     root = base / "world"
     kept = {name: (root / name).read_bytes() for name in SAVED_PARSES if (root / name).is_file()}
-    shutil.rmtree(root, ignore_errors=True)
+    if root.exists():   # an error here, never an earlier World's files left in a new one
+        shutil.rmtree(root)
     for name, content in kept.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(content)
