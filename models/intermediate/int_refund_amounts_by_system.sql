@@ -2,7 +2,7 @@
     storefront's and the processor's record, and each ERP posting (reversals
     negative), with the refund's date (business timezone), order, canonical
     status and the contribution's own currency. rpt_refund_reconciliation sums
-    it. Its grain (tested by unique_key): the refund (key_system, refund_key),
+    it. Its grain (its key in column_values): the refund (key_system, refund_key),
     the contributing system and, for the ERP, the posting (erp_document_id,
     unique per document in int_erp_postings_deduplicated; null on the
     storefront's and the processor's one row per refund). A model of its own so that the join and the aggregation run apart:

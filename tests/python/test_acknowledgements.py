@@ -21,6 +21,7 @@ the variances an acknowledgement edit silences.
 from __future__ import annotations
 
 import csv
+import re
 import json
 import shutil
 import subprocess
@@ -276,7 +277,7 @@ CONTRACT_ROWS = {
 
 def test_seed_contract_names_each_bad_row_and_fails_the_build(tmp_path: Path) -> None:
     """Every rule of the acknowledgement contract, one row each, in one build of the seeds and
-    the contract tests; a duplicate id fails the seed's unique_key test."""
+    the contract tests; a duplicate id fails the seed's key test (column_values)."""
     project = project_copy(tmp_path / "project")
     rows = CONTRACT_ROWS
     lines = [SEED_HEADER] + [f"{key},{rest}" for key, (rest, _) in rows.items()] + [
@@ -292,10 +293,11 @@ def test_seed_contract_names_each_bad_row_and_fails_the_build(tmp_path: Path) ->
         failures = dict(con.execute(
             "select variance_id, failing_column from main_dbt_test__audit.assert_acknowledgements_are_well_formed"
         ).fetchall())
-        unique = con.execute("select table_name from information_schema.tables where table_name like "
-                             "'unique_key_variance_acknowledgements%'").fetchall()
+        key_failures = con.execute("select column_name, problem, bad_value, failing_rows "
+                                   "from main_dbt_test__audit.column_values_variance_acknowledgements").fetchall()
     assert failures == {key: column for key, (_, column) in rows.items() if column}
-    assert unique and "unique_key_variance_acknowledgements" in result.stdout and "FAIL" in result.stdout
+    assert ("trim(variance_id)", "duplicate key", "dup", 2) in key_failures, key_failures
+    assert re.search(r"FAIL \d+ column_values_variance_acknowledgements", result.stdout), result.stdout[-3000:]
 
 
 def test_mapping_impact_lists_what_an_acknowledgement_edit_silences(tmp_path: Path) -> None:

@@ -41,7 +41,8 @@ ALL_SHAPES = {"storefront_shapes": ["generic", "shopify"],
 EXCEPTIONS_FILE = PROJECT_DIR / "tests" / "dag_rule_exceptions.csv"
 
 # The package's default vars (dbt-project-evaluator dbt_project.yml), with one override: this
-# project's own composite-key test `unique_key` (tests/generic/unique_key.sql) is a primary-key
+# project's own model-rules test `column_values` (tests/generic/column_values.sql, which cannot be
+# declared without its keys, each unique and not null) is a primary-key
 # test like dbt_utils.unique_combination_of_columns, declared the way the package's docs say
 # (docs/customization/overriding-variables.md: primary_key_test_macros).
 VARS = {
@@ -49,7 +50,7 @@ VARS = {
     "test_coverage_target": 100,
     "primary_key_test_macros": [["dbt.test_unique", "dbt.test_not_null"],
                                 ["dbt_utils.test_unique_combination_of_columns"],
-                                ["refund_recon.test_unique_key"]],
+                                ["refund_recon.test_column_values"]],
     "enforced_primary_key_node_types": ["model"],
     "models_fanout_threshold": 3,
     "too_many_joins_threshold": 7,
@@ -793,17 +794,17 @@ def test_a_staging_model_outside_its_source_folder_is_found() -> None:
     assert set(rule_model_directories(build_graph(project))) == {"stg_shop__orders (shop)"}
 
 
-def test_primary_keys_by_constraint_and_by_unique_key() -> None:
-    """unique + a not_null constraint on one column is a key; so is this project's unique_key test."""
+def test_primary_keys_by_constraint_and_by_column_values() -> None:
+    """unique + a not_null constraint on one column is a key; so is this project's column_values test."""
     project = clean_project()
     project["nodes"].pop("test.refund_recon.not_null_fct_orders_id")
     assert set(rule_missing_primary_key_tests(build_graph(project))) == {"fct_orders"}
     _node(project, "fct_orders")["columns"]["id"]["constraints"] = [{"type": "not_null"}]
     assert rule_missing_primary_key_tests(build_graph(project)) == {}
     project["nodes"].pop("test.refund_recon.unique_fct_orders_id")
-    project["nodes"]["test.refund_recon.unique_key_fct_orders"] = {
-        "resource_type": "test", "package_name": "refund_recon", "name": "unique_key_fct_orders",
+    project["nodes"]["test.refund_recon.column_values_fct_orders"] = {
+        "resource_type": "test", "package_name": "refund_recon", "name": "column_values_fct_orders",
         "original_file_path": "models/marts/_models.yml", "config": {"enabled": True}, "column_name": None,
-        "depends_on": {"nodes": [FCT], "macros": ["macro.refund_recon.test_unique_key"]},
-        "attached_node": FCT, "test_metadata": {"name": "unique_key", "kwargs": {}}}
+        "depends_on": {"nodes": [FCT], "macros": ["macro.refund_recon.test_column_values"]},
+        "attached_node": FCT, "test_metadata": {"name": "column_values", "kwargs": {"keys": ["id"]}}}
     assert rule_missing_primary_key_tests(build_graph(project)) == {}

@@ -152,11 +152,12 @@ def test_disabled_shape_models_declare_the_columns_their_input_has(artifacts: Ar
 
 
 def primary_key_tests(manifest: dict) -> dict[str, list[tuple[str, str | None]]]:
-    """model id -> [(test name, column)] for unique, not_null and unique_key tests."""
+    """model id -> [(test name, column)] for unique and not_null tests, and column_values tests
+    (tests/generic/column_values.sql), which cannot be declared without a key."""
     found: dict[str, list[tuple[str, str | None]]] = {}
     for node in manifest["nodes"].values():
         name = (node.get("test_metadata") or {}).get("name")
-        if node["resource_type"] == "test" and name in ("unique", "not_null", "unique_key") and node.get("attached_node"):
+        if node["resource_type"] == "test" and name in ("unique", "not_null", "column_values") and node.get("attached_node"):
             found.setdefault(node["attached_node"], []).append((name, node.get("column_name")))
     return found
 
@@ -168,11 +169,11 @@ def test_every_model_has_a_primary_key_test(artifacts: Artifacts) -> None:
         found = tests.get(model["unique_id"], [])
         unique = {column for name, column in found if name == "unique"}
         not_null = {column for name, column in found if name == "not_null"}
-        has_key = bool(unique & not_null) or any(name == "unique_key" for name, _ in found)
+        has_key = bool(unique & not_null) or any(name == "column_values" for name, _ in found)
         exempt = str(model["config"].get("meta", {}).get("primary_key_exempt") or "").strip()
         if not has_key and not exempt:
             offenders.append(model["name"])
-    assert not offenders, f"models without a primary-key test (unique + not_null, or unique_key): {offenders}"
+    assert not offenders, f"models without a primary-key test (unique + not_null, or column_values' keys): {offenders}"
     exempted = [model["name"] for model in artifacts.models() if model["config"].get("meta", {}).get("primary_key_exempt")]
     assert len(exempted) <= 2, exempted
 
