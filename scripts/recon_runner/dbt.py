@@ -38,8 +38,9 @@ def dbt_executable() -> str:
 
 def dbt_argv(command: str, *args: str, dbt_vars: dict | None = None, target: str | None = None,
              artifacts: Path | None = None, project_dir: Path = PROJECT_DIR) -> list[str]:
-    """The command line of `dbt <command>` on the project."""
-    argv = [dbt_executable(), "--no-use-colors", command, "--project-dir", str(project_dir),
+    """The command line of `dbt <command>` on the project (`command` may name a subcommand:
+    "source freshness")."""
+    argv = [dbt_executable(), "--no-use-colors", *command.split(), "--project-dir", str(project_dir),
             "--profiles-dir", str(project_dir)]
     if target:
         argv += ["--target", target]

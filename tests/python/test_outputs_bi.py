@@ -40,7 +40,6 @@ import pytest
 from conftest import PROJECT_DIR, Build, generate
 from dbt_in_process import run_dbt_in_process
 from recon_runner import publish
-from recon_runner.dbt import dbt_env, dbt_executable
 from test_source_shapes import labelled_rows, variance_rows
 
 RUNNER = PROJECT_DIR / "scripts" / "checkpoint.py"
@@ -66,21 +65,13 @@ def catalog_of(name: str) -> str:
 
 def freshness(work: Path, name: str, *, dbt_vars: dict | None = None, target: str | None = None,
               data_dir: Path | None = None) -> tuple[int, dict[str, dict], str]:
-    """`dbt source freshness` in its own folders: (exit code, results by source, output)."""
+    """`dbt source freshness` in its own folders, in the pytest worker's dbt process (no dbt
+    start-up per run): (exit code, results by source, output). REFUND_RECON_DATA_DIR is empty
+    (unset, for the project) unless `data_dir` is given."""
     folder = work / name
-    argv = [dbt_executable(), "--no-use-colors", "source", "freshness", "--project-dir", str(PROJECT_DIR),
-            "--profiles-dir", str(PROJECT_DIR), "--target-path", str(folder / "target"),
-            "--log-path", str(folder / "logs")]
-    if target:
-        argv += ["--target", target]
-    if dbt_vars:
-        argv += ["--vars", json.dumps(dbt_vars)]
-    env = dbt_env(folder / "recon.duckdb")
-    env.pop("REFUND_RECON_DATA_DIR", None)
-    if data_dir is not None:
-        env["REFUND_RECON_DATA_DIR"] = str(data_dir)
-    run = subprocess.run(argv, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=600,
-                         stdin=subprocess.DEVNULL)
+    run = run_dbt_in_process("source freshness", database=folder / "recon.duckdb", dbt_vars=dbt_vars,
+                             target=target, artifacts=folder,
+                             env={"REFUND_RECON_DATA_DIR": str(data_dir) if data_dir is not None else ""})
     sources = folder / "target" / "sources.json"
     results = {result["unique_id"].split(".", 2)[2]: result
                for result in json.loads(sources.read_text())["results"]} if sources.exists() else {}
