@@ -204,26 +204,28 @@ FAST_FILES = {
     "test_yaml_layout.py",
 }
 
-# The longest test files first (wall seconds in `.ci/run` on a fresh clone, 2026-12-07, 1,016 s),
-# so that with `pytest -n 2 --dist loadfile --no-loadscope-reorder` (make
+# The longest test files first (wall seconds of their tests in `.ci/run` on a fresh clone,
+# 2026-12-07, 959 s), so that with `pytest -n 2 --dist loadfile --no-loadscope-reorder` (make
 # test) each worker starts on a long file and the short ones fill the gaps at
 # the end: the suite takes about the longest file, not the sum of the long
 # files one after another.
 LONGEST_FIRST = [
-    "test_checkpoint_sequences.py",  # 345 s (276 CPU-s)
-    "test_deliveries.py",  # 213 s (168 CPU-s)
-    "test_spark.py",  # 176 s (24 CPU-s in Python; the JVM's, about 200, not counted)
-    "test_change_checks.py",  # 99 s
-    "test_guarantees.py",  # 96 s
-    "test_outputs_bi.py",  # 80 s
-    "test_checkpoint_runner.py",  # 78 s
-    "test_mapping_contracts.py",  # 75 s
-    "test_erp_corrections.py",  # 73 s
-    "test_connector_fixtures.py",  # 66 s
-    "test_acknowledgements.py",  # 64 s
-    "test_checkpoint_state_machine.py",  # 62 s
-    "test_postgres.py",  # 52 s
-    "test_settings_injection.py",  # 30 s
+    "test_checkpoint_sequences.py",  # 366 s (273 CPU-s)
+    "test_deliveries.py",  # 198 s (163 CPU-s)
+    "test_spark.py",  # 174 s (23 CPU-s in Python; the JVM's, about 200, not counted)
+    "test_change_checks.py",  # 98 s
+    "test_checkpoint_runner.py",  # 73 s
+    "test_mapping_contracts.py",  # 68 s
+    "test_erp_corrections.py",  # 63 s
+    "test_acknowledgements.py",  # 58 s
+    "test_outputs_bi.py",  # 56 s
+    "test_connector_fixtures.py",  # 54 s
+    "test_guarantees.py",  # 51 s
+    "test_checkpoint_state_machine.py",  # 50 s
+    "test_report_browser.py",  # 47 s
+    "test_postgres.py",  # 46 s
+    "test_verdict_first.py",  # 41 s
+    "test_settings_injection.py",  # 27 s
 ]
 
 
