@@ -9,7 +9,6 @@ _PORT, _DATABASE); skips with a message otherwise. `.ci/run` starts one.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -21,8 +20,9 @@ import duckdb
 import pytest
 
 from checkpoint_world import project_copy
-from conftest import (ACKNOWLEDGED, DBT, INPUT_COLUMNS, PROJECT_DIR, acknowledgements_seed, dbt_build, generate,
+from conftest import (ACKNOWLEDGED, INPUT_COLUMNS, PROJECT_DIR, acknowledgements_seed, dbt_build, generate,
                       normalized)
+from dbt_in_process import run_dbt_in_process
 
 PG_ENV = ("REFUND_RECON_PG_USER", "REFUND_RECON_PG_PASSWORD")
 pytestmark = pytest.mark.skipif(
@@ -91,15 +91,10 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
     project = project_copy(work / "project", {})
     (project / "seeds" / "variance_acknowledgements.csv").write_text(acknowledgements_seed(data),
                                                                       encoding="utf-8")
-    env = {**os.environ, "REFUND_RECON_PG_SCHEMA": target_schema, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    dbt_vars = ("{" + f"as_of: '{settings['as_of']}', business_timezone: '{settings['business_timezone']}', "
-                f"refund_inputs_schema: '{inputs_schema}'" + "}")
-    postgres = subprocess.run(
-        [str(DBT), "--no-use-colors", "build", "--target", "postgres", "--project-dir", str(project),
-         "--profiles-dir", str(project), "--target-path", str(work / "target_pg"), "--log-path", str(work / "logs_pg"),
-         "--vars", dbt_vars],
-        cwd=project, env=env, capture_output=True, text=True,
-    )
+    dbt_vars = {"as_of": settings["as_of"], "business_timezone": settings["business_timezone"],
+                "refund_inputs_schema": inputs_schema}
+    postgres = run_dbt_in_process("build", target="postgres", project_dir=project, artifacts=work / "pg",
+                                  dbt_vars=dbt_vars, env={"REFUND_RECON_PG_SCHEMA": target_schema})
     duck = dbt_build(work, data, settings, "--exclude-resource-type", "unit_test", project_dir=project)
     result = {"postgres": postgres, "duckdb": duck, "schema": target_schema, "marts": {}}
     if postgres.returncode == 0 and duck.returncode == 0:
@@ -173,15 +168,10 @@ def shaped_postgres(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 cur.execute(f'create table {schema}."{path.stem}" ({columns})')
                 with open(path, encoding="utf-8") as handle:
                     cur.copy_expert(f'copy {schema}."{path.stem}" from stdin with (format csv, header true)', handle)
-    env = {**os.environ, "REFUND_RECON_PG_SCHEMA": target_schema, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     dbt_vars = {"as_of": settings["as_of"], "business_timezone": settings["business_timezone"],
                 **settings["dbt_vars"], **{f"{shape}_schema": schema for shape, schema in shape_schemas.items()}}
-    build = subprocess.run(
-        [str(DBT), "--no-use-colors", "build", "--target", "postgres", "--exclude-resource-type", "unit_test",
-         "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR), "--target-path", str(work / "target"),
-         "--log-path", str(work / "logs"), "--vars", json.dumps(dbt_vars)],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
-    )
+    build = run_dbt_in_process("build", "--exclude-resource-type", "unit_test", target="postgres", artifacts=work,
+                               dbt_vars=dbt_vars, env={"REFUND_RECON_PG_SCHEMA": target_schema})
     result = {"build": build, "data": data, "variances": []}
     with connect() as con, con.cursor() as cur:
         if build.returncode == 0:
@@ -234,16 +224,12 @@ def test_netsuite_history_mode_and_currencies_on_postgres(tmp_path: Path) -> Non
                 cur.copy_expert(f'copy {netsuite}."{table}" from stdin with (format csv, header true)', handle)
         for table, columns in INPUT_COLUMNS.items():
             cur.execute(f"create table {generic}.{table} ({', '.join(column + ' text' for column in columns)})")
-    env = {**os.environ, "REFUND_RECON_PG_SCHEMA": target, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     dbt_vars = {"as_of": "2025-08-01T00:00:00Z", "erp_shapes": ["netsuite"], "netsuite_schema": netsuite,
                 "refund_inputs_schema": generic}
-    build = subprocess.run(
-        [str(DBT), "--no-use-colors", "build", "--target", "postgres", "--exclude-resource-type", "test",
-         "--exclude-resource-type", "unit_test", "--select", "currencies", "gl_account_map", "+stg_erp__refund_postings",
-         "+stg_erp__accounting_periods", "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
-         "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"), "--vars", json.dumps(dbt_vars)],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
-    )
+    build = run_dbt_in_process(
+        "build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test", "--select", "currencies",
+        "gl_account_map", "+stg_erp__refund_postings", "+stg_erp__accounting_periods", target="postgres",
+        artifacts=tmp_path, dbt_vars=dbt_vars, env={"REFUND_RECON_PG_SCHEMA": target})
     postings, periods = [], []
     with connect() as con, con.cursor() as cur:
         if build.returncode == 0:
