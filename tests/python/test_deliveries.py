@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from checkpoint_world import APPLE_DOUBLE, START, SYSTEMS, World, cp_id, project_copy
+from checkpoint_world import APPLE_DOUBLE, EXIT_CODES, START, SYSTEMS, World, cp_id, project_copy
 from conftest import INPUT_COLUMNS, dbt_build, dbt_build_vars, generate
 from dbt_in_process import run_dbt_in_process
 from recon_runner.duckdb_functions import register
@@ -41,6 +41,40 @@ def files_by_status(world: World, as_of) -> dict[str, list[str]]:
     for row in summary(world, as_of)["input_files"]:
         result.setdefault(row["status"], []).append(row["file_name"])
     return result
+
+
+NO_NEW_ROW = " (no row of content it had not read, no newer record)"
+
+
+def test_rows_exported_again_in_new_bytes_are_nothing_new(world_root: Path) -> None:
+    """The class of a file sent again, by its rows: the ERP's earlier rows exported again in new
+    bytes (gzip, other line endings) while the storefront and the processor send refunds not yet
+    due in the ERP. New files, no new row: the ERP is stale and the checkpoint is not clean (by
+    file content alone it was CLEAN). A re-export that adds one row is new."""
+    world = World(world_root)
+    world.deliver([world.refund_rows(START + timedelta(hours=1))])
+    assert world.checkpoint(START + timedelta(hours=6)).returncode == 0
+    later = START + timedelta(hours=18)
+    world.deliver([world.refund_rows(later - timedelta(minutes=10))], systems=("storefront", "processor"))
+    world.reexport(1, systems=("erp",))
+    result = world.checkpoint(later)   # the oracle's judgement, and the runner's exit code
+    assert result.returncode == EXIT_CODES["stale_sources"], result.stdout[-3000:]
+    with duckdb.connect(str(world.database), read_only=True) as con:
+        sources = dict(con.execute("select system_name, stale_reason from fct_checkpoint_sources "
+                                   "where checkpoint_as_of = ?", [later]).fetchall())
+    assert sources == {"storefront": None, "processor": None,
+                       "erp": f"nothing new since {cp_id(START + timedelta(hours=6))}{NO_NEW_ROW}"}
+    # the same rows plus one: new
+    again = later + timedelta(hours=2)
+    rows = world.refund_rows(again - timedelta(hours=1))
+    world.deliver([rows], systems=("storefront", "processor"))
+    erp = world.data / SYSTEMS["erp"]
+    text = (erp / "delivery_001.csv").read_text(encoding="utf-8")
+    (erp / "delivery_009.csv").write_text(text + ",".join(rows["erp"][0]) + "\r\n", encoding="utf-8")
+    world.checkpoint(again)
+    with duckdb.connect(str(world.database), read_only=True) as con:
+        assert con.execute("select stale_reason from fct_checkpoint_sources where checkpoint_as_of = ? "
+                           "and system_name = 'erp'", [again]).fetchone() == (None,)
 
 
 def test_a_file_sent_again_after_a_stale_checkpoint_is_a_repeat(world_root: Path) -> None:
@@ -158,10 +192,11 @@ def test_a_table_batch_appended_again_is_nothing_new(tmp_path: Path) -> None:
     upgraded = checkpoint(1)
     rows, distinct, _ = before["storefront"]
     assert upgraded["storefront"] == (rows + 20, distinct, None)   # more rows: new, by the rule it had
-    assert upgraded["processor"][2] == upgraded["erp"][2] == f"nothing new since {cp_id(first)}"
+    assert upgraded["processor"][2] == upgraded["erp"][2] == f"nothing new since {cp_id(first)}{NO_NEW_ROW}"
     append_again(20)
     again = checkpoint(2)
-    assert again["storefront"] == (rows + 40, distinct, f"nothing new since {cp_id(first + timedelta(hours=1))}")
+    assert again["storefront"] == (rows + 40, distinct,
+                                   f"nothing new since {cp_id(first + timedelta(hours=1))}{NO_NEW_ROW}")
 
 
 def test_a_file_repeated_within_one_checkpoint_is_read_once(world_root: Path) -> None:

@@ -5,14 +5,17 @@
     delivered no rows, no accepted row, nothing newer than the freshness
     window, or nothing new since the previous checkpoint:
 
-      files (DuckDB,      no file read whose content (md5) an earlier
-       Spark)             checkpoint had not read: a file sent again under
-                          any name is a repeat (docs/running.md "What makes
-                          a delivery new");
-      tables (warehouse)  no more distinct rows and no newer record than
-                          the previous checkpoint (there are no files to
-                          identify): a batch appended again, its rows the
-                          same as rows already there, is nothing new.
+      rows (both)         no more rows of distinct content and no newer
+                          record than the previous checkpoint: a batch
+                          appended again, or a file's rows exported again
+                          in new bytes (re-compressed, other line endings),
+                          is nothing new;
+      files (DuckDB,      and also no file read whose content (md5) an
+       Spark)             earlier checkpoint had not read: a file sent
+                          again under any name is a repeat, even where
+                          files an earlier checkpoint read apart are read
+                          together (docs/running.md "What makes a delivery
+                          new").
 
     Incremental and never fully refreshed: it is the record. -#}
 
@@ -66,12 +69,8 @@ deliveries as (
             end
         ) as rows_rejected,
         max(case when input_rows.is_accepted then input_rows.received_at end) as latest_record_at,
-        {%- if files %}
-        cast(null as {{ dbt.type_bigint() }}) as distinct_rows_read
-        {%- else %}
         count(distinct case when input_rows.input_name is not null then {{ input_row_content_hash('input_rows') }} end)
             as distinct_rows_read
-        {%- endif %}
     from systems
     left join input_rows
         on systems.system_name = input_rows.system_name
@@ -241,7 +240,7 @@ judged as (
                     'nothing new since '
                     || previous_checkpoint.checkpoint_id
                     || ' (every file it read was read before, under this or another name)'
-            {%- else %}
+            {%- endif %}
             when coalesce(
                 -- an older record has no distinct_rows_read: its rows_read is compared
                 coalesce(
@@ -250,8 +249,10 @@ judged as (
                 )
                 and deliveries.latest_record_at <= previous_checkpoint.latest_record_at,
                 false
-            ) then 'nothing new since ' || previous_checkpoint.checkpoint_id
-            {%- endif %}
+            ) then
+                'nothing new since '
+                || previous_checkpoint.checkpoint_id
+                || ' (no row of content it had not read, no newer record)'
         end as stale_reason
     from deliveries
     left join previous_checkpoint
