@@ -105,7 +105,9 @@ def test_a_tolerance_forgives_amounts_only(world_root: Path) -> None:
     assert first.returncode == 0 and "within --tolerate-amount 1000" in first.stdout
     log = world.database.with_name(world.database.name + ".dbt") / "logs" / "dbt.log"
     first_part = log.stat().st_size
-    world.deliver([world.refund_rows(START + timedelta(hours=7), with_erp=False)])
+    # (the ERP books another refund that day: an ERP file with no new row is nothing new, stale)
+    world.deliver([world.refund_rows(START + timedelta(hours=7), with_erp=False),
+                   world.refund_rows(START + timedelta(hours=7, minutes=5))])
     second = world.checkpoint(START + timedelta(hours=12), tolerate=Decimal("1000000"))
     assert second.returncode == 1, second.stdout[-2000:]
     # The clock is not a dbt var (env REFUND_RECON_AS_OF): the second checkpoint reused the first's

@@ -50,7 +50,7 @@ def test_rows_exported_again_in_new_bytes_are_nothing_new(world_root: Path) -> N
     """The class of a file sent again, by its rows: the ERP's earlier rows exported again in new
     bytes (gzip, other line endings) while the storefront and the processor send refunds not yet
     due in the ERP. New files, no new row: the ERP is stale and the checkpoint is not clean (by
-    file content alone it was CLEAN). A re-export that adds one row is new."""
+    file content alone it was CLEAN); so is a file with no rows. A re-export that adds one row is new."""
     world = World(world_root)
     world.deliver([world.refund_rows(START + timedelta(hours=1))])
     assert world.checkpoint(START + timedelta(hours=6)).returncode == 0
@@ -64,11 +64,17 @@ def test_rows_exported_again_in_new_bytes_are_nothing_new(world_root: Path) -> N
                                    "where checkpoint_as_of = ?", [later]).fetchall())
     assert sources == {"storefront": None, "processor": None,
                        "erp": f"nothing new since {cp_id(START + timedelta(hours=6))}{NO_NEW_ROW}"}
+    # an ERP file with no rows (its header only): nothing new either
+    empty = later + timedelta(hours=1)
+    world.deliver([world.refund_rows(empty - timedelta(minutes=10))], systems=("storefront", "processor"))
+    erp = world.data / SYSTEMS["erp"]
+    (erp / "delivery_008.csv").write_text((erp / "delivery_001.csv").read_text(encoding="utf-8").splitlines()[0]
+                                          + "\r\n", encoding="utf-8")
+    assert world.checkpoint(empty).returncode == EXIT_CODES["stale_sources"]
     # the same rows plus one: new
     again = later + timedelta(hours=2)
     rows = world.refund_rows(again - timedelta(hours=1))
     world.deliver([rows], systems=("storefront", "processor"))
-    erp = world.data / SYSTEMS["erp"]
     text = (erp / "delivery_001.csv").read_text(encoding="utf-8")
     (erp / "delivery_009.csv").write_text(text + ",".join(rows["erp"][0]) + "\r\n", encoding="utf-8")
     world.checkpoint(again)
