@@ -159,4 +159,3 @@ select * from key_{{ loop.index }}_problems
 {%- endfor %}
 
 {% endtest %}
-
